@@ -1,0 +1,43 @@
+(in-package #:hello)
+
+(defparameter +greeting+ "Hello from Common Lisp, deployed by lisp-deploy."
+  "The text of the front page. Tests change this line to prove a new release is served.")
+
+(defparameter +version+ "1.0.0"
+  "The app's version, served on the front page and on /healthz.")
+
+(defvar *acceptor* nil "The running Hunchentoot acceptor, or NIL.")
+
+(hunchentoot:define-easy-handler (front-page :uri "/") ()
+  (setf (hunchentoot:content-type*) "text/plain; charset=utf-8")
+  (format nil "~A (hello ~A)~%" +greeting+ +version+))
+
+(hunchentoot:define-easy-handler (health :uri "/healthz") ()
+  (setf (hunchentoot:content-type*) "text/plain; charset=utf-8")
+  (format nil "ok ~A~%" +version+))
+
+(defun start (&key (port 8080) (address "0.0.0.0"))
+  "Start serving on ADDRESS:PORT and return the acceptor."
+  (setf *acceptor* (hunchentoot:start
+                    (make-instance 'hunchentoot:easy-acceptor
+                                   :port port :address address
+                                   :access-log-destination nil))))
+
+(defun stop ()
+  "Stop serving, letting requests in flight finish."
+  (when *acceptor*
+    (hunchentoot:stop *acceptor* :soft t)
+    (setf *acceptor* nil)))
+
+(defun main ()
+  "Entry point of the executable: serve on $PORT (default 8080) in the foreground."
+  (let* ((env (uiop:getenv "PORT"))
+         (port (if (and env (plusp (length env))) (parse-integer env) 8080)))
+    (start :port port)
+    (format t "hello ~A listening on port ~D~%" +version+ port)
+    (finish-output)
+    (handler-case
+        (loop (sleep 3600))
+      (sb-sys:interactive-interrupt ()
+        (stop)
+        (uiop:quit 0)))))

@@ -1,0 +1,3 @@
+(defpackage #:hello
+  (:use #:cl)
+  (:export #:main #:start #:stop #:+greeting+ #:+version+))
