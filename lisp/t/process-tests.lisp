@@ -56,11 +56,17 @@
     (wait-for-output run "listening on 127.0.0.1:18202")
     (let* ((result nil)
            (client (sb-thread:make-thread
-                    (lambda () (setf result (multiple-value-list (http-get 18202 "/slow?seconds=2")))))))
+                    (lambda ()
+                      (setf result (handler-case (multiple-value-list (http-get 18202 "/slow?seconds=2"))
+                                     (error (e) (list :error (princ-to-string e)))))))))
       (wait-for-output run "slow request started")
       (send-signal run sb-posix:sigterm)
       (wait-for-output run "received SIGTERM")
-      (is (= 0 (wait-for-exit run)))
+      ;; Stopped accepting: a request that arrives during the drain is never served.
+      (let ((late (sb-thread:make-thread
+                   (lambda () (handler-case (http-get 18202 "/") (error () :not-served))))))
+        (is (= 0 (wait-for-exit run)))
+        (is (eq :not-served (sb-thread:join-thread late :default :hung :timeout 10))))
       (sb-thread:join-thread client)
       (is (equal (list 200 (format nil "slow done after 2s~%")) result))
       (let ((out (run-output run :stdout)))
@@ -128,13 +134,22 @@ accepts connections, and STOPPING=1 after SIGTERM."
     (is (null (tcp-listeners 18209)))))
 
 (test error-at-start-exits-1-with-the-message-and-a-backtrace-on-stderr
-  (with-run (run "lisp-deploy-test-app" (port-env 18212) "FAIL_AT_START=1")
-    (is (= 1 (wait-for-exit run)))
-    (let ((err (lines (run-output run :stderr))))
-      (is (search "lisp-deploy error: unhandled simple-error: test app refuses to start: FAIL_AT_START is set"
-                  (first err))
-          "first stderr line: ~S" (first err))
-      (is (< 3 (length err)) "no backtrace on stderr: ~S" err)
-      (is (every (lambda (line) (uiop:string-prefix-p "lisp-deploy error: " line)) err)
-          "a stderr line without the prefix: ~S" err)
-      (is (not (search "debugger" (string-downcase (run-output run :stderr))))))))
+  (let* ((notify-address (namestring (merge-pathnames "notify" (fresh-directory))))
+         (notify (make-notify-socket notify-address)))
+    (unwind-protect
+         (with-run (run "lisp-deploy-test-app" (port-env 18212) "FAIL_AT_START=1"
+                        (format nil "NOTIFY_SOCKET=~A" notify-address))
+           (is (= 1 (wait-for-exit run)))
+           (is (null (sb-bsd-sockets:socket-receive
+                      notify (make-array 64 :element-type '(unsigned-byte 8)) nil))
+               "a process that failed to start told systemd it was ready")
+           (let ((err (lines (run-output run :stderr))))
+             (is (search (concatenate 'string "lisp-deploy error: unhandled simple-error: "
+                                      "test app refuses to start: FAIL_AT_START is set")
+                         (first err))
+                 "first stderr line: ~S" (first err))
+             (is (< 3 (length err)) "no backtrace on stderr: ~S" err)
+             (is (every (lambda (line) (uiop:string-prefix-p "lisp-deploy error: " line)) err)
+                 "a stderr line without the prefix: ~S" err)
+             (is (not (search "debugger" (string-downcase (run-output run :stderr)))))))
+      (sb-bsd-sockets:socket-close notify))))
