@@ -38,7 +38,8 @@ RestartPreventExitStatus= since restarting cannot fix it.")
 
 START is a function of one argument, the CONFIG read from the environment (see READ-CONFIG); it
 must start serving on (CONFIG-ADDRESS config):(CONFIG-PORT config) and return once the port
-listens. Its value is handed to STOP.
+listens (a server whose own start call blocks, such as Woo's RUN, is started in a thread of
+START's making). Its value is handed to STOP.
 STOP, optional, is a function of that value: stop accepting connections, let requests in flight
 finish, then run the app's own stop hook.
 NAME names the app in log lines.

@@ -5,7 +5,7 @@
 (defsystem "lisp-deploy-tests"
   :description "Tests of lisp-deploy's runtime: configuration, notify, logging, real processes."
   :license "MIT"
-  :depends-on ("lisp-deploy" "fiveam" (:require "sb-bsd-sockets") (:require "sb-posix"))
+  :depends-on ("lisp-deploy" "lisp-deploy/hunchentoot" "lisp-deploy/swank" "fiveam" (:require "sb-bsd-sockets") (:require "sb-posix"))
   :serial t
   :components ((:file "package")
                (:file "helpers")

@@ -97,3 +97,17 @@
     (let ((*error-output* err))
       (is (null (lisp-deploy:sd-notify "READY=1" :getenv (env :notify_socket "/nonexistent/notify")))))
     (is (search "lisp-deploy warn: could not send READY=1" (get-output-stream-string err)))))
+
+(test every-exported-symbol-has-a-docstring
+  (dolist (package '("LISP-DEPLOY" "LISP-DEPLOY/HUNCHENTOOT" "LISP-DEPLOY/SWANK"))
+    (do-external-symbols (symbol package)
+      (is (some (lambda (kind) (documentation symbol kind)) '(function variable type structure))
+          "~A:~A has no docstring" package symbol))))
+
+(test the-core-system-depends-on-nothing-but-sbcl-contribs
+  ;; An app that uses neither Hunchentoot nor Swank must not be made to load them.
+  (is (equal '() (remove-if (lambda (d) (and (consp d) (eq (first d) :feature)))
+                            (asdf:system-depends-on (asdf:find-system "lisp-deploy"))))))
+
+(test loading-lisp-deploy-swank-is-what-enables-swank
+  (is (eq #'lisp-deploy/swank:start-swank-on-loopback lisp-deploy:*start-swank-function*)))
