@@ -164,3 +164,34 @@ abstract namespace, exactly as NOTIFY_SOCKET spells it."
 (defun lines (text)
   "TEXT's non-empty lines."
   (remove "" (uiop:split-string text :separator '(#\Newline)) :test #'string=))
+
+(defun swank-eval (port form-string)
+  "Connect to Swank on 127.0.0.1:PORT the way SLIME does, ask it to evaluate FORM-STRING with
+swank:interactive-eval, and return the raw text of its :return message."
+  (let ((socket (make-instance 'sb-bsd-sockets:inet-socket :type :stream :protocol :tcp)))
+    (unwind-protect
+         (let ((stream (progn (sb-bsd-sockets:socket-connect socket #(127 0 0 1) port)
+                              (sb-bsd-sockets:socket-make-stream
+                               socket :input t :output t :element-type '(unsigned-byte 8)
+                                      :buffering :full))))
+           (flet ((send (text)
+                    (let ((octets (sb-ext:string-to-octets text :external-format :utf-8)))
+                      ;; Swank frames every message with its length: six hex digits.
+                      (write-sequence (sb-ext:string-to-octets
+                                       (format nil "~6,'0X" (length octets)) :external-format :ascii)
+                                      stream)
+                      (write-sequence octets stream)
+                      (finish-output stream)))
+                  (receive ()
+                    (let ((header (make-array 6 :element-type '(unsigned-byte 8))))
+                      (unless (= 6 (read-sequence header stream))
+                        (error "Swank closed the connection"))
+                      (let ((body (make-array (parse-integer (sb-ext:octets-to-string header) :radix 16)
+                                              :element-type '(unsigned-byte 8))))
+                        (read-sequence body stream)
+                        (sb-ext:octets-to-string body :external-format :utf-8)))))
+             (send (format nil "(:emacs-rex (swank:interactive-eval ~S) \"COMMON-LISP-USER\" t 1)"
+                           form-string))
+             (loop for message = (receive)
+                   when (uiop:string-prefix-p "(:return " message) return message)))
+      (sb-bsd-sockets:socket-close socket))))
