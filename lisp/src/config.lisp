@@ -68,43 +68,48 @@ optional embedded IPv4 tail); the socket layer has the last word on the rest."
   (and (find #\: string)
        (every (lambda (c) (or (digit-char-p c 16) (char= c #\:) (char= c #\.))) string)))
 
+(defun invalid (variable value expected)
+  "Signal a CONFIG-ERROR for VARIABLE set to VALUE, saying what was EXPECTED."
+  (error 'config-error :variable variable :value value :expected expected))
+
+(defun parse-port (variable value default)
+  "VALUE (a non-empty string or NIL for unset) as a port number; DEFAULT when NIL."
+  (let ((n (and value (parse-decimal value))))
+    (cond ((null value) default)
+          ((and n (<= 1 n 65535)) n)
+          (t (invalid variable value
+                      (format nil "give a port number, digits only, 1-65535~@[~A~]"
+                              (and default (format nil ", or leave ~A unset for ~D"
+                                                   variable default))))))))
+
+(defun parse-address (value)
+  "VALUE (a non-empty string or NIL for unset) as the address to bind."
+  (cond ((null value) +default-address+)
+        ((or (ipv4-literal-p value) (ipv6-literal-p value)) value)
+        (t (invalid "BIND_ADDRESS" value
+                    "give an IP address such as 0.0.0.0 or 127.0.0.1, not a host name"))))
+
+(defun parse-timeout (value)
+  "VALUE (a non-empty string or NIL for unset) as the shutdown timeout in seconds."
+  (let ((n (and value (parse-decimal value))))
+    (cond ((null value) +default-shutdown-timeout+)
+          ((and n (<= n 3600)) n)
+          (t (invalid "SHUTDOWN_TIMEOUT" value
+                      (format nil "give whole seconds, 0-3600, or leave it unset for ~D"
+                              +default-shutdown-timeout+))))))
+
 (defun read-config (&key (getenv #'uiop:getenv))
   "Read PORT, BIND_ADDRESS, SWANK_PORT and SHUTDOWN_TIMEOUT through GETENV (a function from a
 variable name to its value or NIL; the process environment by default) and return a CONFIG.
 Unset and empty variables take the documented defaults; a malformed value signals CONFIG-ERROR."
-  (labels ((value (name)
-             (let ((v (funcall getenv name)))
-               (if (and v (plusp (length v))) v nil)))
-           (port (name default)
-             (let ((v (value name)))
-               (if (null v)
-                   default
-                   (let ((n (parse-decimal v)))
-                     (if (and n (<= 1 n 65535))
-                         n
-                         (error 'config-error
-                                :variable name :value v
-                                :expected (format nil "give a port number, digits only, 1-65535~
-                                                       ~@[, or leave ~A unset for ~D~]"
-                                                  (and default name) default))))))))
-    (let* ((port (port "PORT" +default-port+))
-           (address (let ((v (value "BIND_ADDRESS")))
-                      (cond ((null v) +default-address+)
-                            ((or (ipv4-literal-p v) (ipv6-literal-p v)) v)
-                            (t (error 'config-error
-                                      :variable "BIND_ADDRESS" :value v
-                                      :expected "give an IP address such as 0.0.0.0 or 127.0.0.1, not a host name")))))
-           (swank-port (port "SWANK_PORT" nil))
-           (timeout (let ((v (value "SHUTDOWN_TIMEOUT")))
-                      (if (null v)
-                          +default-shutdown-timeout+
-                          (let ((n (parse-decimal v)))
-                            (if (and n (<= n 3600))
-                                n
-                                (error 'config-error
-                                       :variable "SHUTDOWN_TIMEOUT" :value v
-                                       :expected "give whole seconds, 0-3600, or leave it unset for 8")))))))
+  (flet ((value (name)
+           (let ((v (funcall getenv name)))
+             (if (and v (plusp (length v))) v nil))))
+    (let ((port (parse-port "PORT" (value "PORT") +default-port+))
+          (address (parse-address (value "BIND_ADDRESS")))
+          (swank-port (parse-port "SWANK_PORT" (value "SWANK_PORT") nil))
+          (timeout (parse-timeout (value "SHUTDOWN_TIMEOUT"))))
       (when (eql swank-port port)
-        (error 'config-error :variable "SWANK_PORT" :value (value "SWANK_PORT")
-                             :expected "Swank needs a port of its own; pick one other than PORT"))
+        (invalid "SWANK_PORT" (value "SWANK_PORT")
+                 "Swank needs a port of its own; pick one other than PORT"))
       (make-config port address swank-port timeout))))

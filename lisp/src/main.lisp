@@ -36,10 +36,10 @@ RestartPreventExitStatus= since restarting cannot fix it.")
 (defun main (&key start stop (name "app"))
   "Run a web app in the foreground as a production service, and never return.
 
-START is a function of one argument, the CONFIG read from the environment (see READ-CONFIG); it
-must start serving on (CONFIG-ADDRESS config):(CONFIG-PORT config) and return once the port
-listens (a server whose own start call blocks, such as Woo's RUN, is started in a thread of
-START's making). Its value is handed to STOP.
+START is a function (or function name) of one argument, the CONFIG read from the environment
+(see READ-CONFIG); it must start serving on (CONFIG-ADDRESS config):(CONFIG-PORT config) and
+return once the port listens (a server whose own start call blocks, such as Woo's RUN, is
+started in a thread of START's making). Its value is handed to STOP.
 STOP, optional, is a function of that value: stop accepting connections, let requests in flight
 finish, then run the app's own stop hook.
 NAME names the app in log lines.
@@ -50,7 +50,7 @@ send READY=1 to NOTIFY_SOCKET; wait for SIGTERM or SIGINT; send STOPPING=1; call
 at most SHUTDOWN_TIMEOUT seconds; exit 0, or 1 when STOP ran out of time. Any unhandled error, in
 this thread or another, logs the error and its backtrace and exits 1, so systemd or Docker
 restarts the service; the debugger is never entered."
-  (check-type start function)
+  (check-type start (or function symbol))
   (install-crash-hook #'crash)
   (handler-bind ((serious-condition #'crash))
     (let ((config (handler-case (read-config)
