@@ -157,3 +157,14 @@ accepts connections, and STOPPING=1 after SIGTERM."
                  "a stderr line without the prefix: ~S" err)
              (is (not (search "debugger" (string-downcase (run-output run :stderr)))))))
       (sb-bsd-sockets:socket-close notify))))
+
+(test unhandled-error-in-another-thread-exits-1-with-a-backtrace
+  (with-run (run "lisp-deploy-test-app" (port-env 18213) "BIND_ADDRESS=127.0.0.1")
+    (wait-for-output run "listening on 127.0.0.1:18213")
+    (ignore-errors (http-get 18213 "/fail-in-background"))
+    (is (= 1 (wait-for-exit run)))
+    (let ((err (lines (run-output run :stderr))))
+      (is (string= "lisp-deploy error: unhandled simple-error: background job failed" (first err))
+          "first stderr line: ~S" (first err))
+      (is (some (lambda (line) (search "background job" line)) (rest err))
+          "the backtrace is not the failing thread's: ~S" err))))

@@ -17,6 +17,12 @@
   (lisp-deploy:log-event :info "slow request finished")
   (format nil "slow done after ~As~%" seconds))
 
+(hunchentoot:define-easy-handler (fail-in-background :uri "/fail-in-background") ()
+  ;; An error no handler catches, in a thread of the app's own: the runtime must not leave the
+  ;; process half-alive in the debugger.
+  (sb-thread:make-thread (lambda () (error "background job failed")) :name "background job")
+  (format nil "started~%"))
+
 (defun main ()
   "Serve the fixture; FAIL_AT_START=1 makes the start hook fail, to test crash handling."
   (lisp-deploy/hunchentoot:main
