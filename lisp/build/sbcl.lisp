@@ -3,6 +3,10 @@
 
 (in-package #:lisp-deploy-build)
 
+;;; Optimization notes from compiling libraries bury the build's real messages (warnings, errors) in
+;;; thousands of lines; warnings and errors are still printed.
+(proclaim '(sb-ext:muffle-conditions sb-ext:compiler-note))
+
 (defun save-dependencies-core (path)
   "Save the running image, with every dependency loaded, as a core file at PATH (not an executable:
 the build stage starts SBCL on it with --core). Never returns."

@@ -260,7 +260,7 @@ export function renderDockerfile(spec: DockerfileSpec): string {
         `FROM ${spec.baseImage} AS runtime`,
         aptInstall(["ca-certificates", ...runtimeLibraries(spec), ...spec.runtimePackages]).replace(
             " && rm -rf /var/lib/apt/lists/*",
-            ` && rm -rf /var/lib/apt/lists/* \\\n && useradd --system --uid ${RUNTIME_UID} --user-group --home-dir ${IMAGE_PATHS.runtimeHome} --no-create-home --shell /usr/sbin/nologin app`,
+            ` && rm -rf /var/lib/apt/lists/* \\\n && groupadd --system --gid ${RUNTIME_UID} app \\\n && useradd --system --uid ${RUNTIME_UID} --gid ${RUNTIME_UID} --home-dir ${IMAGE_PATHS.runtimeHome} --no-create-home --shell /usr/sbin/nologin app`,
         ),
         `COPY --from=build ${IMAGE_PATHS.out}/${spec.buildPathname} ${exe}`,
         "# Fail the build, not the first start, when a foreign library the executable opens is missing.",

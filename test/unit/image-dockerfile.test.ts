@@ -102,7 +102,7 @@ describe("renderDockerfile", () => {
     test("the runtime stage: executable at /app/<name>, libraries, non-root user, PORT, no SBCL", () => {
         const runtime = stage(renderDockerfile({ ...base, compression: true, port: 5000, buildPathname: "srv" }), "runtime");
         expect(runtime).toContain("apt-get install -y --no-install-recommends ca-certificates libssl3 libzstd1 zlib1g");
-        expect(runtime).toContain("useradd --system --uid 10001");
+        expect(runtime).toContain("groupadd --system --gid 10001 app \\\n && useradd --system --uid 10001 --gid 10001");
         expect(runtime).toContain("COPY --from=build /opt/lisp-deploy/out/srv /app/srv");
         expect(runtime.trimEnd().split("\n").slice(-5)).toEqual(["USER 10001:10001", "WORKDIR /app", "ENV PORT=5000", "EXPOSE 5000", 'ENTRYPOINT ["/app/srv"]']);
         expect(runtime).not.toMatch(/\bsbcl\b/);
