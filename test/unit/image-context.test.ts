@@ -149,3 +149,15 @@ describe("writeContext", () => {
         expect(stat.mtime.toISOString()).toBe("2000-01-01T00:00:00.000Z");
     });
 });
+
+test("the package's own lisp/ is found relative to the package, not the current directory", () => {
+    const { packageLispDir } = jest.requireActual("../../src/image/plan") as typeof import("../../src/image/plan");
+    const before = process.cwd();
+    try {
+        process.chdir(os.tmpdir());
+        expect(packageLispDir()).toBe(path.resolve(__dirname, "../../lisp"));
+        expect(fs.existsSync(path.join(packageLispDir(), "build/sbcl.lisp"))).toBe(true);
+    } finally {
+        process.chdir(before);
+    }
+});
