@@ -79,11 +79,14 @@ describe("LispImage builds examples/hello with the real Docker engine (Pulumi en
             .toBe('10001:10001 ["/app/hello"] {"8080/tcp":{}}');
     }, 5 * MINUTES);
 
-    test("after an app source edit only the build and runtime stages rebuild, and the new text is served", async () => {
+    test("after an app source and .asd edit only the build and runtime stages rebuild, and the new text is served", async () => {
         const appFile = path.join(appDir, "src/app.lisp");
         // Unique per run, so the build stage cannot come from the cache of an earlier run of this test.
         const greeting = `Hello again (${path.basename(appDir)}) from Common Lisp`;
         fs.writeFileSync(appFile, fs.readFileSync(appFile, "utf8").replace("Hello from Common Lisp", greeting));
+        // An .asd edit that does not touch dependencies must not rebuild them either (unlike the Heroku example).
+        const asdFile = path.join(appDir, "hello.asd");
+        fs.writeFileSync(asdFile, fs.readFileSync(asdFile, "utf8").replace(':version "1.0.0"', ':version "1.0.1"'));
         const second = await buildHello();
         expect(await valueOf(second.image.contextHash)).not.toBe(await valueOf(first.image.contextHash));
 
