@@ -242,22 +242,7 @@ export function readAppSystem(
     }
 
     // Walk the closure through the app's own systems: their dependencies count, they themselves are sources.
-    const local = new Set<string>();
-    const external = new Set<string>();
-    const requires = new Set<string>();
-    const isLocal = (name: string): boolean => systems.has(name) || systems.has(primarySystemName(name));
-    const visit = (name: string): void => {
-        if (local.has(name)) return;
-        local.add(name);
-        const def = systems.get(name);
-        if (def === undefined) return; // a local secondary system this reader did not see: ASDF will find it
-        def.requires.forEach((r) => requires.add(r));
-        for (const dep of def.dependsOn) {
-            if (isLocal(dep)) visit(dep);
-            else external.add(dep);
-        }
-    };
-    visit(systemName);
+    const closure = dependencyClosure(systems, [systemName]);
 
     const buildPathname = overrides.buildPathname ?? main.buildPathname ?? defaultBuildPathname(systemName);
     if (buildPathname.includes("/") || buildPathname === "" || buildPathname.startsWith(".")) {
@@ -269,9 +254,9 @@ export function readAppSystem(
         entryPoint,
         buildPathname,
         version: main.version,
-        dependencies: overrides.dependencies ? sortedUnique(overrides.dependencies) : sortedUnique([...external]),
-        requires: sortedUnique([...requires]),
-        localSystems: sortedUnique([...local]),
+        dependencies: overrides.dependencies ? sortedUnique(overrides.dependencies) : closure.dependencies,
+        requires: closure.requires,
+        localSystems: closure.localSystems,
     };
 }
 
@@ -297,24 +282,42 @@ export function readSystemDependencies(
         }
         for (const def of defs) if (!systems.has(def.name)) systems.set(def.name, def);
     }
+    for (const root of roots) {
+        if (!isDefinedIn(systems, root)) {
+            throw new ValidationError(field, `no .asd file under "${dir}" defines system "${root}"; point ${field} at the directory that holds ${primarySystemName(root)}.asd.`);
+        }
+    }
+    return dependencyClosure(systems, roots);
+}
+
+/** True when `name` or its primary system is defined in `systems` (ASDF finds `foo/bar` in `foo.asd`). */
+function isDefinedIn(systems: ReadonlyMap<string, SystemDefinition>, name: string): boolean {
+    return systems.has(name) || systems.has(primarySystemName(name));
+}
+
+/**
+ * Walks `:depends-on` from `roots` through the systems defined in `systems` (the tree's own systems):
+ * their dependencies count, they themselves do not. Everything else is an external dependency.
+ */
+function dependencyClosure(
+    systems: ReadonlyMap<string, SystemDefinition>,
+    roots: readonly string[],
+): { dependencies: string[]; requires: string[]; localSystems: string[] } {
     const local = new Set<string>();
     const external = new Set<string>();
     const requires = new Set<string>();
-    const isLocal = (name: string): boolean => systems.has(name) || systems.has(primarySystemName(name));
     const visit = (name: string): void => {
         if (local.has(name)) return;
         local.add(name);
         const def = systems.get(name);
-        if (def === undefined) return;
+        if (def === undefined) return; // a secondary system this reader did not see: ASDF will find it in its primary's file
         def.requires.forEach((r) => requires.add(r));
-        for (const dep of def.dependsOn) (isLocal(dep) ? visit(dep) : external.add(dep));
-    };
-    for (const root of roots) {
-        if (!isLocal(root)) {
-            throw new ValidationError(field, `no .asd file under "${dir}" defines system "${root}"; point ${field} at the directory that holds ${primarySystemName(root)}.asd.`);
+        for (const dep of def.dependsOn) {
+            if (isDefinedIn(systems, dep)) visit(dep);
+            else external.add(dep);
         }
-        visit(root);
-    }
+    };
+    roots.forEach(visit);
     return { dependencies: sortedUnique([...external]), requires: sortedUnique([...requires]), localSystems: sortedUnique([...local]) };
 }
 

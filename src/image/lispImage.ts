@@ -45,6 +45,15 @@ export interface LispImageArgs extends ImagePlanOptions {
  * a multi-stage Dockerfile (basepackages -> quicklisp -> dependencies -> build -> runtime) and builds the
  * `runtime` stage with the Docker provider. The image holds only the executable at `executablePath`, the
  * shared libraries it needs and a non-root user, and listens on `$PORT`.
+ *
+ * @example
+ * const image = new LispImage("hello", {
+ *     appDir: "../hello",                                  // holds hello.asd (:entry-point "hello:main")
+ *     dependencySource: { kind: "quicklisp", distVersion: "2024-10-12" },
+ *     runtimePackages: ["libssl3"],                        // Hunchentoot loads cl+ssl
+ *     compression: true,
+ * });
+ * export const image = image.imageRef;                     // sha256:... (or name@sha256:... once pushed)
  */
 export class LispImage extends pulumi.ComponentResource {
     /** The rendered Dockerfile: shown in previews, so a diff says which stage a change touches. */
