@@ -119,6 +119,19 @@ describe("planImage and the build context", () => {
         expect(plan.spec.dependencySource).toEqual({ kind: "debian", packages: ["cl-alexandria", "cl-plus-ssl", "cl-ppcre", "libmylib-lisp"] });
     });
 
+    test("qlot ships qlfile and qlfile.lock; an SBCL tarball file is shipped in the context and copied in basepackages", () => {
+        const copy = copyOfHello();
+        fs.writeFileSync(path.join(copy, "qlfile"), "ql hunchentoot\n");
+        fs.writeFileSync(path.join(copy, "qlfile.lock"), '("quicklisp" .\n (:class qlot/source/dist:source-dist))\n');
+        const tarball = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "image-sbcl-")), "sbcl-2.4.0-x86-64-linux-binary.tar.bz2");
+        fs.writeFileSync(tarball, "not really a tarball");
+        const plan = planImage({ appDir: copy, dependencySource: { kind: "qlot" }, sbcl: { tarballFile: tarball } });
+        expect(fileText(plan, "lisp-deploy/qlot/qlfile")).toBe("ql hunchentoot\n");
+        expect(plan.files.map((f) => f.path)).toEqual(expect.arrayContaining(["lisp-deploy/qlot/qlfile.lock", "lisp-deploy/sbcl/sbcl-2.4.0-x86-64-linux-binary.tar.bz2"]));
+        expect(plan.dockerfile).toContain("COPY lisp-deploy/sbcl/sbcl-2.4.0-x86-64-linux-binary.tar.bz2 /tmp/sbcl.tar");
+        expect(plan.dockerfile).toContain("RUN cd /opt/lisp-deploy/qlot && qlot install");
+    });
+
     test("bad options are ValidationErrors naming the field", () => {
         const field = (fn: () => unknown): string => {
             try { fn(); } catch (e) { expect(e).toBeInstanceOf(ValidationError); return (e as ValidationError).field; }
