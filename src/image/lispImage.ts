@@ -5,6 +5,9 @@ import { ValidationError } from "../errors";
 import { writeContext } from "./context";
 import { ImagePlanOptions, planImage } from "./plan";
 
+// The option types LispImageArgs is made of, public through src/index.ts's single export line.
+export type { DependencySource, ImagePlanOptions, SbclOrigin } from "./plan";
+
 /** A registry to push the runtime image to (e.g. Heroku's `registry.heroku.com`, or a local registry). */
 export interface LispImageRegistry {
     /** The registry's host (and port), e.g. `registry.heroku.com`. */
