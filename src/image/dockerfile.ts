@@ -1,0 +1,293 @@
+/**
+ * The pure Dockerfile renderer behind LispImage. Same spec in, same text out: the rendered Dockerfile is a
+ * component output, so a preview diff shows exactly which stage a change touches.
+ *
+ * Stages, each a cache boundary the legacy builder reuses while its inputs are unchanged:
+ *   basepackages  the OS, SBCL and build packages             (changes with those options only)
+ *   quicklisp     where dependencies come from                 (Quicklisp client + pinned dist, qlot, Debian cl-* packages)
+ *   dependencies  loads only the dependencies -> dependencies.core
+ *                 (copies only the dependency list, vendored sources and bundled lisp-deploy: never the app)
+ *   build         loads the app into that core -> the executable
+ *   runtime       a slim base with the executable, its shared libraries, CA certificates, a non-root user
+ */
+
+/** Where SBCL comes from in the basepackages stage. */
+export type SbclSource =
+    /** Debian's `sbcl` package (the default). */
+    | { readonly kind: "debian" }
+    /** An SBCL binary tarball downloaded in the build; `sha256` is checked when given. */
+    | { readonly kind: "url"; readonly url: string; readonly sha256?: string }
+    /** An SBCL binary tarball shipped in the build context at `contextPath`. */
+    | { readonly kind: "file"; readonly contextPath: string };
+
+/** Where the dependencies' sources come from (rendered into the `quicklisp` and `dependencies` stages). */
+export type DependencySourceSpec =
+    /** The Quicklisp client and a pinned dist (`distVersion`, e.g. "2024-10-12"); `ql:quickload` of the deps. */
+    | { readonly kind: "quicklisp"; readonly distVersion: string; readonly clientUrl: string }
+    /** qlot: `qlfile` and `qlfile.lock` (in the context) installed with `qlot install`. */
+    | { readonly kind: "qlot"; readonly installerUrl: string }
+    /** Debian's `cl-*` packages, already mapped from system names. */
+    | { readonly kind: "debian"; readonly packages: readonly string[] }
+    /** A directory of sources shipped in the context (vendored). */
+    | { readonly kind: "vendored" };
+
+/** Everything the Dockerfile depends on. The renderer reads nothing else. */
+export interface DockerfileSpec {
+    /** Base image of the build stages and of the runtime stage, e.g. `debian:bookworm-slim`. */
+    readonly baseImage: string;
+    /** Where SBCL comes from. */
+    readonly sbcl: SbclSource;
+    /** Where the dependencies come from. */
+    readonly dependencySource: DependencySourceSpec;
+    /** Extra Debian packages for the build stages (e.g. `libssl-dev`), sorted by the caller or not: they are sorted here. */
+    readonly buildPackages: readonly string[];
+    /** Extra Debian packages for the runtime stage (foreign libraries, e.g. `libssl3`). */
+    readonly runtimePackages: readonly string[];
+    /** True when the context bundles this package's `lisp-deploy` system (see context.ts). */
+    readonly bundlesLispDeploy: boolean;
+    /** The ASDF system to build. */
+    readonly systemName: string;
+    /** `package:function` the executable calls. */
+    readonly entryPoint: string;
+    /** The executable's file name; it lands at `/app/<buildPathname>`. */
+    readonly buildPathname: string;
+    /** Compress the executable's core (smaller, starts slightly slower). */
+    readonly compression: boolean;
+    /** The default `PORT` the runtime image sets and exposes. */
+    readonly port: number;
+}
+
+/** Paths inside the build context (relative, `/`-separated). context.ts writes exactly these. */
+export const CONTEXT_PATHS = {
+    buildScripts: "lisp-deploy/build",
+    dependencyList: "lisp-deploy/dependencies.txt",
+    vendor: "lisp-deploy/vendor",
+    runtimeSystem: "lisp-deploy/runtime",
+    qlot: "lisp-deploy/qlot",
+    sbclTarball: "lisp-deploy/sbcl",
+    app: "app",
+} as const;
+
+/** Paths inside the images. `/app/<buildPathname>` is the documented place of the executable. */
+export const IMAGE_PATHS = {
+    root: "/opt/lisp-deploy",
+    buildScripts: "/opt/lisp-deploy/build",
+    dependencyList: "/opt/lisp-deploy/dependencies.txt",
+    vendor: "/opt/lisp-deploy/vendor",
+    runtimeSystem: "/opt/lisp-deploy/runtime",
+    qlot: "/opt/lisp-deploy/qlot",
+    quicklisp: "/opt/quicklisp",
+    core: "/opt/lisp-deploy/dependencies.core",
+    out: "/opt/lisp-deploy/out",
+    app: "/opt/app",
+    runtimeHome: "/app",
+} as const;
+
+/** The build scripts the dependencies stage copies (the build stage adds `executable.lisp`). */
+export const DEPENDENCY_BUILD_SCRIPTS = ["common.lisp", "sbcl.lisp", "dependencies.lisp"] as const;
+
+/** The user the runtime image runs as: numeric, so orchestrators that require a non-root uid can check it. */
+export const RUNTIME_UID = 10001;
+
+/** Where the executable is inside the runtime image. */
+export function executablePath(buildPathname: string): string {
+    return `${IMAGE_PATHS.runtimeHome}/${buildPathname}`;
+}
+
+/** The stage names, in order. The last one is the image LispImage builds. */
+export const STAGES = ["basepackages", "quicklisp", "dependencies", "build", "runtime"] as const;
+
+/** Single-quotes a word for /bin/sh. */
+export function shellQuote(word: string): string {
+    return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+function sortedUnique(items: readonly string[]): string[] {
+    return [...new Set(items)].sort();
+}
+
+/**
+ * One `apt-get install` that leaves no package lists, downloaded .debs or apt's binary caches behind: a
+ * debootstrapped base lacks the official image's docker-clean hook, and those files add about 100 MB.
+ */
+function aptInstall(packages: readonly string[]): string {
+    return [
+        "RUN apt-get update \\",
+        ` && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${sortedUnique(packages).join(" ")} \\`,
+        " && apt-get clean && rm -rf /var/lib/apt/lists/*",
+    ].join("\n");
+}
+
+const QUICKLISP_STAGE_COMMENT: Record<DependencySourceSpec["kind"], string> = {
+    quicklisp: "# quicklisp: the Quicklisp client with a pinned dist, so a rebuild gets the same library versions.",
+    qlot: "# quicklisp: the qlot installer; the dependencies stage installs what qlfile.lock pins.",
+    debian: "# quicklisp: the dependencies as Debian cl-* packages (ASDF finds /usr/share/common-lisp by default).",
+    vendored: "# quicklisp: nothing to fetch; the dependencies are vendored sources copied in the next stage.",
+};
+
+const SBCL_FLAGS = "--non-interactive --no-sysinit --no-userinit";
+
+/** The source trees ASDF must search in the dependencies stage (vendored sources, the bundled runtime). */
+function dependencySourceTrees(spec: DockerfileSpec): string[] {
+    const trees: string[] = [];
+    if (spec.dependencySource.kind === "vendored") trees.push(IMAGE_PATHS.vendor);
+    if (spec.bundlesLispDeploy) trees.push(IMAGE_PATHS.runtimeSystem);
+    return trees;
+}
+
+/** The Debian packages SBCL needs at run time: its runtime links libzstd (core compression in SBCL >= 2.2.6); older SBCLs compress with zlib. */
+export function runtimeLibraries(spec: Pick<DockerfileSpec, "compression">): string[] {
+    return spec.compression ? ["libzstd1", "zlib1g"] : ["libzstd1"];
+}
+
+/** Renders the multi-stage Dockerfile for `spec`. Pure: no clock, no file system, no randomness. */
+export function renderDockerfile(spec: DockerfileSpec): string {
+    const out: string[] = [];
+    const src = spec.dependencySource;
+
+    out.push(
+        `# Generated by lisp-deploy for the ASDF system "${spec.systemName}". Do not edit: change the LispImage arguments.`,
+        "# Stages: basepackages -> quicklisp -> dependencies -> build -> runtime (the image).",
+        "",
+    );
+
+    // basepackages ------------------------------------------------------------------------------------
+    const basePackages = ["ca-certificates", ...spec.buildPackages];
+    if (spec.sbcl.kind === "debian") basePackages.push("sbcl");
+    else basePackages.push("bzip2", "xz-utils", "libzstd1", "zlib1g");
+    if (spec.sbcl.kind === "url" || src.kind === "quicklisp" || src.kind === "qlot") basePackages.push("curl");
+    if (src.kind === "qlot") basePackages.push("git");
+    out.push(
+        "# basepackages: the OS, SBCL and the packages the build needs.",
+        `FROM ${spec.baseImage} AS basepackages`,
+        aptInstall(basePackages),
+    );
+    if (spec.sbcl.kind !== "debian") {
+        const fetch =
+            spec.sbcl.kind === "url"
+                ? [`RUN curl -fsSL -o /tmp/sbcl.tar ${shellQuote(spec.sbcl.url)} \\`]
+                : [`COPY ${spec.sbcl.contextPath} /tmp/sbcl.tar`, "RUN true \\"];
+        if (spec.sbcl.kind === "url" && spec.sbcl.sha256) {
+            fetch.push(` && echo ${shellQuote(`${spec.sbcl.sha256}  /tmp/sbcl.tar`)} | sha256sum -c - \\`);
+        }
+        out.push(
+            ...fetch,
+            " && mkdir /tmp/sbcl && tar -xf /tmp/sbcl.tar -C /tmp/sbcl --strip-components=1 \\",
+            " && cd /tmp/sbcl && sh install.sh \\",
+            " && cd / && rm -rf /tmp/sbcl /tmp/sbcl.tar",
+        );
+    }
+    out.push("");
+
+    // quicklisp ---------------------------------------------------------------------------------------
+    out.push(QUICKLISP_STAGE_COMMENT[src.kind], `FROM basepackages AS quicklisp`);
+    let setup = "";
+    switch (src.kind) {
+        case "quicklisp": {
+            const distinfo = `http://beta.quicklisp.org/dist/quicklisp/${src.distVersion}/distinfo.txt`;
+            out.push(
+                `RUN curl -fsSL -o /tmp/quicklisp.lisp ${shellQuote(src.clientUrl)} \\`,
+                ` && sbcl ${SBCL_FLAGS} --load /tmp/quicklisp.lisp \\`,
+                `      --eval ${shellQuote(`(quicklisp-quickstart:install :path "${IMAGE_PATHS.quicklisp}/")`)} \\`,
+                `      --eval ${shellQuote(`(ql-dist:install-dist "${distinfo}" :replace t :prompt nil)`)} \\`,
+                " && rm /tmp/quicklisp.lisp",
+            );
+            setup = `${IMAGE_PATHS.quicklisp}/setup.lisp`;
+            break;
+        }
+        case "qlot":
+            out.push(`RUN curl -fsSL ${shellQuote(src.installerUrl)} | sh`, 'ENV PATH="/root/.qlot/bin:${PATH}"');
+            setup = `${IMAGE_PATHS.qlot}/.qlot/setup.lisp`;
+            break;
+        case "debian":
+            if (src.packages.length > 0) out.push(aptInstall(src.packages));
+            else out.push("# (no Debian packages needed)");
+            break;
+        case "vendored":
+            break;
+    }
+    out.push("");
+
+    // dependencies ------------------------------------------------------------------------------------
+    const trees = dependencySourceTrees(spec);
+    out.push(
+        "# dependencies: loads only the dependencies and saves dependencies.core. It copies the generated",
+        "# dependency list (and dependency sources), never the app, so editing the app does not rebuild it.",
+        "FROM quicklisp AS dependencies",
+        `COPY ${DEPENDENCY_BUILD_SCRIPTS.map((f) => `${CONTEXT_PATHS.buildScripts}/${f}`).join(" ")} ${IMAGE_PATHS.buildScripts}/`,
+        `COPY ${CONTEXT_PATHS.dependencyList} ${IMAGE_PATHS.dependencyList}`,
+    );
+    if (src.kind === "vendored") out.push(`COPY ${CONTEXT_PATHS.vendor}/ ${IMAGE_PATHS.vendor}/`);
+    if (spec.bundlesLispDeploy) out.push(`COPY ${CONTEXT_PATHS.runtimeSystem}/ ${IMAGE_PATHS.runtimeSystem}/`);
+    if (src.kind === "qlot") {
+        out.push(
+            `COPY ${CONTEXT_PATHS.qlot}/qlfile ${CONTEXT_PATHS.qlot}/qlfile.lock ${IMAGE_PATHS.qlot}/`,
+            `RUN cd ${IMAGE_PATHS.qlot} && qlot install`,
+        );
+    }
+    const depEnv = [
+        `LISP_DEPLOY_DEPENDENCIES=${IMAGE_PATHS.dependencyList}`,
+        `LISP_DEPLOY_SOURCE_TREES=${shellQuote(trees.join(":"))}`,
+        `LISP_DEPLOY_SETUP=${shellQuote(setup)}`,
+        `LISP_DEPLOY_CORE=${IMAGE_PATHS.core}`,
+    ];
+    out.push(
+        `RUN ${depEnv.join(" \\\n    ")} \\`,
+        `    sbcl ${SBCL_FLAGS} --load ${IMAGE_PATHS.buildScripts}/dependencies.lisp`,
+        "",
+    );
+
+    // build -------------------------------------------------------------------------------------------
+    const buildEnv = [
+        `LISP_DEPLOY_SOURCE_TREES=${shellQuote([IMAGE_PATHS.app, ...trees].join(":"))}`,
+        `LISP_DEPLOY_SYSTEM=${shellQuote(spec.systemName)}`,
+        `LISP_DEPLOY_ENTRY_POINT=${shellQuote(spec.entryPoint)}`,
+        `LISP_DEPLOY_OUTPUT=${IMAGE_PATHS.out}/${shellQuote(spec.buildPathname)}`,
+        `LISP_DEPLOY_COMPRESSION=${spec.compression ? "true" : "false"}`,
+    ];
+    out.push(
+        "# build: loads the app into dependencies.core and saves the executable.",
+        "FROM dependencies AS build",
+        `COPY ${CONTEXT_PATHS.buildScripts}/executable.lisp ${IMAGE_PATHS.buildScripts}/`,
+        `COPY ${CONTEXT_PATHS.app}/ ${IMAGE_PATHS.app}/`,
+        `RUN mkdir -p ${IMAGE_PATHS.out} && ${buildEnv.join(" \\\n    ")} \\`,
+        `    sbcl --core ${IMAGE_PATHS.core} ${SBCL_FLAGS} --load ${IMAGE_PATHS.buildScripts}/executable.lisp`,
+        "",
+    );
+
+    // runtime -----------------------------------------------------------------------------------------
+    const exe = executablePath(spec.buildPathname);
+    out.push(
+        "# runtime: only the executable, the shared libraries it needs, CA certificates and a non-root user.",
+        "# No SBCL, no sources. PORT is honoured, so the same image runs on Heroku, Docker and a host.",
+        `FROM ${spec.baseImage} AS runtime`,
+        aptInstall(["ca-certificates", ...runtimeLibraries(spec), ...spec.runtimePackages]).replace(
+            " && rm -rf /var/lib/apt/lists/*",
+            ` && rm -rf /var/lib/apt/lists/* \\\n && groupadd --system --gid ${RUNTIME_UID} app \\\n && useradd --system --uid ${RUNTIME_UID} --gid ${RUNTIME_UID} --home-dir ${IMAGE_PATHS.runtimeHome} --no-create-home --shell /usr/sbin/nologin app`,
+        ),
+        `COPY --from=build ${IMAGE_PATHS.out}/${spec.buildPathname} ${exe}`,
+        "# Fail the build, not the first start, when a foreign library the executable opens is missing.",
+        `COPY --from=build ${IMAGE_PATHS.out}/shared-objects.txt /tmp/lisp-deploy-shared-objects.txt`,
+        "RUN missing=''; for lib in $(cat /tmp/lisp-deploy-shared-objects.txt); do \\",
+        '      if [ -e "$lib" ] || ldconfig -p | grep -qF "$lib ("; then :; else missing="$missing $lib"; fi; done; \\',
+        "    rm /tmp/lisp-deploy-shared-objects.txt; \\",
+        '    if [ -n "$missing" ]; then echo "lisp-deploy: the executable opens$missing at start, but the runtime image lacks it;' +
+            ' add the Debian package that provides it to runtimePackages (e.g. libssl3 for libssl.so.3)." >&2; exit 1; fi',
+        `USER ${RUNTIME_UID}:${RUNTIME_UID}`,
+        `WORKDIR ${IMAGE_PATHS.runtimeHome}`,
+        `ENV PORT=${spec.port}`,
+        `EXPOSE ${spec.port}`,
+        `ENTRYPOINT ["${exe}"]`,
+        "",
+    );
+    return out.join("\n");
+}
+
+/**
+ * The generated dependency list the dependencies stage copies: one `require NAME` or `system NAME` line
+ * per entry, sorted and unique, so it changes only when the dependencies do.
+ */
+export function renderDependencyList(systems: readonly string[], requires: readonly string[]): string {
+    const lines = [...sortedUnique(requires).map((r) => `require ${r}`), ...sortedUnique(systems).map((s) => `system ${s}`)];
+    return lines.join("\n") + "\n";
+}

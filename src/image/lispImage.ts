@@ -1,0 +1,145 @@
+import * as path from "path";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { ValidationError } from "../errors";
+import { writeContext } from "./context";
+import { ImagePlanOptions, planImage } from "./plan";
+
+// The option types LispImageArgs is made of, public through src/index.ts's single export line.
+export type { DependencySource, ImagePlanOptions, SbclOrigin } from "./plan";
+
+/** A registry to push the runtime image to (e.g. Heroku's `registry.heroku.com`, or a local registry). */
+export interface LispImageRegistry {
+    /** The registry's host (and port), e.g. `registry.heroku.com`. */
+    readonly server: pulumi.Input<string>;
+    /** The user to log in as. */
+    readonly username: pulumi.Input<string>;
+    /** The password or API token; always treated as a secret. */
+    readonly password: pulumi.Input<string>;
+}
+
+/**
+ * Arguments of LispImage. The fields inherited from ImagePlanOptions are plain values, not Outputs: the
+ * `.asd` is read, the options checked and the build context written while the program runs, so that bad
+ * input fails at preview time and the context exists before the Docker provider hashes it.
+ */
+export interface LispImageArgs extends ImagePlanOptions {
+    /** Image repository name, e.g. `registry.heroku.com/my-app/web` (default: the system name). */
+    readonly imageName?: pulumi.Input<string>;
+    /** Image tag (default: `ctx-` and the first 12 hex digits of the context hash, so it changes exactly when the build input does). */
+    readonly tag?: pulumi.Input<string>;
+    /** Push the runtime image here. Without it the image is only built on the local engine. */
+    readonly registry?: LispImageRegistry;
+    /** Images whose layers the build may reuse (`--cache-from`), e.g. the last pushed image. */
+    readonly cacheFrom?: pulumi.Input<pulumi.Input<string>[]>;
+    /** Target platform, e.g. `linux/amd64` (Heroku runs amd64 only). */
+    readonly platform?: pulumi.Input<string>;
+    /** Network mode of the build's RUN steps, e.g. `host` on machines without a bridge network. */
+    readonly buildNetwork?: pulumi.Input<string>;
+    /**
+     * Where to write the build context, relative to the program's directory (default
+     * `.lisp-deploy/images/<name>`). Relative, so resource inputs never hold a machine's absolute paths.
+     */
+    readonly contextDir?: string;
+}
+
+/**
+ * A Common Lisp app's runtime image: reads the app's `.asd`, writes a deterministic build context, renders
+ * a multi-stage Dockerfile (basepackages -> quicklisp -> dependencies -> build -> runtime) and builds the
+ * `runtime` stage with the Docker provider. The image holds only the executable at `executablePath`, the
+ * shared libraries it needs and a non-root user, and listens on `$PORT`.
+ *
+ * @example
+ * const image = new LispImage("hello", {
+ *     appDir: "../hello",                                  // holds hello.asd (:entry-point "hello:main")
+ *     dependencySource: { kind: "quicklisp", distVersion: "2024-10-12" },
+ *     runtimePackages: ["libssl3"],                        // Hunchentoot loads cl+ssl
+ *     compression: true,
+ * });
+ * export const image = image.imageRef;                     // sha256:... (or name@sha256:... once pushed)
+ */
+export class LispImage extends pulumi.ComponentResource {
+    /** The rendered Dockerfile: shown in previews, so a diff says which stage a change touches. */
+    readonly dockerfile: pulumi.Output<string>;
+    /** sha256 of the build context (Dockerfile, build scripts, dependency list, sources). */
+    readonly contextHash: pulumi.Output<string>;
+    /** The image name with tag, as built (and pushed). */
+    readonly imageName: pulumi.Output<string>;
+    /** `name@sha256:...` after a push; the local image id (`sha256:...`) for a local-only build. */
+    readonly repoDigest: pulumi.Output<string>;
+    /** The most precise reference to run: repoDigest when known, else imageName. */
+    readonly imageRef: pulumi.Output<string>;
+    /** Where the executable is inside the image (`/app/<build-pathname>`): SystemdRelease copies it out from here. */
+    readonly executablePath: pulumi.Output<string>;
+    /** The ASDF system built. */
+    readonly systemName: pulumi.Output<string>;
+    /** The external dependencies loaded into dependencies.core, sorted. */
+    readonly dependencies: pulumi.Output<string[]>;
+    /** The port the image listens on unless `PORT` is set. */
+    readonly port: pulumi.Output<number>;
+
+    constructor(name: string, args: LispImageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lisp-deploy:index:LispImage", name, {}, opts);
+
+        const contextDir = toPosix(path.normalize(args.contextDir ?? path.join(".lisp-deploy", "images", name)));
+        if (path.isAbsolute(contextDir) || contextDir.startsWith("..")) {
+            throw new ValidationError("args.contextDir", `"${args.contextDir}" must be a path inside the program's directory (relative, no ".."), so previews do not depend on the machine.`);
+        }
+        const plan = planImage({ ...args, excludeFromApp: [...(args.excludeFromApp ?? []), contextDir] });
+        writeContext(contextDir, plan.files);
+
+        const repository = args.imageName ?? plan.app.systemName;
+        const tag = args.tag ?? `ctx-${plan.contextHash.slice(0, 12)}`;
+        const fullName = pulumi.interpolate`${repository}:${tag}`;
+
+        const image = new docker.Image(
+            `${name}-image`,
+            {
+                imageName: fullName,
+                build: {
+                    context: contextDir,
+                    // Relative to the program's directory, as the provider expects (not to the context).
+                    dockerfile: `${contextDir}/Dockerfile`,
+                    target: "runtime",
+                    // BuilderV1, the classic builder, on purpose: BuildKit attaches provenance attestations and
+                    // pushes an OCI image index, which Heroku's registry rejects; the classic builder pushes a
+                    // plain Docker v2 schema 2 manifest. It is also the only builder on engines without buildx.
+                    builderVersion: "BuilderV1",
+                    platform: args.platform,
+                    network: args.buildNetwork,
+                    cacheFrom: args.cacheFrom ? { images: args.cacheFrom } : undefined,
+                },
+                skipPush: args.registry === undefined,
+                registry: args.registry
+                    ? { server: args.registry.server, username: args.registry.username, password: pulumi.secret(args.registry.password) }
+                    : undefined,
+            },
+            { parent: this },
+        );
+
+        this.dockerfile = pulumi.output(plan.dockerfile);
+        this.contextHash = pulumi.output(plan.contextHash);
+        this.imageName = image.imageName;
+        this.repoDigest = image.repoDigest;
+        this.imageRef = pulumi.all([image.repoDigest, image.imageName]).apply(([digest, imageName]) => digest || imageName);
+        this.executablePath = pulumi.output(plan.executablePath);
+        this.systemName = pulumi.output(plan.app.systemName);
+        this.dependencies = pulumi.output([...plan.dependencies]);
+        this.port = pulumi.output(plan.spec.port);
+        this.registerOutputs({
+            dockerfile: this.dockerfile,
+            contextHash: this.contextHash,
+            imageName: this.imageName,
+            repoDigest: this.repoDigest,
+            imageRef: this.imageRef,
+            executablePath: this.executablePath,
+            systemName: this.systemName,
+            dependencies: this.dependencies,
+            port: this.port,
+        });
+    }
+}
+
+function toPosix(p: string): string {
+    return p.split(path.sep).join("/");
+}

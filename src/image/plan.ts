@@ -1,0 +1,268 @@
+import * as fs from "fs";
+import * as path from "path";
+import { AppSystem, primarySystemName, readAppSystem, readSystemDependencies } from "../asdf/system";
+import { ValidationError } from "../errors";
+import { collectTree, ContextFile, contextHash, sortContext, textFile } from "./context";
+import {
+    CONTEXT_PATHS,
+    DEPENDENCY_BUILD_SCRIPTS,
+    DependencySourceSpec,
+    DockerfileSpec,
+    executablePath,
+    renderDependencyList,
+    renderDockerfile,
+    SbclSource,
+} from "./dockerfile";
+
+/** The Quicklisp dist LispImage pins when none is given: a fixed version, so two builds get the same libraries. */
+export const DEFAULT_QUICKLISP_DIST = "2024-10-12";
+/** Where the Quicklisp client comes from. */
+export const QUICKLISP_CLIENT_URL = "https://beta.quicklisp.org/quicklisp.lisp";
+/** Where the qlot installer comes from. */
+export const QLOT_INSTALLER_URL = "https://qlot.tech/installer";
+/** The base image of every stage unless told otherwise (setup-machine.sh makes it locally). */
+export const DEFAULT_BASE_IMAGE = "debian:bookworm-slim";
+/** The port the runtime image listens on unless `PORT` says otherwise. */
+export const DEFAULT_PORT = 8080;
+
+/** Where the dependencies' sources come from. */
+export type DependencySource =
+    /** Quicklisp with a pinned dist (the default). `distVersion` like "2024-10-12". */
+    | { readonly kind: "quicklisp"; readonly distVersion?: string }
+    /** qlot: `qlfile` and `qlfile.lock` in `qlfileDir` (default: the app directory). */
+    | { readonly kind: "qlot"; readonly qlfileDir?: string }
+    /**
+     * Debian's `cl-*` packages. `packages` maps system names to Debian package names, overriding the
+     * default mapping (`foo` -> `cl-foo`); map a system to "" when no package is needed.
+     */
+    | { readonly kind: "debian"; readonly packages?: Readonly<Record<string, string>> }
+    /** A directory of library sources (vendored), copied into the context and registered with ASDF. */
+    | { readonly kind: "vendored"; readonly dir: string };
+
+/** Where SBCL comes from: Debian's package (default), or an SBCL binary tarball by URL or local file. */
+export type SbclOrigin = { readonly tarballUrl: string; readonly sha256?: string } | { readonly tarballFile: string };
+
+/** The plain (non-Output) settings that shape the image; LispImageArgs and `npm run example` both use them. */
+export interface ImagePlanOptions {
+    /** The app directory: holds the system's `.asd` and its sources. */
+    readonly appDir: string;
+    /** The system to build (default: the only `.asd` at the top of appDir). */
+    readonly systemName?: string;
+    /** External dependencies, replacing what the `.asd` files say (for an `.asd` this reader cannot read). */
+    readonly dependencies?: readonly string[];
+    /** `package:function` the executable calls (default: the system's `:entry-point`). */
+    readonly entryPoint?: string;
+    /** The executable's file name (default: `:build-pathname`, else the system name). */
+    readonly buildPathname?: string;
+    /** Where dependencies come from (default: Quicklisp with a pinned dist). */
+    readonly dependencySource?: DependencySource;
+    /** Extra Debian packages for the build stages. */
+    readonly buildPackages?: readonly string[];
+    /** Extra Debian packages for the runtime stage, for foreign libraries (e.g. `libssl3`). */
+    readonly runtimePackages?: readonly string[];
+    /** Base image of all stages (default `debian:bookworm-slim`). */
+    readonly baseImage?: string;
+    /** Where SBCL comes from (default: Debian's `sbcl` package). */
+    readonly sbcl?: SbclOrigin;
+    /** Compress the executable's core (default false: starts faster; true: a file about 4x smaller). */
+    readonly compression?: boolean;
+    /** Default `PORT` of the runtime image (default 8080). */
+    readonly port?: number;
+    /** Directory holding this package's `lisp-deploy.asd` and `src/` (default: the package's own `lisp/`). */
+    readonly lispDeploySystemDir?: string;
+    /** Paths (relative to the current directory) never copied from the app tree, e.g. the context directory. */
+    readonly excludeFromApp?: readonly string[];
+}
+
+/** Everything needed to write the context and build the image. */
+export interface ImagePlan {
+    /** What the `.asd` files say (after overrides). */
+    readonly app: AppSystem;
+    /** All external systems the dependencies stage loads (the app's plus bundled lisp-deploy's), sorted. */
+    readonly dependencies: readonly string[];
+    /** True when the context bundles this package's lisp-deploy system. */
+    readonly bundlesLispDeploy: boolean;
+    /** The spec the Dockerfile is rendered from. */
+    readonly spec: DockerfileSpec;
+    /** The rendered Dockerfile (also a file of the context). */
+    readonly dockerfile: string;
+    /** Every file of the context, sorted by path, Dockerfile included. */
+    readonly files: readonly ContextFile[];
+    /** sha256 of the context (see contextHash). */
+    readonly contextHash: string;
+    /** Where the executable is inside the runtime image. */
+    readonly executablePath: string;
+}
+
+/** The package's own `lisp/` directory: resolved from this file (src/image or bin/image), never from the cwd. */
+export function packageLispDir(): string {
+    return path.resolve(__dirname, "..", "..", "lisp");
+}
+
+/** Systems that ship with SBCL or ASDF itself: no Debian package, nothing to download. */
+function isBuiltIn(system: string): boolean {
+    const primary = primarySystemName(system);
+    return primary === "asdf" || primary === "uiop" || primary.startsWith("sb-");
+}
+
+/**
+ * Debian package names of systems whose package is not simply `cl-<system>` (Debian names packages after
+ * projects, not systems). Systems named `cl-...` map to themselves.
+ */
+export const DEBIAN_PACKAGE_EXCEPTIONS: Readonly<Record<string, string>> = {
+    "cl+ssl": "cl-plus-ssl",
+};
+
+/** The Debian package providing `system`, or undefined when none is needed. `overrides` win. */
+export function debianPackageFor(system: string, overrides: Readonly<Record<string, string>> = {}): string | undefined {
+    const primary = primarySystemName(system);
+    const override = overrides[system] ?? overrides[primary];
+    if (override !== undefined) return override === "" ? undefined : override;
+    if (isBuiltIn(primary)) return undefined;
+    if (DEBIAN_PACKAGE_EXCEPTIONS[primary]) return DEBIAN_PACKAGE_EXCEPTIONS[primary];
+    return primary.startsWith("cl-") ? primary : `cl-${primary}`;
+}
+
+const DEBIAN_PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+
+function checkPackages(field: string, packages: readonly string[] | undefined): void {
+    (packages ?? []).forEach((p, i) => {
+        if (!DEBIAN_PACKAGE_NAME.test(p)) throw new ValidationError(`${field}[${i}]`, `"${p}" is not a Debian package name; use lower-case names like "libssl3".`);
+    });
+}
+
+function requireDirectory(field: string, dir: string, what: string): void {
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ValidationError(field, `"${dir}" is not a directory; point it at ${what}.`);
+}
+
+/** True for `lisp-deploy` and its secondary systems `lisp-deploy/...`. */
+function isLispDeploySystem(name: string): boolean {
+    return primarySystemName(name) === "lisp-deploy";
+}
+
+/**
+ * Reads the app, validates every option (throwing ValidationError naming the field and the fix) and plans
+ * the build context and Dockerfile. Reads files; writes nothing.
+ */
+export function planImage(options: ImagePlanOptions, field = "args"): ImagePlan {
+    const source: DependencySource = options.dependencySource ?? { kind: "quicklisp" };
+    const port = options.port ?? DEFAULT_PORT;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ValidationError(`${field}.port`, `must be an integer between 1 and 65535; got ${port}.`);
+    checkPackages(`${field}.buildPackages`, options.buildPackages);
+    checkPackages(`${field}.runtimePackages`, options.runtimePackages);
+    const baseImage = options.baseImage ?? DEFAULT_BASE_IMAGE;
+    if (!/^[a-z0-9][a-z0-9._/:@-]*$/i.test(baseImage)) throw new ValidationError(`${field}.baseImage`, `"${baseImage}" is not an image reference; write e.g. "debian:bookworm-slim".`);
+
+    const excludeFromApp = [...(options.excludeFromApp ?? [])];
+    if (source.kind === "vendored") {
+        requireDirectory(`${field}.dependencySource.dir`, source.dir, "the directory of vendored library sources");
+        excludeFromApp.push(source.dir);
+    }
+    const app = readAppSystem(
+        options.appDir,
+        { systemName: options.systemName, dependencies: options.dependencies, entryPoint: options.entryPoint, buildPathname: options.buildPathname },
+        { field, exclude: excludeFromApp.map((e) => path.relative(options.appDir, path.resolve(e))) },
+    );
+
+    const files: ContextFile[] = [];
+    const buildScriptsDir = path.join(packageLispDir(), "build");
+    for (const script of [...DEPENDENCY_BUILD_SCRIPTS, "executable.lisp"]) {
+        files.push(textFile(`${CONTEXT_PATHS.buildScripts}/${script}`, fs.readFileSync(path.join(buildScriptsDir, script), "utf8")));
+    }
+
+    // The lisp-deploy runtime ships inside this package: bundle it when the app needs it and does not carry its own copy.
+    const lispDeployRoots = app.dependencies.filter(isLispDeploySystem);
+    const bundlesLispDeploy = lispDeployRoots.length > 0;
+    let dependencies = [...app.dependencies];
+    let requires = [...app.requires];
+    if (bundlesLispDeploy) {
+        const dir = options.lispDeploySystemDir ?? packageLispDir();
+        const runtimeField = `${field}.lispDeploySystemDir`;
+        if (!fs.existsSync(path.join(dir, "lisp-deploy.asd"))) {
+            throw new ValidationError(runtimeField, `the app depends on ${lispDeployRoots.join(", ")} but "${dir}" has no lisp-deploy.asd; install a lisp-deploy release that ships it, or point lispDeploySystemDir at one.`);
+        }
+        const runtime = readSystemDependencies(dir, lispDeployRoots, runtimeField);
+        dependencies = [...new Set([...dependencies, ...runtime.dependencies])].sort();
+        requires = [...new Set([...requires, ...runtime.requires])].sort();
+        files.push(textFile(`${CONTEXT_PATHS.runtimeSystem}/lisp-deploy.asd`, fs.readFileSync(path.join(dir, "lisp-deploy.asd"), "utf8")));
+        if (fs.existsSync(path.join(dir, "src"))) files.push(...collectTree(path.join(dir, "src"), `${CONTEXT_PATHS.runtimeSystem}/src`));
+    }
+
+    let dependencySpec: DependencySourceSpec;
+    switch (source.kind) {
+        case "quicklisp": {
+            const distVersion = source.distVersion ?? DEFAULT_QUICKLISP_DIST;
+            if (!/^\d{4}-\d{2}-\d{2}$/.test(distVersion)) {
+                throw new ValidationError(`${field}.dependencySource.distVersion`, `"${distVersion}" is not a Quicklisp dist version; write a date like "${DEFAULT_QUICKLISP_DIST}".`);
+            }
+            dependencySpec = { kind: "quicklisp", distVersion, clientUrl: QUICKLISP_CLIENT_URL };
+            break;
+        }
+        case "qlot": {
+            const dir = source.qlfileDir ?? options.appDir;
+            for (const name of ["qlfile", "qlfile.lock"]) {
+                const file = path.join(dir, name);
+                if (!fs.existsSync(file)) throw new ValidationError(`${field}.dependencySource.qlfileDir`, `${file} does not exist; run \`qlot install\` in the app to create it, or point qlfileDir at it.`);
+                files.push(textFile(`${CONTEXT_PATHS.qlot}/${name}`, fs.readFileSync(file, "utf8")));
+            }
+            dependencySpec = { kind: "qlot", installerUrl: QLOT_INSTALLER_URL };
+            break;
+        }
+        case "debian": {
+            const overrides = source.packages ?? {};
+            Object.entries(overrides).forEach(([system, pkg]) => {
+                if (pkg !== "" && !DEBIAN_PACKAGE_NAME.test(pkg)) throw new ValidationError(`${field}.dependencySource.packages["${system}"]`, `"${pkg}" is not a Debian package name; use e.g. "cl-hunchentoot", or "" for none.`);
+            });
+            const packages = dependencies.filter((d) => !isLispDeploySystem(d)).map((d) => debianPackageFor(d, overrides)).filter((p): p is string => p !== undefined);
+            dependencySpec = { kind: "debian", packages: [...new Set(packages)].sort() };
+            break;
+        }
+        case "vendored":
+            files.push(...collectTree(source.dir, CONTEXT_PATHS.vendor));
+            dependencySpec = { kind: "vendored" };
+            break;
+    }
+
+    let sbcl: SbclSource = { kind: "debian" };
+    if (options.sbcl && "tarballUrl" in options.sbcl) {
+        if (!/^https?:\/\//.test(options.sbcl.tarballUrl)) throw new ValidationError(`${field}.sbcl.tarballUrl`, `"${options.sbcl.tarballUrl}" is not an http(s) URL; give the URL of an SBCL binary tarball.`);
+        if (options.sbcl.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(options.sbcl.sha256)) throw new ValidationError(`${field}.sbcl.sha256`, "must be 64 lower-case hex digits (the tarball's sha256sum).");
+        sbcl = { kind: "url", url: options.sbcl.tarballUrl, sha256: options.sbcl.sha256 };
+    } else if (options.sbcl && "tarballFile" in options.sbcl) {
+        const file = options.sbcl.tarballFile;
+        if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new ValidationError(`${field}.sbcl.tarballFile`, `"${file}" is not a file; give the path of an SBCL binary tarball.`);
+        const contextPath = `${CONTEXT_PATHS.sbclTarball}/${path.basename(file)}`;
+        files.push({ path: contextPath, mode: 0o644, content: fs.readFileSync(file) });
+        sbcl = { kind: "file", contextPath };
+    }
+
+    files.push(textFile(CONTEXT_PATHS.dependencyList, renderDependencyList(dependencies, requires)));
+    files.push(...collectTree(options.appDir, CONTEXT_PATHS.app, excludeFromApp));
+
+    const spec: DockerfileSpec = {
+        baseImage,
+        sbcl,
+        dependencySource: dependencySpec,
+        buildPackages: [...(options.buildPackages ?? [])].sort(),
+        runtimePackages: [...(options.runtimePackages ?? [])].sort(),
+        bundlesLispDeploy,
+        systemName: app.systemName,
+        entryPoint: app.entryPoint,
+        buildPathname: app.buildPathname,
+        compression: options.compression ?? false,
+        port,
+    };
+    const dockerfile = renderDockerfile(spec);
+    files.push(textFile("Dockerfile", dockerfile));
+    const sorted = sortContext(files);
+    return {
+        app,
+        dependencies,
+        bundlesLispDeploy,
+        spec,
+        dockerfile,
+        files: sorted,
+        contextHash: contextHash(sorted),
+        executablePath: executablePath(app.buildPathname),
+    };
+}

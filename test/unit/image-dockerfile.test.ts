@@ -1,0 +1,120 @@
+import { DockerfileSpec, renderDependencyList, renderDockerfile, STAGES } from "../../src/image/dockerfile";
+
+const base: DockerfileSpec = {
+    baseImage: "debian:bookworm-slim",
+    sbcl: { kind: "debian" },
+    dependencySource: { kind: "debian", packages: ["cl-hunchentoot"] },
+    buildPackages: [],
+    runtimePackages: ["libssl3"],
+    bundlesLispDeploy: false,
+    systemName: "hello",
+    entryPoint: "hello:main",
+    buildPathname: "hello",
+    compression: false,
+    port: 8080,
+};
+
+/** The lines of one stage, from its FROM to the next FROM. */
+function stage(dockerfile: string, name: string): string {
+    const parts = dockerfile.split(/^(?=FROM )/m);
+    const found = parts.find((p) => p.startsWith("FROM ") && p.split("\n")[0].endsWith(` AS ${name}`));
+    if (!found) throw new Error(`no stage ${name}`);
+    return found.replace(/\n#[^\n]*/g, "");
+}
+
+describe("renderDockerfile", () => {
+    test("renders the five stages in order, the runtime last", () => {
+        const froms = renderDockerfile(base).split("\n").filter((l) => l.startsWith("FROM "));
+        expect(froms).toEqual([
+            "FROM debian:bookworm-slim AS basepackages",
+            "FROM basepackages AS quicklisp",
+            "FROM quicklisp AS dependencies",
+            "FROM dependencies AS build",
+            "FROM debian:bookworm-slim AS runtime",
+        ]);
+        expect(STAGES).toEqual(["basepackages", "quicklisp", "dependencies", "build", "runtime"]);
+    });
+
+    test("is pure: the same spec gives the same text", () => {
+        expect(renderDockerfile({ ...base })).toBe(renderDockerfile({ ...base }));
+    });
+
+    test("the dependencies stage copies only build scripts and the dependency list, never the app", () => {
+        const deps = stage(renderDockerfile(base), "dependencies");
+        const copies = deps.split("\n").filter((l) => l.startsWith("COPY"));
+        expect(copies).toEqual([
+            "COPY lisp-deploy/build/common.lisp lisp-deploy/build/sbcl.lisp lisp-deploy/build/dependencies.lisp /opt/lisp-deploy/build/",
+            "COPY lisp-deploy/dependencies.txt /opt/lisp-deploy/dependencies.txt",
+        ]);
+        expect(deps).not.toMatch(/\bapp\//);
+        expect(deps).not.toContain("hello.asd");
+    });
+
+    test("the dependencies stage text does not change with the app's entry point, build pathname or compression", () => {
+        const other = renderDockerfile({ ...base, entryPoint: "hello:other", buildPathname: "srv", compression: true });
+        for (const s of ["basepackages", "quicklisp", "dependencies"]) expect(stage(other, s)).toBe(stage(renderDockerfile(base), s));
+        expect(stage(other, "build")).not.toBe(stage(renderDockerfile(base), "build"));
+    });
+
+    test("Quicklisp (the default source) installs the client and the pinned dist, and loads its setup", () => {
+        const text = renderDockerfile({ ...base, dependencySource: { kind: "quicklisp", distVersion: "2024-10-12", clientUrl: "https://beta.quicklisp.org/quicklisp.lisp" } });
+        const ql = stage(text, "quicklisp");
+        expect(ql).toContain("RUN curl -fsSL -o /tmp/quicklisp.lisp https://beta.quicklisp.org/quicklisp.lisp");
+        expect(ql).toContain(`--eval '(quicklisp-quickstart:install :path "/opt/quicklisp/")'`);
+        expect(ql).toContain(`--eval '(ql-dist:install-dist "http://beta.quicklisp.org/dist/quicklisp/2024-10-12/distinfo.txt" :replace t :prompt nil)'`);
+        expect(stage(text, "basepackages")).toMatch(/install -y --no-install-recommends ca-certificates curl sbcl/);
+        expect(stage(text, "dependencies")).toContain("LISP_DEPLOY_SETUP=/opt/quicklisp/setup.lisp");
+    });
+
+    test("qlot copies qlfile and qlfile.lock (they are dependencies) and runs qlot install", () => {
+        const text = renderDockerfile({ ...base, dependencySource: { kind: "qlot", installerUrl: "https://qlot.tech/installer" } });
+        const deps = stage(text, "dependencies");
+        expect(deps).toContain("COPY lisp-deploy/qlot/qlfile lisp-deploy/qlot/qlfile.lock /opt/lisp-deploy/qlot/");
+        expect(deps).toContain("RUN cd /opt/lisp-deploy/qlot && qlot install");
+        expect(deps).toContain("LISP_DEPLOY_SETUP=/opt/lisp-deploy/qlot/.qlot/setup.lisp");
+        expect(stage(text, "quicklisp")).toContain("RUN curl -fsSL https://qlot.tech/installer | sh");
+    });
+
+    test("Debian packages are installed, sorted, in the quicklisp stage", () => {
+        const text = renderDockerfile({ ...base, dependencySource: { kind: "debian", packages: ["cl-ppcre", "cl-alexandria"] } });
+        expect(stage(text, "quicklisp")).toContain("apt-get install -y --no-install-recommends cl-alexandria cl-ppcre");
+    });
+
+    test("vendored sources and the bundled lisp-deploy runtime are copied into the dependencies stage and registered with ASDF", () => {
+        const text = renderDockerfile({ ...base, dependencySource: { kind: "vendored" }, bundlesLispDeploy: true });
+        const deps = stage(text, "dependencies");
+        expect(deps).toContain("COPY lisp-deploy/vendor/ /opt/lisp-deploy/vendor/");
+        expect(deps).toContain("COPY lisp-deploy/runtime/ /opt/lisp-deploy/runtime/");
+        expect(deps).toContain("LISP_DEPLOY_SOURCE_TREES=/opt/lisp-deploy/vendor:/opt/lisp-deploy/runtime");
+        expect(stage(text, "build")).toContain("LISP_DEPLOY_SOURCE_TREES=/opt/app:/opt/lisp-deploy/vendor:/opt/lisp-deploy/runtime");
+    });
+
+    test("SBCL from a tarball URL (checked) or a context file instead of Debian's package", () => {
+        const url = stage(renderDockerfile({ ...base, sbcl: { kind: "url", url: "https://example.org/sbcl-2.4.0-x86-64-linux-binary.tar.bz2", sha256: "a".repeat(64) } }), "basepackages");
+        expect(url).not.toMatch(/\bsbcl\b \\?$/m);
+        expect(url).toContain("RUN curl -fsSL -o /tmp/sbcl.tar https://example.org/sbcl-2.4.0-x86-64-linux-binary.tar.bz2");
+        expect(url).toContain(`echo '${"a".repeat(64)}  /tmp/sbcl.tar' | sha256sum -c -`);
+        expect(url).toContain("sh install.sh");
+        const file = stage(renderDockerfile({ ...base, sbcl: { kind: "file", contextPath: "lisp-deploy/sbcl/sbcl.tar.bz2" } }), "basepackages");
+        expect(file).toContain("COPY lisp-deploy/sbcl/sbcl.tar.bz2 /tmp/sbcl.tar");
+    });
+
+    test("the runtime stage: executable at /app/<name>, libraries, non-root user, PORT, no SBCL", () => {
+        const runtime = stage(renderDockerfile({ ...base, compression: true, port: 5000, buildPathname: "srv" }), "runtime");
+        expect(runtime).toContain("apt-get install -y --no-install-recommends ca-certificates libssl3 libzstd1 zlib1g");
+        expect(runtime).toContain("groupadd --system --gid 10001 app \\\n && useradd --system --uid 10001 --gid 10001");
+        expect(runtime).toContain("COPY --from=build /opt/lisp-deploy/out/srv /app/srv");
+        expect(runtime.trimEnd().split("\n").slice(-5)).toEqual(["USER 10001:10001", "WORKDIR /app", "ENV PORT=5000", "EXPOSE 5000", 'ENTRYPOINT ["/app/srv"]']);
+        expect(runtime).not.toMatch(/\bsbcl\b/);
+        expect(stage(renderDockerfile(base), "runtime")).toContain("ca-certificates libssl3 libzstd1 \\");
+    });
+
+    test("values that need it are shell-quoted", () => {
+        const text = renderDockerfile({ ...base, systemName: "my app", entryPoint: "my-app:main" });
+        expect(text).toContain("LISP_DEPLOY_SYSTEM='my app'");
+    });
+});
+
+test("renderDependencyList: sorted, unique, requires first", () => {
+    expect(renderDependencyList(["b", "a", "b"], ["sb-posix"])).toBe("require sb-posix\nsystem a\nsystem b\n");
+});
