@@ -9,8 +9,7 @@ module.exports = {
       testEnvironment: "node",
       transform,
       testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
-      // Real engines: image builds and SSH round trips take minutes, not milliseconds.
-      testTimeout: 20 * 60 * 1000,
+      setupFilesAfterEnv: ["<rootDir>/test/harness/integration-setup.ts"],
     },
   ],
 };

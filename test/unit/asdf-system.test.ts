@@ -63,7 +63,7 @@ describe("readAppSystem", () => {
             entryPoint: "hello:main",
             buildPathname: "hello",
             version: "1.0.0",
-            dependencies: ["hunchentoot"],
+            dependencies: ["hunchentoot", "lisp-deploy/hunchentoot"],
             requires: [],
             localSystems: ["hello"],
         });

@@ -38,8 +38,20 @@ describe("planImage and the build context", () => {
             "lisp-deploy/build/executable.lisp",
             "lisp-deploy/build/sbcl.lisp",
             "lisp-deploy/dependencies.txt",
+            // hello uses the lisp-deploy runtime, which the app does not carry: the package bundles it.
+            "lisp-deploy/runtime/lisp-deploy.asd",
+            "lisp-deploy/runtime/src/config.lisp",
+            "lisp-deploy/runtime/src/hunchentoot.lisp",
+            "lisp-deploy/runtime/src/log.lisp",
+            "lisp-deploy/runtime/src/main.lisp",
+            "lisp-deploy/runtime/src/notify.lisp",
+            "lisp-deploy/runtime/src/package.lisp",
+            "lisp-deploy/runtime/src/sbcl.lisp",
+            "lisp-deploy/runtime/src/swank.lisp",
         ]);
-        expect(fileText(plan, "lisp-deploy/dependencies.txt")).toBe("system hunchentoot\n");
+        expect(fileText(plan, "lisp-deploy/dependencies.txt")).toBe(
+            "require sb-bsd-sockets\nrequire sb-posix\nsystem hunchentoot\nsystem lisp-deploy/hunchentoot\n",
+        );
         expect(plan.spec.dependencySource).toEqual({ kind: "debian", packages: ["cl-hunchentoot"] });
         expect(plan.executablePath).toBe("/app/hello");
         expect(fileText(plan, "Dockerfile")).toBe(plan.dockerfile);
@@ -65,9 +77,11 @@ describe("planImage and the build context", () => {
         expect(fileText(after, "app/hello.asd")).not.toBe(fileText(before, "app/hello.asd"));
 
         // ...while a new dependency does change the list.
-        fs.writeFileSync(path.join(copy, "hello.asd"), asd.replace('("hunchentoot")', '("hunchentoot" "cl-ppcre")'));
+        fs.writeFileSync(path.join(copy, "hello.asd"), asd.replace('("hunchentoot" ', '("hunchentoot" "cl-ppcre" '));
         const moreDeps = planImage({ appDir: copy, dependencySource: { kind: "debian" } });
-        expect(fileText(moreDeps, "lisp-deploy/dependencies.txt")).toBe("system cl-ppcre\nsystem hunchentoot\n");
+        expect(fileText(moreDeps, "lisp-deploy/dependencies.txt")).toBe(
+            "require sb-bsd-sockets\nrequire sb-posix\nsystem cl-ppcre\nsystem hunchentoot\nsystem lisp-deploy/hunchentoot\n",
+        );
         expect(upToBuildStage(moreDeps.dockerfile)).toContain("cl-hunchentoot cl-ppcre");
     });
 
