@@ -10,7 +10,7 @@ import { Arch, archOfPlatform, Host, Platform } from "./host";
 import { archOfInstanceType } from "./instanceArch";
 import { CLOUD_INIT_WAIT_SCRIPT } from "./readiness";
 import { mergeTags } from "./tags";
-import { checkPrivateKey, checkPublicKey, checkUserName, checked } from "./validate";
+import { checkPrivateKey, checkPublicKey, checkUserName, checked, renderOnceKnown } from "./validate";
 
 /**
  * The arguments of an Ec2Host. Nothing here is about one app: changing the app or a release never
@@ -222,12 +222,3 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
     }
 }
 
-/**
- * Renders from several Inputs: right now (so bad values throw at construction) when all are plain,
- * otherwise inside `apply` once they are known, with the same messages.
- */
-function renderOnceKnown<T extends Record<string, unknown>, R>(inputs: { [K in keyof T]: pulumi.Input<T[K]> }, render: (values: T) => R): pulumi.Output<R> {
-    const plain = Object.values(inputs).every((v) => !pulumi.Output.isInstance(v) && !(v instanceof Promise));
-    if (plain) return pulumi.output(render(inputs as T)) as pulumi.Output<R>;
-    return pulumi.all(inputs as Record<string, pulumi.Input<unknown>>).apply((v) => render(v as T)) as pulumi.Output<R>;
-}

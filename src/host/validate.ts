@@ -18,6 +18,19 @@ export function checked<T>(value: pulumi.Input<T>, check: (v: T) => void): pulum
     }) as pulumi.Output<T>;
 }
 
+/**
+ * Renders from several Inputs: right now (so bad values throw at construction) when all are plain,
+ * otherwise inside `apply` once they are known, with the same messages.
+ */
+export function renderOnceKnown<T extends Record<string, unknown>, R>(
+    inputs: { [K in keyof T]: pulumi.Input<T[K]> },
+    render: (values: T) => R,
+): pulumi.Output<R> {
+    const plain = Object.values(inputs).every((v) => !pulumi.Output.isInstance(v) && !(v instanceof Promise));
+    if (plain) return pulumi.output(render(inputs as T)) as pulumi.Output<R>;
+    return pulumi.all(inputs as Record<string, pulumi.Input<unknown>>).apply((v) => render(v as T)) as pulumi.Output<R>;
+}
+
 /** A CIDR split by family, in the canonical text AWS accepts. */
 export interface ParsedCidr {
     family: "ipv4" | "ipv6";
