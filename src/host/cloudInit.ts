@@ -84,7 +84,9 @@ export function renderUserData(options: UserDataOptions = {}, field = "args"): s
             ...services.map((s) => ["systemctl", "enable", "--now", s]),
         ],
     };
-    const doc = new YAML.Document(config);
+    // cloud-init reads YAML 1.1 (PyYAML), where unquoted yes/no/on/off are booleans and 0644 is octal:
+    // render as 1.1 so every such string is quoted (a user named "on" stays a string).
+    const doc = new YAML.Document(config, { version: "1.1" });
     // One command per line ("- [systemctl, restart, systemd-journald]") reads like the shell it replaces.
     (doc.get("runcmd") as YAML.YAMLSeq).items.forEach((item) => ((item as YAML.YAMLSeq).flow = true));
     return "#cloud-config\n" + doc.toString({ lineWidth: 0 });

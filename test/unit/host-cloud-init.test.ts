@@ -65,6 +65,15 @@ describe("renderUserData", () => {
         expect(parsed.package_upgrade).toBe(false);
     });
 
+    test("strings YAML 1.1 would read as booleans or octal are quoted, since cloud-init reads YAML 1.1", () => {
+        const rendered = renderUserData({ appUser: "on", extraPackages: ["yes"] });
+        expect(rendered).toContain('  - name: "on"\n');
+        expect(rendered).toContain('  - "yes"\n');
+        expect(rendered).toContain('permissions: "0644"');
+        expect(rendered).not.toContain("%YAML");
+        expect(YAML.parse(rendered, { version: "1.1" }).users[1].name).toBe("on");
+    });
+
     test.each([
         [{ appUser: "Blog" }, /^args\.appUser: "Blog" is not a valid user name/],
         [{ appUser: "root" }, /^args\.appUser: "root" is an existing system account/],
