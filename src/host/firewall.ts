@@ -9,11 +9,17 @@ export const SWANK_PORT = 4005;
 
 /** One security group rule in the shape aws.ec2.SecurityGroup takes for `ingress` and `egress`. */
 export interface SecurityGroupRule {
+    /** What the rule is for, shown in the AWS console and in previews. */
     description: string;
+    /** Always TCP: a web app and sshd need nothing else. */
     protocol: "tcp";
+    /** First port of the range (the one port: ranges are never opened). */
     fromPort: number;
+    /** Last port of the range, equal to `fromPort`. */
     toPort: number;
+    /** IPv4 CIDRs the rule applies to, sorted; absent when there are none. */
     cidrBlocks?: string[];
+    /** IPv6 CIDRs the rule applies to, sorted; absent when there are none. */
     ipv6CidrBlocks?: string[];
 }
 

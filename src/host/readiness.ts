@@ -7,6 +7,8 @@ import { Arch } from "./host";
  * recoverable errors" (deprecated keys and the like), which still leaves a usable host. On failure the
  * long status goes to stderr, which `pulumi up` shows. `cloud-init status` reads world-readable files
  * under /run/cloud-init, so it needs no sudo.
+ * Note: cloud-init 22.4 (Debian 12's) already answers "error" while the final stage still runs once an
+ * earlier stage failed; failing then is right, the host is not fit for a release either way.
  */
 export const CLOUD_INIT_WAIT_SCRIPT = [
     "set -u",

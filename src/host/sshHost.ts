@@ -56,7 +56,12 @@ export class SshHost extends pulumi.ComponentResource implements Host {
 
         const check = new command.remote.Command(
             `${name}-check`,
-            { connection: { host, port, user, privateKey }, create: existingServerCheckScript(arch) },
+            {
+                connection: { host, port, user, privateKey },
+                create: existingServerCheckScript(arch),
+                // Pointing at another server (or another login) must check that server again.
+                triggers: [host, port, user],
+            },
             { parent: this },
         );
 

@@ -132,6 +132,22 @@ describe("Ec2Host (stand-in for AWS's API)", () => {
         expect(plainJson(ready.connection)).toBe('"[secret]"');
     });
 
+    test("under preview the host is planned in full while its connection stays unknown (nothing has run)", async () => {
+        const fake = installFakeAws(true);
+        const host = new Ec2Host("web", args);
+        await drain();
+        expect(fake.mocks.resources.map((r) => r.type).sort()).toEqual([
+            "aws:ec2/instance:Instance",
+            "aws:ec2/keyPair:KeyPair",
+            "aws:ec2/securityGroup:SecurityGroup",
+            "command:remote:Command",
+            "lisp-deploy:index:Ec2Host",
+        ]);
+        expect(fake.mocks.ofType("aws:ec2/instance:Instance")[0].inputs.userData).toBe(renderUserData());
+        expect(await (host.connection as any).isKnown).toBe(false);
+        expect(fake.readinessRan.value).toBe(false);
+    });
+
     test("the private key stays secret end to end and never appears in plain form in any recorded input", async () => {
         const { fake, host, connection } = await build({ ...args, elasticIp: true, docker: true });
         expect(connection).toEqual({ host: "198.51.100.20", port: 22, user: "admin", privateKey: PRIVATE_KEY });

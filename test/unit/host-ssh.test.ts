@@ -23,7 +23,8 @@ describe("SshHost (stand-in for the Pulumi engine)", () => {
         const check = fake.mocks.resources[1].inputs;
         expect(check.create).toBe(existingServerCheckScript("arm64"));
         expect(check.create).toContain('if [ "$machine" != "aarch64" ]');
-        expect(Object.keys(check).sort()).toEqual(["connection", "create"]);
+        expect(Object.keys(check).sort()).toEqual(["connection", "create", "triggers"]);
+        expect(check.triggers).toEqual(["vps.example.com", 2222, "deploy"]);
     });
 
     test("defaults: port 22, user root, amd64", async () => {

@@ -32,6 +32,8 @@ export function installFakeAws(preview = false): FakeAws {
                 case "aws:ec2/keyPair:KeyPair":
                     return { keyName: `${args.name}-generated` };
                 case "command:remote:Command":
+                    // Like the real provider, a preview runs no command, so its outputs stay unknown.
+                    if (preview) return undefined;
                     await new Promise((r) => setTimeout(r, 30));
                     readinessRan.value = true;
                     return { stdout: "status: done" };
