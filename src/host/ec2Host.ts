@@ -81,57 +81,9 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
     readonly appUser: string;
 
     constructor(name: string, args: Ec2HostArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Checked before anything is registered, the component included: bad input leaves nothing behind.
+        const { arch, publicKey, privateKey, sshUser, volumeSize, firewall, tags, userData } = prepareEc2HostArgs(name, args);
         super("lisp-deploy:index:Ec2Host", name, {}, opts);
-
-        // Everything that can be checked is checked before the first child exists: nothing half-applied.
-        if (args === undefined || args === null) {
-            throw new ValidationError("args", "Ec2Host needs arguments: at least instanceType, publicKey, privateKey and sshCidrs.");
-        }
-        if (args.instanceType === undefined) {
-            throw new ValidationError("args.instanceType", 'is required; give an EC2 instance type such as "t3.small" or "t4g.small".');
-        }
-        if (args.platform !== undefined && args.platform !== "linux/amd64" && args.platform !== "linux/arm64") {
-            throw new ValidationError("args.platform", `must be "linux/amd64" or "linux/arm64"; got ${JSON.stringify(args.platform)}.`);
-        }
-        if (args.publicKey === undefined) {
-            throw new ValidationError("args.publicKey", "is required: pass the OpenSSH public key line (e.g. the contents of ~/.ssh/id_ed25519.pub).");
-        }
-        if (args.privateKey === undefined) {
-            throw new ValidationError("args.privateKey", 'is required: pass the matching private key as a secret (e.g. config.requireSecret("sshPrivateKey")).');
-        }
-        if (args.sshCidrs === undefined) {
-            throw new ValidationError("args.sshCidrs", 'is required: list the networks allowed to SSH in, e.g. ["203.0.113.7/32"].');
-        }
-        const platform = args.platform;
-        const arch = checked(args.instanceType, (t) => {
-            const a = archOfInstanceType(t);
-            if (platform !== undefined && archOfPlatform(platform) !== a) {
-                throw new ValidationError(
-                    "args.instanceType",
-                    `"${t}" is ${a}, but the image is built for ${platform}; choose a${a === "arm64" ? "n amd64 type such as \"t3.small\"" : "n arm64 (Graviton) type such as \"t4g.small\""} or build the image for linux/${a}.`,
-                );
-            }
-        }).apply((t) => archOfInstanceType(t));
-        const publicKey = checked(args.publicKey, (k) => checkPublicKey(k, "args.publicKey"));
-        const privateKey = pulumi.secret(checked(args.privateKey, (k) => checkPrivateKey(k, "args.privateKey")));
-        const sshUser = checked(args.sshUser ?? "admin", (u) => checkUserName(u, "args.sshUser"));
-        const volumeSize = checked(args.rootVolumeSizeGiB ?? 16, (s) => {
-            if (typeof s !== "number" || !Number.isInteger(s) || s < 8 || s > 16384) {
-                throw new ValidationError("args.rootVolumeSizeGiB", `must be a whole number of GiB from 8 (Debian's image size) to 16384; got ${JSON.stringify(s)}.`);
-            }
-        });
-        const firewall = renderOnceKnown(
-            { publicPorts: args.publicPorts ?? [80, 443], sshCidrs: args.sshCidrs, outboundTcpPorts: args.outboundTcpPorts ?? [80, 443] },
-            (v) => renderFirewall({ ...v, allowSshFromAnywhere: args.allowSshFromAnywhere }),
-        );
-        const tags = renderOnceKnown({ tags: args.tags ?? {} }, (v) => mergeTags(name, v.tags));
-        const userData = renderUserData({
-            appUser: args.appUser,
-            docker: args.docker,
-            reverseProxy: args.reverseProxy,
-            extraPackages: args.extraPackages,
-            upgradePackages: args.upgradePackages,
-        });
 
         const child = { parent: this };
         const vpcId = args.subnetId
@@ -222,3 +174,58 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
     }
 }
 
+/**
+ * Validates an Ec2Host's arguments and derives what its children need. Plain values are checked now
+ * (so `pulumi preview` fails with a ValidationError); Outputs are checked as they resolve.
+ */
+function prepareEc2HostArgs(name: string, args: Ec2HostArgs) {
+    if (args === undefined || args === null) {
+        throw new ValidationError("args", "Ec2Host needs arguments: at least instanceType, publicKey, privateKey and sshCidrs.");
+    }
+    if (args.instanceType === undefined) {
+        throw new ValidationError("args.instanceType", 'is required; give an EC2 instance type such as "t3.small" or "t4g.small".');
+    }
+    if (args.platform !== undefined && args.platform !== "linux/amd64" && args.platform !== "linux/arm64") {
+        throw new ValidationError("args.platform", `must be "linux/amd64" or "linux/arm64"; got ${JSON.stringify(args.platform)}.`);
+    }
+    if (args.publicKey === undefined) {
+        throw new ValidationError("args.publicKey", "is required: pass the OpenSSH public key line (e.g. the contents of ~/.ssh/id_ed25519.pub).");
+    }
+    if (args.privateKey === undefined) {
+        throw new ValidationError("args.privateKey", 'is required: pass the matching private key as a secret (e.g. config.requireSecret("sshPrivateKey")).');
+    }
+    if (args.sshCidrs === undefined) {
+        throw new ValidationError("args.sshCidrs", 'is required: list the networks allowed to SSH in, e.g. ["203.0.113.7/32"].');
+    }
+    const platform = args.platform;
+    const arch = checked(args.instanceType, (t) => {
+        const a = archOfInstanceType(t);
+        if (platform !== undefined && archOfPlatform(platform) !== a) {
+            throw new ValidationError(
+                "args.instanceType",
+                `"${t}" is ${a}, but the image is built for ${platform}; choose a${a === "arm64" ? "n amd64 type such as \"t3.small\"" : "n arm64 (Graviton) type such as \"t4g.small\""} or build the image for linux/${a}.`,
+            );
+        }
+    }).apply((t) => archOfInstanceType(t));
+    const publicKey = checked(args.publicKey, (k) => checkPublicKey(k, "args.publicKey"));
+    const privateKey = pulumi.secret(checked(args.privateKey, (k) => checkPrivateKey(k, "args.privateKey")));
+    const sshUser = checked(args.sshUser ?? "admin", (u) => checkUserName(u, "args.sshUser"));
+    const volumeSize = checked(args.rootVolumeSizeGiB ?? 16, (s) => {
+        if (typeof s !== "number" || !Number.isInteger(s) || s < 8 || s > 16384) {
+            throw new ValidationError("args.rootVolumeSizeGiB", `must be a whole number of GiB from 8 (Debian's image size) to 16384; got ${JSON.stringify(s)}.`);
+        }
+    });
+    const firewall = renderOnceKnown(
+        { publicPorts: args.publicPorts ?? [80, 443], sshCidrs: args.sshCidrs, outboundTcpPorts: args.outboundTcpPorts ?? [80, 443] },
+        (v) => renderFirewall({ ...v, allowSshFromAnywhere: args.allowSshFromAnywhere }),
+    );
+    const tags = renderOnceKnown({ tags: args.tags ?? {} }, (v) => mergeTags(name, v.tags));
+    const userData = renderUserData({
+        appUser: args.appUser,
+        docker: args.docker,
+        reverseProxy: args.reverseProxy,
+        extraPackages: args.extraPackages,
+        upgradePackages: args.upgradePackages,
+    });
+    return { arch, publicKey, privateKey, sshUser, volumeSize, firewall, tags, userData };
+}

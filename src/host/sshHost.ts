@@ -34,25 +34,9 @@ export class SshHost extends pulumi.ComponentResource implements Host {
     readonly arch: pulumi.Output<Arch>;
 
     constructor(name: string, args: SshHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Checked before anything is registered, the component included: bad input leaves nothing behind.
+        const { arch, host, port, user, privateKey } = prepareSshHostArgs(args);
         super("lisp-deploy:index:SshHost", name, {}, opts);
-
-        if (args === undefined || args === null) {
-            throw new ValidationError("args", "SshHost needs arguments: at least host and privateKey.");
-        }
-        if (args.host === undefined) {
-            throw new ValidationError("args.host", 'is required: give the server\'s DNS name or IP address, e.g. "203.0.113.7".');
-        }
-        if (args.privateKey === undefined) {
-            throw new ValidationError("args.privateKey", 'is required: pass the SSH private key as a secret (e.g. config.requireSecret("sshPrivateKey")).');
-        }
-        const arch: Arch = args.arch ?? "amd64";
-        if (arch !== "amd64" && arch !== "arm64") {
-            throw new ValidationError("args.arch", `must be "amd64" or "arm64"; got ${JSON.stringify(args.arch)}.`);
-        }
-        const host = checked(args.host, (h) => checkHostAddress(h, "args.host"));
-        const port = checked(args.port ?? 22, (p) => checkPort(p, "args.port"));
-        const user = checked(args.user ?? "root", (u) => checkUserName(u, "args.user"));
-        const privateKey = pulumi.secret(checked(args.privateKey, (k) => checkPrivateKey(k, "args.privateKey")));
 
         const check = new command.remote.Command(
             `${name}-check`,
@@ -73,4 +57,26 @@ export class SshHost extends pulumi.ComponentResource implements Host {
         );
         this.registerOutputs({ connection: this.connection, address: this.address, arch: this.arch });
     }
+}
+
+/** Validates an SshHost's arguments: plain values now, Outputs as they resolve. */
+function prepareSshHostArgs(args: SshHostArgs) {
+    if (args === undefined || args === null) {
+        throw new ValidationError("args", "SshHost needs arguments: at least host and privateKey.");
+    }
+    if (args.host === undefined) {
+        throw new ValidationError("args.host", 'is required: give the server\'s DNS name or IP address, e.g. "203.0.113.7".');
+    }
+    if (args.privateKey === undefined) {
+        throw new ValidationError("args.privateKey", 'is required: pass the SSH private key as a secret (e.g. config.requireSecret("sshPrivateKey")).');
+    }
+    const arch: Arch = args.arch ?? "amd64";
+    if (arch !== "amd64" && arch !== "arm64") {
+        throw new ValidationError("args.arch", `must be "amd64" or "arm64"; got ${JSON.stringify(args.arch)}.`);
+    }
+    const host = checked(args.host, (h) => checkHostAddress(h, "args.host"));
+    const port = checked(args.port ?? 22, (p) => checkPort(p, "args.port"));
+    const user = checked(args.user ?? "root", (u) => checkUserName(u, "args.user"));
+    const privateKey = pulumi.secret(checked(args.privateKey, (k) => checkPrivateKey(k, "args.privateKey")));
+    return { arch, host, port, user, privateKey };
 }
