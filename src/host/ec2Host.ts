@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
 import { debianAmiQuery } from "./ami";
-import { renderUserData, ReverseProxy } from "./cloudInit";
+import { DEFAULT_APP_USER, renderUserData, ReverseProxy } from "./cloudInit";
 import { HostConnection } from "./connection";
 import { renderFirewall, SSH_PORT } from "./firewall";
 import { Arch, archOfPlatform, Host, Platform } from "./host";
@@ -156,7 +156,7 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
         this.instanceId = instance.id;
         this.securityGroupId = securityGroup.id;
         this.userData = userData;
-        this.appUser = args.appUser ?? "lisp-app";
+        this.appUser = args.appUser ?? DEFAULT_APP_USER;
         // Built from the readiness command's output, so anything using the connection waits for cloud-init.
         this.connection = pulumi.secret(
             pulumi.all([ready.stdout, address, sshUser, privateKey]).apply(([, host, user, key]) => ({ host, port: SSH_PORT, user, privateKey: key })),
