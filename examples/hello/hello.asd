@@ -4,7 +4,7 @@
   :description "A small Hunchentoot app deployed by lisp-deploy's examples, tests and benchmarks."
   :version "1.0.0"
   :license "MIT"
-  :depends-on ("hunchentoot")
+  :depends-on ("hunchentoot" "lisp-deploy/hunchentoot")
   :pathname "src/"
   :components ((:file "package")
                (:file "app" :depends-on ("package")))

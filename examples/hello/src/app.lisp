@@ -24,20 +24,18 @@
                                    :access-log-destination nil))))
 
 (defun stop ()
-  "Stop serving, letting requests in flight finish."
+  "Stop serving, letting every request in flight finish."
   (when *acceptor*
-    (hunchentoot:stop *acceptor* :soft t)
+    (lisp-deploy/hunchentoot:stop-acceptor *acceptor*)
     (setf *acceptor* nil)))
 
 (defun main ()
-  "Entry point of the executable: serve on $PORT (default 8080) in the foreground."
-  (let* ((env (uiop:getenv "PORT"))
-         (port (if (and env (plusp (length env))) (parse-integer env) 8080)))
-    (start :port port)
-    (format t "hello ~A listening on port ~D~%" +version+ port)
-    (finish-output)
-    (handler-case
-        (loop (sleep 3600))
-      (sb-sys:interactive-interrupt ()
-        (stop)
-        (uiop:quit 0)))))
+  "Entry point of the executable: serve in the foreground under lisp-deploy's runtime, which reads
+PORT (default 8080) and BIND_ADDRESS, stops gracefully on SIGTERM and tells systemd when ready."
+  (lisp-deploy:main :name (format nil "hello ~A" +version+)
+                    :start (lambda (config)
+                             (start :port (lisp-deploy:config-port config)
+                                    :address (lisp-deploy:config-address config)))
+                    :stop (lambda (acceptor)
+                            (declare (ignore acceptor))
+                            (stop))))
