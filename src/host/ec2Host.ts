@@ -5,7 +5,7 @@ import { ValidationError } from "../errors";
 import { debianAmiQuery } from "./ami";
 import { DEFAULT_APP_USER, renderUserData, ReverseProxy } from "./cloudInit";
 import { HostConnection } from "./connection";
-import { renderFirewall, SSH_PORT } from "./firewall";
+import { renderFirewall, SSH_FROM_ANYWHERE_TAG, SSH_PORT } from "./firewall";
 import { Arch, archOfPlatform, Host, Platform } from "./host";
 import { archOfInstanceType } from "./instanceArch";
 import { CLOUD_INIT_WAIT_SCRIPT } from "./readiness";
@@ -93,6 +93,10 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
         // a looked-up AMI is only used at creation. Pass `ami` to move to a new image deliberately.
         const ami = args.ami ?? aws.ec2.getAmiOutput(arch.apply(debianAmiQuery), child).id;
 
+        // The opt-in is recorded on the group itself, where the policy pack looks for it.
+        const securityGroupTags = args.allowSshFromAnywhere
+            ? tags.apply((t) => mergeTags(t.Name, { ...t, [SSH_FROM_ANYWHERE_TAG]: "true" }))
+            : tags;
         const securityGroup = new aws.ec2.SecurityGroup(
             `${name}-sg`,
             {
@@ -100,7 +104,7 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
                 vpcId,
                 ingress: firewall.ingress,
                 egress: firewall.egress,
-                tags,
+                tags: securityGroupTags,
             },
             child,
         );

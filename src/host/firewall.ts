@@ -7,6 +7,13 @@ export const SSH_PORT = 22;
 /** Swank's default port. It is never opened: reach Swank with `ssh -L 4005:127.0.0.1:4005 host`. */
 export const SWANK_PORT = 4005;
 
+/**
+ * The tag Ec2Host puts on its security group when the owner opted in to SSH from anywhere, so the
+ * policy pack (src/policy) can tell the deliberate choice from an accident. Same text as the pack's
+ * SSH_FROM_ANYWHERE_TAG (a unit test keeps them equal without making hosts load @pulumi/policy).
+ */
+export const SSH_FROM_ANYWHERE_TAG = "lisp-deploy:ssh-from-anywhere";
+
 /** One security group rule in the shape aws.ec2.SecurityGroup takes for `ingress` and `egress`. */
 export interface SecurityGroupRule {
     /** What the rule is for, shown in the AWS console and in previews. */

@@ -3,9 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../../src/errors";
 import { renderUserData } from "../../src/host/cloudInit";
 import { Ec2Host, Ec2HostArgs } from "../../src/host/ec2Host";
+import { SSH_FROM_ANYWHERE_TAG } from "../../src/host/firewall";
 import { CLOUD_INIT_WAIT_SCRIPT } from "../../src/host/readiness";
+import { lispDeployPolicies, SSH_FROM_ANYWHERE_TAG as POLICY_SSH_FROM_ANYWHERE_TAG } from "../../src/policy/policies";
 import { isSecretOutput, valueOf } from "../harness/mocks";
-import { drain, installFakeAws, plainJson, PRIVATE_KEY, PRIVATE_KEY_BODY, PUBLIC_KEY } from "./hostFixtures";
+import { drain, installFakeAws, plainJson, PRIVATE_KEY, PRIVATE_KEY_BODY, PUBLIC_KEY, unwrapSecrets } from "./hostFixtures";
 
 // These tests stand in for AWS's API and the Pulumi engine (RecordingMocks): they check what Ec2Host
 // would ask AWS for, not that AWS does it.
@@ -175,6 +177,42 @@ describe("Ec2Host (stand-in for AWS's API)", () => {
     });
 });
 
+describe("Ec2Host passes the project's policy pack (stand-in for AWS's API and the policy engine)", () => {
+    /** Every violation the pack reports on the recorded resources, as the engine would hand them over. */
+    async function violationsOf(resources: { type: string; name: string; inputs: Record<string, any> }[]): Promise<string[]> {
+        const reported: string[] = [];
+        for (const r of resources) {
+            for (const policy of lispDeployPolicies) {
+                const fns = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource!];
+                const policyArgs: any = { type: r.type, props: unwrapSecrets(r.inputs), urn: `urn:pulumi:dev::p::${r.type}::${r.name}`, name: r.name, opts: {}, getConfig: () => ({}) };
+                for (const fn of fns) await fn(policyArgs, (m: string) => reported.push(`${policy.name}: ${m}`));
+            }
+        }
+        return reported;
+    }
+
+    test("the pack's opt-in tag is the one Ec2Host writes", () => {
+        expect(SSH_FROM_ANYWHERE_TAG).toBe(POLICY_SSH_FROM_ANYWHERE_TAG);
+    });
+
+    test.each([
+        ["default", {}],
+        ["docker, reverse proxy, Elastic IP", { docker: true, reverseProxy: "nginx" as const, elasticIp: true }],
+        ["SSH from anywhere, opted in", { sshCidrs: ["0.0.0.0/0", "::/0"], allowSshFromAnywhere: true }],
+    ])("%s: no violation", async (_name, change) => {
+        const { fake } = await build({ ...args, ...change });
+        expect(await violationsOf(fake.mocks.resources)).toEqual([]);
+    });
+
+    test("the check can fail: the same group without its opt-in tag is reported", async () => {
+        const { fake } = await build({ ...args, sshCidrs: ["0.0.0.0/0"], allowSshFromAnywhere: true });
+        const stripped = fake.mocks.resources.map((r) =>
+            r.type === "aws:ec2/securityGroup:SecurityGroup" ? { ...r, inputs: { ...r.inputs, tags: { Name: "web" } } } : r,
+        );
+        expect(await violationsOf(stripped)).toEqual([expect.stringMatching(/^lisp-deploy-ssh-not-open-to-world: web-sg opens SSH \(port 22\) to 0\.0\.0\.0\/0/)]);
+    });
+});
+
 describe("Ec2Host keeps apps and releases away from the host (stand-in for AWS's API)", () => {
     // A stand-in release: what SystemdRelease does with a host (copy and restart over its connection).
     function program(app: { name: string; version: string; port: number }) {
@@ -226,8 +264,13 @@ describe("Ec2Host refuses bad input at construction, before anything is register
         expect(fake.mocks.resources).toEqual([]); // not even the component itself
     });
 
-    test("SSH from anywhere is allowed with the explicit opt-in", async () => {
-        const { inputs } = await build({ ...args, sshCidrs: ["0.0.0.0/0"], allowSshFromAnywhere: true });
-        expect(inputs("aws:ec2/securityGroup:SecurityGroup")[0].ingress[2].cidrBlocks).toEqual(["0.0.0.0/0"]);
+    test("SSH from anywhere is allowed with the explicit opt-in, which the group carries as a tag", async () => {
+        const { inputs } = await build({ ...args, sshCidrs: ["0.0.0.0/0"], allowSshFromAnywhere: true, tags: { team: "blog" } });
+        const group = inputs("aws:ec2/securityGroup:SecurityGroup")[0];
+        expect(group.ingress[2].cidrBlocks).toEqual(["0.0.0.0/0"]);
+        expect(group.tags).toEqual({ Name: "web", "lisp-deploy:ssh-from-anywhere": "true", team: "blog" });
+        expect(Object.keys(group.tags)).toEqual(["Name", "lisp-deploy:ssh-from-anywhere", "team"]);
+        // Only the group: the instance's tags stay the user's.
+        expect(inputs("aws:ec2/instance:Instance")[0].tags).toEqual({ Name: "web", team: "blog" });
     });
 });
