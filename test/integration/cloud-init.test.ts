@@ -156,6 +156,32 @@ describe("a real cloud-init provisions a systemd host from the rendered user dat
         expect(exec("systemctl", "is-active", "systemd-journald").stdout.trim()).toBe("active");
     });
 
+    test("SshHost's server check on a real machine: right arch passes, wrong arch and sudo-less users fail with the reason", () => {
+        const { ready, exec } = boot("check", renderUserData({ upgradePackages: false }));
+        expect(ready.status).toBe(0);
+        const machine = exec("uname", "-m").stdout.trim();
+        const arch = machine === "aarch64" ? "arm64" : "amd64";
+        const other = arch === "amd64" ? "arm64" : "amd64";
+
+        const asRoot = exec("sh", "-c", existingServerCheckScript(arch));
+        expect(asRoot.status).toBe(0);
+        expect(asRoot.stdout.trim()).toBe(machine);
+
+        const wrongArch = exec("sh", "-c", existingServerCheckScript(other));
+        expect(wrongArch.status).toBe(1);
+        expect(wrongArch.stderr).toContain(`the server is ${machine}, but arch was declared ${other}`);
+
+        expect(exec("useradd", "--create-home", "deployer").status).toBe(0);
+        const noSudo = run("docker", ["exec", "-u", "deployer", "hosts-cloud-init-check", "sh", "-c", existingServerCheckScript(arch)]);
+        expect(noSudo.status).toBe(1);
+        expect(noSudo.stderr).toContain("the SSH user cannot run sudo without a password");
+
+        expect(exec("sh", "-c", "echo 'deployer ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/deployer && chmod 0440 /etc/sudoers.d/deployer").status).toBe(0);
+        const withSudo = run("docker", ["exec", "-u", "deployer", "hosts-cloud-init-check", "sh", "-c", existingServerCheckScript(arch)]);
+        expect(withSudo.stderr).toBe("");
+        expect(withSudo.status).toBe(0);
+    });
+
     test("a host whose provisioning fails is never reported ready: the readiness script fails and says why", () => {
         // A well-formed name that Debian does not have: schema-valid, fails only on the host.
         const { ready } = boot("fails", renderUserData({ upgradePackages: false, extraPackages: ["lisp-deploy-no-such-package"] }));
