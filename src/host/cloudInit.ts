@@ -3,7 +3,14 @@ import { ValidationError } from "../errors";
 import { checkUserName } from "./validate";
 
 /** The reverse proxies a host may get from Debian's own archive. */
-export type ReverseProxy = "caddy" | "nginx";
+export const ReverseProxy = {
+    /** Debian's `caddy` package. */
+    Caddy: "caddy",
+    /** Debian's `nginx` package. */
+    Nginx: "nginx",
+} as const;
+/** The reverse proxies a host may get from Debian's own archive. */
+export type ReverseProxy = (typeof ReverseProxy)[keyof typeof ReverseProxy];
 
 /** What a host is provisioned with on first boot. Nothing here is specific to one app. */
 export interface UserDataOptions {

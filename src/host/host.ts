@@ -1,11 +1,28 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "./connection";
 
+// Both are written as `const` objects plus a type, the enum form Pulumi's schema inference understands,
+// so other languages get real enums; TypeScript callers still write plain strings ("arm64").
+
 /** The CPU architectures a host may have, in Debian's (and Docker's) spelling. */
-export type Arch = "amd64" | "arm64";
+export const Arch = {
+    /** x86_64. */
+    Amd64: "amd64",
+    /** AArch64 (AWS Graviton). */
+    Arm64: "arm64",
+} as const;
+/** The CPU architectures a host may have, in Debian's (and Docker's) spelling. */
+export type Arch = (typeof Arch)[keyof typeof Arch];
 
 /** A container image platform as Docker spells it; LispImage builds for one of these. */
-export type Platform = "linux/amd64" | "linux/arm64";
+export const Platform = {
+    /** Images for x86_64 hosts. */
+    LinuxAmd64: "linux/amd64",
+    /** Images for AArch64 (Graviton) hosts. */
+    LinuxArm64: "linux/arm64",
+} as const;
+/** A container image platform as Docker spells it; LispImage builds for one of these. */
+export type Platform = (typeof Platform)[keyof typeof Platform];
 
 /**
  * What every host offers a release, whether Pulumi created the machine (Ec2Host) or it already
