@@ -146,6 +146,7 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
         const ready = new command.remote.Command(
             `${name}-cloud-init`,
             {
+                // A new instance's sshd answers a minute or two after launch: keep dialling meanwhile.
                 connection: { host: address, port: SSH_PORT, user: sshUser, privateKey, dialErrorLimit: 60 },
                 create: CLOUD_INIT_WAIT_SCRIPT,
                 // A replaced instance is a new machine: wait for its cloud-init too.
