@@ -1,4 +1,9 @@
 // Public exports only: each component lives in its own file, as DESIGN.md lays out.
-export * from "./host/connection";
 export * from "./errors";
+export * from "./host/connection";
+export * from "./host/host";
+export * from "./host/instanceArch";
+export * from "./host/cloudInit";
+export * from "./host/ec2Host";
+export * from "./host/sshHost";
 export * from "./image/lispImage";
