@@ -7,3 +7,6 @@ export * from "./host/cloudInit";
 export * from "./host/ec2Host";
 export * from "./host/sshHost";
 export * from "./image/lispImage";
+export * from "./release/localRelease";
+export * from "./app/dependencySource";
+export * from "./app/webApp";
