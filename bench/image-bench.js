@@ -25,7 +25,7 @@ const REPO = "lisp-deploy-bench/hello";
 const created = [];
 
 function plan(compression) {
-    const p = planImage({ appDir, dependencySource: { kind: "debian" }, runtimePackages: ["libssl3"], compression });
+    const p = planImage({ appDir, dependencySource: { kind: "debian" }, compression });
     const dir = `.lisp-deploy/images/bench-${compression ? "z" : "plain"}`;
     writeContext(dir, p.files);
     return { plan: p, dir };

@@ -21,7 +21,6 @@ const plan = planImage({
     appDir: "examples/hello",
     dependencySource: { kind: "debian" },
     // Hunchentoot loads cl+ssl, which opens libssl at start.
-    runtimePackages: ["libssl3"],
     compression: true,
     excludeFromApp: [contextDir],
 });

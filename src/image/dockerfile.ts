@@ -41,7 +41,7 @@ export interface DockerfileSpec {
     readonly dependencySource: DependencySourceSpec;
     /** Extra Debian packages for the build stages (e.g. `libssl-dev`), sorted by the caller or not: they are sorted here. */
     readonly buildPackages: readonly string[];
-    /** Extra Debian packages for the runtime stage (foreign libraries, e.g. `libssl3`). */
+    /** Extra Debian packages for the runtime stage, for foreign libraries the executable opens only after start (those it opens at start are found by the build). */
     readonly runtimePackages: readonly string[];
     /** True when the context bundles this package's `lisp-deploy` system (see context.ts). */
     readonly bundlesLispDeploy: boolean;
@@ -85,6 +85,8 @@ export const IMAGE_PATHS = {
 
 /** The build scripts the dependencies stage copies (the build stage adds `executable.lisp`). */
 export const DEPENDENCY_BUILD_SCRIPTS = ["common.lisp", "sbcl.lisp", "dependencies.lisp"] as const;
+/** The scripts only the build stage copies (after the dependencies, so editing them rebuilds no dependency). */
+export const BUILD_STAGE_SCRIPTS = ["executable.lisp", "runtime-packages.sh"] as const;
 
 /** The user the runtime image runs as: numeric, so orchestrators that require a non-root uid can check it. */
 export const RUNTIME_UID = 10001;
@@ -248,10 +250,11 @@ export function renderDockerfile(spec: DockerfileSpec): string {
     out.push(
         "# build: loads the app into dependencies.core and saves the executable.",
         "FROM dependencies AS build",
-        `COPY ${CONTEXT_PATHS.buildScripts}/executable.lisp ${IMAGE_PATHS.buildScripts}/`,
+        `COPY ${BUILD_STAGE_SCRIPTS.map((f) => `${CONTEXT_PATHS.buildScripts}/${f}`).join(" ")} ${IMAGE_PATHS.buildScripts}/`,
         `COPY ${CONTEXT_PATHS.app}/ ${IMAGE_PATHS.app}/`,
         `RUN mkdir -p ${IMAGE_PATHS.out} && ${buildEnv.join(" \\\n    ")} \\`,
-        `    sbcl --core ${IMAGE_PATHS.core} ${SBCL_FLAGS} --load ${IMAGE_PATHS.buildScripts}/executable.lisp`,
+        `    sbcl --core ${IMAGE_PATHS.core} ${SBCL_FLAGS} --load ${IMAGE_PATHS.buildScripts}/executable.lisp \\`,
+        ` && sh ${IMAGE_PATHS.buildScripts}/runtime-packages.sh ${IMAGE_PATHS.out}/shared-objects.txt ${IMAGE_PATHS.out}/runtime-packages.txt`,
         "",
     );
 
@@ -265,6 +268,13 @@ export function renderDockerfile(spec: DockerfileSpec): string {
             " && rm -rf /var/lib/apt/lists/*",
             ` && rm -rf /var/lib/apt/lists/* \\\n && groupadd --system --gid ${RUNTIME_UID} app \\\n && useradd --system --uid ${RUNTIME_UID} --gid ${RUNTIME_UID} --home-dir ${IMAGE_PATHS.runtimeHome} --no-create-home --shell /usr/sbin/nologin app`,
         ),
+        "# The Debian packages of the shared libraries the executable opens, found in the build stage. An unchanged",
+        "# list keeps this layer cached, so a code change does not reinstall them.",
+        `COPY --from=build ${IMAGE_PATHS.out}/runtime-packages.txt /tmp/lisp-deploy-runtime-packages.txt`,
+        "RUN packages=$(cat /tmp/lisp-deploy-runtime-packages.txt); rm /tmp/lisp-deploy-runtime-packages.txt; \\",
+        '    if [ -n "$packages" ]; then apt-get update \\',
+        "     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $packages \\",
+        "     && apt-get clean && rm -rf /var/lib/apt/lists/*; fi",
         `COPY --from=build ${IMAGE_PATHS.out}/${spec.buildPathname} ${exe}`,
         "# Fail the build, not the first start, when a foreign library the executable opens is missing.",
         `COPY --from=build ${IMAGE_PATHS.out}/shared-objects.txt /tmp/lisp-deploy-shared-objects.txt`,
@@ -272,7 +282,7 @@ export function renderDockerfile(spec: DockerfileSpec): string {
         '      if [ -e "$lib" ] || ldconfig -p | grep -qF "$lib ("; then :; else missing="$missing $lib"; fi; done; \\',
         "    rm /tmp/lisp-deploy-shared-objects.txt; \\",
         '    if [ -n "$missing" ]; then echo "lisp-deploy: the executable opens$missing at start, but the runtime image lacks it;' +
-            ' add the Debian package that provides it to runtimePackages (e.g. libssl3 for libssl.so.3)." >&2; exit 1; fi',
+            ' no Debian package owns it, so add the package that provides it to runtimePackages." >&2; exit 1; fi',
         `USER ${RUNTIME_UID}:${RUNTIME_UID}`,
         `WORKDIR ${IMAGE_PATHS.runtimeHome}`,
         `ENV PORT=${spec.port}`,

@@ -53,7 +53,8 @@ export interface LispImageArgs extends ImagePlanOptions {
  * const image = new LispImage("hello", {
  *     appDir: "../hello",                                  // holds hello.asd (:entry-point "hello:main")
  *     dependencySource: { kind: "quicklisp", distVersion: "2024-10-12" },
- *     runtimePackages: ["libssl3"],                        // Hunchentoot loads cl+ssl
+ *     // The Debian packages of the shared libraries the executable opens (libssl3 for Hunchentoot's
+ *     // cl+ssl) are found during the build; runtimePackages is for libraries it opens only later.
  *     compression: true,
  * });
  * export const image = image.imageRef;                     // sha256:... (or name@sha256:... once pushed)

@@ -5,6 +5,7 @@ import { ValidationError } from "../errors";
 import { collectTree, ContextFile, contextHash, sortContext, textFile } from "./context";
 import {
     CONTEXT_PATHS,
+    BUILD_STAGE_SCRIPTS,
     DEPENDENCY_BUILD_SCRIPTS,
     DependencySourceSpec,
     DockerfileSpec,
@@ -58,7 +59,7 @@ export interface ImagePlanOptions {
     readonly dependencySource?: DependencySource;
     /** Extra Debian packages for the build stages. */
     readonly buildPackages?: readonly string[];
-    /** Extra Debian packages for the runtime stage, for foreign libraries (e.g. `libssl3`). */
+    /** Extra Debian packages for the runtime stage, for foreign libraries the executable opens only after start (those it opens at start are found by the build and installed automatically). */
     readonly runtimePackages?: readonly string[];
     /** Base image of all stages (default `debian:bookworm-slim`). */
     readonly baseImage?: string;
@@ -166,7 +167,7 @@ export function planImage(options: ImagePlanOptions, field = "args"): ImagePlan 
 
     const files: ContextFile[] = [];
     const buildScriptsDir = path.join(packageLispDir(), "build");
-    for (const script of [...DEPENDENCY_BUILD_SCRIPTS, "executable.lisp"]) {
+    for (const script of [...DEPENDENCY_BUILD_SCRIPTS, ...BUILD_STAGE_SCRIPTS]) {
         files.push(textFile(`${CONTEXT_PATHS.buildScripts}/${script}`, fs.readFileSync(path.join(buildScriptsDir, script), "utf8")));
     }
 

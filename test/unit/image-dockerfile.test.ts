@@ -109,6 +109,21 @@ describe("renderDockerfile", () => {
         expect(stage(renderDockerfile(base), "runtime")).toContain("ca-certificates libssl3 libzstd1 \\");
     });
 
+    test("the build stage finds the Debian packages of the libraries the executable opens; the runtime installs them before the executable", () => {
+        const text = renderDockerfile(base);
+        expect(stage(text, "build")).toContain(
+            "sh /opt/lisp-deploy/build/runtime-packages.sh /opt/lisp-deploy/out/shared-objects.txt /opt/lisp-deploy/out/runtime-packages.txt",
+        );
+        const runtime = stage(text, "runtime");
+        const copyList = runtime.indexOf("COPY --from=build /opt/lisp-deploy/out/runtime-packages.txt");
+        const install = runtime.indexOf('if [ -n "$packages" ]; then apt-get update');
+        const copyExe = runtime.indexOf("COPY --from=build /opt/lisp-deploy/out/hello /app/hello");
+        // Before the executable, so a code change that opens the same libraries keeps the install layer cached.
+        expect(copyList).toBeGreaterThan(0);
+        expect(install).toBeGreaterThan(copyList);
+        expect(copyExe).toBeGreaterThan(install);
+    });
+
     test("values that need it are shell-quoted", () => {
         const text = renderDockerfile({ ...base, systemName: "my app", entryPoint: "my-app:main" });
         expect(text).toContain("LISP_DEPLOY_SYSTEM='my app'");
