@@ -1,0 +1,68 @@
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { LocalRelease } from "../../src/release/localRelease";
+import { docker, removeDockerObjects, waitFor200 } from "../harness/imageBuild";
+import { requireCommand, requireDocker } from "../harness/engines";
+import { failingLikeTheEngine, localTargetAct } from "../harness/localActing";
+import { RecordingMocks, valueOf } from "../harness/mocks";
+import { upProject } from "../harness/up";
+
+// The repository's own stack (root Pulumi.yaml -> examples/local) run like `npm run up` does: the Pulumi
+// engine is stood in for by mocks whose handlers act for real (docker build, docker run, the health check
+// in bash with curl). Ports 18520-18529.
+const ROOT = path.resolve(__dirname, "../..");
+const CONTAINER = "webapp-it-local";
+const PORT = 18520;
+
+beforeAll(() => {
+    requireDocker();
+    requireCommand("curl", "curl");
+});
+afterAll(() => removeDockerObjects([CONTAINER, "webapp-it-unhealthy"], []));
+
+describe("root Pulumi.yaml, local target, Pulumi engine stood in for (real docker build, docker run, health check)", () => {
+    let imageRef = "";
+
+    test("the program builds hello, runs it on 127.0.0.1 and its url answers with the app's text", async () => {
+        const outputs = await upProject(path.join(ROOT, "Pulumi.yaml"), [`port=${PORT}`, `containerName=${CONTAINER}`]);
+        expect(outputs.url).toBe(`http://127.0.0.1:${PORT}/`);
+        expect(outputs.imageRef).toMatch(/^sha256:[0-9a-f]{64}$/);
+        imageRef = outputs.imageRef;
+        const res = await waitFor200(PORT, "/");
+        expect(res.body).toContain("Hello from Common Lisp, deployed by lisp-deploy.");
+        // Restarts unless stopped, runs exactly the image built, reachable on loopback only.
+        expect(docker("inspect", "--format", "{{.HostConfig.RestartPolicy.Name}} {{.Image}}", CONTAINER).trim()).toBe(`unless-stopped ${imageRef}`);
+        expect(docker("inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", CONTAINER)).toContain("BIND_ADDRESS=127.0.0.1");
+    });
+
+    test("a config change (a new environment variable) replaces the container and it serves again", async () => {
+        const before = docker("inspect", "--format", "{{.Id}}", CONTAINER).trim();
+        const outputs = await upProject(path.join(ROOT, "Pulumi.yaml"), [`port=${PORT}`, `containerName=${CONTAINER}`, "greeting=hi"]);
+        expect(outputs.imageRef).toBe(imageRef); // the image did not change
+        expect(docker("inspect", "--format", "{{.Id}}", CONTAINER).trim()).not.toBe(before);
+        expect(docker("inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", CONTAINER)).toContain("GREETING=hi");
+        expect((await waitFor200(PORT, "/healthz")).body).toContain("ok 1.0.0");
+    });
+
+    test("a release whose health path never answers 200 fails the update with the container's log", async () => {
+        expect(imageRef).not.toBe("");
+        const { act, failures } = failingLikeTheEngine(localTargetAct());
+        const mocks = new RecordingMocks(act);
+        await pulumi.runtime.setMocks(mocks, "webapp-it", "test", false);
+        const release = new LocalRelease("unhealthy", {
+            image: imageRef,
+            port: PORT + 1,
+            networkMode: "host",
+            healthPath: "/no-such-page",
+            healthTimeoutSeconds: 3,
+            containerName: "webapp-it-unhealthy",
+        });
+        void valueOf(release.url);
+        const deadline = Date.now() + 60000;
+        while (failures.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+        expect(failures).toHaveLength(1);
+        expect(failures[0].message).toContain(`http://127.0.0.1:${PORT + 1}/no-such-page did not answer 200 within 3 s (last status 404)`);
+        // The container's own log follows: the runtime's start line names the app.
+        expect(failures[0].message).toMatch(/hello 1\.0\.0/);
+    });
+});
