@@ -43,18 +43,21 @@ export function sortedMap(m: Record<string, string> | undefined): Record<string,
 
 /** Validates the arguments whose values are known at construction time; throws ValidationError. */
 export function validateHerokuReleaseArgs(args: HerokuReleaseArgs): void {
-    if (args.apiKey === undefined || args.apiKey === "") {
-        throw new ValidationError("args.apiKey", "is required: pass the Heroku API key as a secret, e.g. `config.requireSecret(\"herokuApiKey\")`.");
-    }
-    if (typeof args.image === "string") validateImageRef("args.image", args.image);
-    if (args.image === undefined) validateImageRef("args.image", "");
-    if (typeof args.app === "string") validateAppName("args.app", args.app);
-    if (args.app === undefined) validateAppName("args.app", "");
-    if (typeof args.processType === "string") validateProcessType("args.processType", args.processType);
-    if (typeof args.apiUrl === "string") validateApiUrl("args.apiUrl", args.apiUrl);
-    if (typeof args.registryHost === "string") validateRegistryHost("args.registryHost", args.registryHost);
     const plainKeys = (m: unknown) => (m && typeof m === "object" && !pulumi.Output.isInstance(m) ? Object.keys(m) : []);
-    validateConfigKeys("args.config", plainKeys(args.config), "args.secretConfig", plainKeys(args.secretConfig));
+    const str = (v: unknown): v is string => typeof v === "string";
+    const problems = [
+        args.apiKey === undefined || args.apiKey === ""
+            ? { field: "args.apiKey", problem: 'is required: pass the Heroku API key as a secret, e.g. `config.requireSecret("herokuApiKey")`.' }
+            : undefined,
+        args.image === undefined || str(args.image) ? validateImageRef("args.image", args.image ?? "") : undefined,
+        args.app === undefined || str(args.app) ? validateAppName("args.app", args.app ?? "") : undefined,
+        str(args.processType) ? validateProcessType("args.processType", args.processType) : undefined,
+        str(args.apiUrl) ? validateApiUrl("args.apiUrl", args.apiUrl) : undefined,
+        str(args.registryHost) ? validateRegistryHost("args.registryHost", args.registryHost) : undefined,
+        validateConfigKeys("args.config", plainKeys(args.config), "args.secretConfig", plainKeys(args.secretConfig)),
+    ];
+    const first = problems.find((p) => p !== undefined);
+    if (first) throw new ValidationError(first.field, first.problem);
 }
 
 /**

@@ -1,11 +1,11 @@
 import {
     ACCEPT_DOCKER_RELEASES,
+    checkInputs,
     ACCEPT_V3,
     configPatch,
     describeApiError,
     diffRelease,
     herokuApi,
-    HerokuApiError,
     herokuReleaseProvider,
     HerokuReleaseOutputs,
     redact,
@@ -94,6 +94,19 @@ describe("diffRelease (pure)", () => {
     });
 });
 
+describe("checkInputs (validation of values that were Outputs at construction)", () => {
+    test("valid state passes; unknown values are skipped", () => {
+        expect(checkInputs(state())).toEqual([]);
+        expect(checkInputs(state({ app: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" }))).toEqual([]);
+    });
+    test("each bad field is reported with its name and fix", () => {
+        const f = checkInputs(state({ app: "X", processType: "a b", apiUrl: "http://example.com", config: { DATABASE_URL: "x" } }));
+        expect(f.map((x) => x.property)).toEqual(["app", "processType", "apiUrl", "config"]);
+        expect(f[0].reason).toMatch(/^args\.app: "X" is not a Heroku app name/);
+        expect(f[3].reason).toMatch(/both as a plain and as a secret/);
+    });
+});
+
 describe("error messages (pure)", () => {
     test.each([
         [401, /API key.*401.*"blog-prod".*pulumi config set --secret/],
@@ -158,7 +171,8 @@ describe("Platform API client against the contract-checking fake (stand-in for a
     test.each(errorCases)("HTTP %i surfaces as a clear error without the key", async (status, arrange, app, re) => {
         arrange();
         const err = await herokuApi(as(KEY, app), "GET", `/apps/${app}`).catch((e) => e);
-        expect(err).toBeInstanceOf(HerokuApiError);
+        expect(err).toBeInstanceOf(Error);
+        expect(err.name).toBe("HerokuApiError");
         expect(err.status).toBe(status);
         expect(err.message).toMatch(re);
         expect(err.message).not.toContain(KEY);

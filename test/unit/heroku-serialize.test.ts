@@ -62,6 +62,10 @@ test("the serialized provider works on its own: read and delete against the Plat
             appCreated: false,
             webUrl: "",
         };
+        // check (validation at preview time) works from the serialized text too, ValidationError included.
+        const bad = await loaded.check!({}, { ...props, app: "Bad_Name" });
+        expect(bad.failures).toEqual([{ property: "app", reason: expect.stringMatching(/^args\.app: "Bad_Name" is not a Heroku app name/) }]);
+        expect(await loaded.check!({}, props)).toEqual({ inputs: props });
         const r = await loaded.read!("id", props);
         expect(r.props.config).toEqual({ LOG_LEVEL: "warn" });
         await loaded.delete!("id", props);
@@ -70,6 +74,12 @@ test("the serialized provider works on its own: read and delete against the Plat
         // HerokuApiError survives serialization: a 404 on delete is still recognised as "already gone".
         api.apps.clear();
         await expect(loaded.delete!("id", props)).resolves.toBeUndefined();
+        // Error messages survive serialization (an Error subclass would lose them).
+        api.addApp("blog-prod", "alice");
+        api.keys.delete(KEY);
+        const err = await loaded.delete!("id", props).catch((e) => e);
+        expect(err.message).toMatch(/^Heroku rejected the API key \(401 Unauthorized\).*"blog-prod"/);
+        expect(err.message).not.toContain(KEY);
         expect(api.violations).toEqual([]);
     } finally {
         await api.stop();

@@ -8,6 +8,14 @@
  * test serializes the provider exactly as Pulumi does and runs the result, so a stray capture fails there.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import {
+    validateApiUrl,
+    validateAppName,
+    validateConfigKeys,
+    validateImageRef,
+    validateProcessType,
+    validateRegistryHost,
+} from "./validate";
 
 /** The Platform API's base URL when none is given. */
 export const DEFAULT_API_URL = "https://api.heroku.com";
@@ -116,16 +124,26 @@ export function describeApiError(
     return redact(advice + said, [apiKey]);
 }
 
-/** An error a Platform API call raised; the message never holds the API key. */
-export class HerokuApiError extends Error {
-    constructor(
-        /** The HTTP status Heroku answered. */
-        readonly status: number,
-        message: string,
-    ) {
-        super(message);
-        this.name = "HerokuApiError";
-    }
+/** An error a Platform API call raised: a plain Error with the HTTP status; its message never holds the key. */
+export interface HerokuApiError extends Error {
+    /** The HTTP status Heroku answered. */
+    status: number;
+}
+
+/**
+ * Makes a HerokuApiError. Deliberately not a class extending Error: Pulumi's closure serialization turns
+ * classes into functions, and an Error subclass then loses its message in the provider host.
+ */
+export function herokuApiError(status: number, message: string): HerokuApiError {
+    const e = new Error(message) as HerokuApiError;
+    e.name = "HerokuApiError";
+    e.status = status;
+    return e;
+}
+
+/** True if `e` is a HerokuApiError with this status. */
+export function isApiStatus(e: unknown, status: number): boolean {
+    return e instanceof Error && (e as Partial<HerokuApiError>).status === status;
 }
 
 /**
@@ -162,7 +180,7 @@ export async function herokuApi(
         parsed = undefined;
     }
     if (!res.ok) {
-        throw new HerokuApiError(res.status, describeApiError(res.status, method, path, inputs.app, parsed, inputs.apiKey));
+        throw herokuApiError(res.status, describeApiError(res.status, method, path, inputs.app, parsed, inputs.apiKey));
     }
     return parsed;
 }
@@ -395,7 +413,7 @@ async function readRelease(id: string, props: HerokuReleaseOutputs): Promise<pul
     try {
         app = await herokuApi(props, "GET", appPath(props.app));
     } catch (e) {
-        if (e instanceof HerokuApiError && e.status === 404) return {}; // the app is gone: so is this release
+        if (isApiStatus(e, 404)) return {}; // the app is gone: so is this release
         throw e;
     }
     const remote: Record<string, string> = (await herokuApi(props, "GET", `${appPath(props.app)}/config-vars`)) ?? {};
@@ -429,13 +447,36 @@ async function deleteRelease(_id: string, props: HerokuReleaseOutputs): Promise<
         await herokuApi(props, "PATCH", `${appPath(props.app)}/formation`, { updates: [{ type: props.processType, quantity: 0 }] });
         await patchConfig(props, configPatch(props, { config: {}, secretConfig: {} }));
     } catch (e) {
-        if (e instanceof HerokuApiError && e.status === 404) return;
+        if (isApiStatus(e, 404)) return;
         throw e;
     }
 }
 
+/**
+ * Validates inputs whose values were Outputs at construction time (so the component could not check them):
+ * the engine calls this during preview, so bad input still fails before anything is applied. Values not
+ * known yet are skipped; they are checked again when known.
+ */
+export function checkInputs(news: HerokuReleaseInputs): pulumi.dynamic.CheckFailure[] {
+    const known = (v: unknown): v is string => typeof v === "string" && v !== UNKNOWN;
+    const keys = (m: unknown) => (m && typeof m === "object" ? Object.keys(m) : []);
+    const found: [string, { field: string; problem: string } | undefined][] = [
+        ["app", known(news.app) ? validateAppName("args.app", news.app) : undefined],
+        ["processType", known(news.processType) ? validateProcessType("args.processType", news.processType) : undefined],
+        ["apiUrl", known(news.apiUrl) ? validateApiUrl("args.apiUrl", news.apiUrl) : undefined],
+        ["registryHost", known(news.registryHost) ? validateRegistryHost("args.registryHost", news.registryHost) : undefined],
+        ["image", known(news.image) ? validateImageRef("args.image", news.image) : undefined],
+        ["config", validateConfigKeys("args.config", keys(news.config), "args.secretConfig", keys(news.secretConfig))],
+    ];
+    return found.filter(([, p]) => p).map(([property, p]) => ({ property, reason: `${p!.field}: ${p!.problem}` }));
+}
+
 /** The provider object Pulumi serializes into the state of each HerokuRelease. */
 export const herokuReleaseProvider: pulumi.dynamic.ResourceProvider<HerokuReleaseInputs, HerokuReleaseOutputs> = {
+    async check(_olds, news) {
+        const failures = checkInputs(news);
+        return failures.length ? { failures } : { inputs: news };
+    },
     async diff(_id, olds, news) {
         let current: string | undefined;
         try {
