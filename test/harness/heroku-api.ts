@@ -49,6 +49,8 @@ export class FakeHerokuApi {
     readonly keys = new Map<string, string>();
     /** When > 0, the next this-many requests are answered 429 (rate limit). */
     rateLimitNext = 0;
+    /** When > 0, the next this-many requests have their connection dropped unanswered (a network failure). */
+    dropNext = 0;
     private server?: http.Server;
     private nextId = 1;
 
@@ -127,6 +129,11 @@ export class FakeHerokuApi {
     }
 
     private handle(req: http.IncomingMessage, raw: string, res: http.ServerResponse): void {
+        if (this.dropNext > 0) {
+            this.dropNext--;
+            req.socket.destroy();
+            return;
+        }
         const method = req.method ?? "";
         const path = (req.url ?? "").split("?")[0];
         let body: any;

@@ -98,6 +98,10 @@ test("HerokuRelease component, engine mocked: pushes and releases into an existi
         "PATCH /apps/blog-existing/formation",
     ]);
     expect(api.violations).toEqual([]);
+    // No output of the component carries the key.
+    for (const o of [release.imageId, release.releasedImage, release.manifestDigest, release.url]) {
+        expect(String(await valueOf(o))).not.toContain(KEY);
+    }
     // The key reached the API only in the Authorization header, never in a body.
     for (const r of api.requests) expect(JSON.stringify(r.body ?? null)).not.toContain(KEY);
 });

@@ -178,6 +178,17 @@ test("an existing app owned by another account: 403 surfaces with the app name a
     expect(err.message).not.toContain(KEY);
 });
 
+test("a failed push after creating the app deletes the app again (nothing half-applied)", async () => {
+    const wrong = "hrku-it-wrong-key-2222-3333";
+    api.keys.set(wrong, "alice");
+    const before = api.requests.length;
+    const err = await herokuReleaseProvider.create(inputs({ app: "heroku-it-rollback", apiKey: wrong })).catch((e) => e);
+    expect(err.message).toMatch(/docker login failed.*"heroku-it-rollback" created by this release was deleted again/s);
+    expect(err.message).not.toContain(wrong);
+    expect(calls(before)).toEqual(["POST /apps", "DELETE /apps/heroku-it-rollback"]);
+    expect(api.apps.has("heroku-it-rollback")).toBe(false);
+});
+
 test("boot check helper: the image started with only PORT set binds it within Heroku's 60 s limit", async () => {
     const r = await bootOnPort(IMAGE, BOOT_PORT, "heroku-it-boot");
     expect(r.bindMs).toBeGreaterThanOrEqual(0);

@@ -139,6 +139,7 @@ describe("Platform API client against the contract-checking fake (stand-in for a
         api.keys.set(KEY, "alice");
         api.keys.set(OTHER_KEY, "bob");
         api.rateLimitNext = 0;
+        api.dropNext = 0;
     });
     afterEach(() => expect(api.violations).toEqual([]));
     const as = (apiKey: string, app = "blog-prod") => ({ apiUrl: api.url, apiKey, app });
@@ -185,6 +186,18 @@ describe("Platform API client against the contract-checking fake (stand-in for a
         expect(err.status).toBe(422);
         expect(err.message).toMatch(/422.*already taken/);
         expect(err.message).not.toContain(KEY);
+    });
+
+    test("a dropped connection is retried once for idempotent calls, never for POST /apps", async () => {
+        api.addApp("blog-prod", "alice");
+        api.dropNext = 1;
+        expect((await herokuApi(as(KEY), "GET", "/apps/blog-prod")).name).toBe("blog-prod");
+        api.dropNext = 1;
+        const err = await herokuApi(as(KEY, "blog-new"), "POST", "/apps", { name: "blog-new", stack: "container" }).catch((e) => e);
+        expect(err.message).toMatch(/Could not reach the Heroku Platform API.*POST \/apps.*"blog-new"/);
+        expect(api.apps.has("blog-new")).toBe(false);
+        api.dropNext = 2;
+        await expect(herokuApi(as(KEY), "GET", "/apps/blog-prod")).rejects.toThrow(/Could not reach/);
     });
 
     test("an unreachable API is a clear error without the key", async () => {

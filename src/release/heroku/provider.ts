@@ -159,18 +159,26 @@ export async function herokuApi(
 ): Promise<any> {
     const headers: Record<string, string> = { Accept: accept, Authorization: `Bearer ${inputs.apiKey}` };
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    const send = () => fetch(inputs.apiUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     let res: Response;
     try {
-        res = await fetch(inputs.apiUrl + path, {
-            method,
-            headers,
-            body: body === undefined ? undefined : JSON.stringify(body),
-        });
-    } catch (e) {
-        throw new Error(
-            redact(`Could not reach the Heroku Platform API at ${inputs.apiUrl} (${method} ${path}) for app "${inputs.app}": ` +
-                `${(e as Error).message}. Check the network and \`apiUrl\`.`, [inputs.apiKey]),
-        );
+        res = await send();
+    } catch (first) {
+        // A kept-alive connection the server has just closed fails before any byte of the request is
+        // handled. Every call here but POST /apps is idempotent (same body, same end state): retry those once.
+        try {
+            if (method === "POST") throw first;
+            res = await send();
+        } catch (e) {
+            const cause = (e as { cause?: { code?: string } }).cause?.code;
+            throw new Error(
+                redact(
+                    `Could not reach the Heroku Platform API at ${inputs.apiUrl} (${method} ${path}) for app "${inputs.app}": ` +
+                        `${(e as Error).message}${cause ? ` (${cause})` : ""}. Check the network and \`apiUrl\`.`,
+                    [inputs.apiKey],
+                ),
+            );
+        }
     }
     const text = await res.text();
     let parsed: any;
@@ -373,6 +381,16 @@ async function pushConfigureRelease(
     return pushed;
 }
 
+/** Deletes an app this create made, adding to the error what happened to it. */
+async function rollBackCreatedApp(news: HerokuReleaseInputs, cause: Error): Promise<void> {
+    try {
+        await herokuApi(news, "DELETE", appPath(news.app));
+        cause.message += ` The app "${news.app}" created by this release was deleted again.`;
+    } catch (e) {
+        cause.message += ` The app "${news.app}" was created but could not be deleted again (${(e as Error).message}); delete it by hand.`;
+    }
+}
+
 /** The provider's create: optionally create the app, then push, configure and release. */
 async function createRelease(news: HerokuReleaseInputs): Promise<pulumi.dynamic.CreateResult> {
     const imageId = localImageId(news.image);
@@ -384,7 +402,15 @@ async function createRelease(news: HerokuReleaseInputs): Promise<pulumi.dynamic.
     } else {
         app = await herokuApi(news, "GET", appPath(news.app));
     }
-    const pushed = await pushConfigureRelease(undefined, news, imageId, true);
+    let pushed: { releasedImage: string; manifestDigest: string };
+    try {
+        pushed = await pushConfigureRelease(undefined, news, imageId, true);
+    } catch (e) {
+        // Nothing half-applied: a failed create leaves no resource in Pulumi's state, so an app created
+        // moments ago would be orphaned (and the next run would fail with "name already taken").
+        if (news.createApp) await rollBackCreatedApp(news, e as Error);
+        throw e;
+    }
     const outs: HerokuReleaseOutputs = {
         ...news,
         imageId,
