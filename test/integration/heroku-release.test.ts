@@ -78,6 +78,9 @@ afterAll(async () => {
             /* already gone */
         }
     }
+    // Earlier versions of the test image are left untagged by rebuilds: remove them by their label.
+    const ids = execFileSync("docker", ["images", "-q", "--filter", "label=heroku-it-version"], { encoding: "utf8" }).split("\n").filter(Boolean);
+    if (ids.length) execFileSync("docker", ["image", "rm", "-f", ...new Set(ids)], { stdio: "pipe" });
     if (buildDir) fs.rmSync(buildDir, { recursive: true, force: true });
 });
 

@@ -93,10 +93,14 @@ test("same inputs give identical resource inputs (preview honesty)", async () =>
 test("the API key and secret config travel as secrets; key names stay readable", async () => {
     // Capture the child's inputs as Outputs before registration to see their secretness.
     const seen: Record<string, pulumi.Output<any>> = {};
+    let secretOutputs: string[] | undefined;
     const release = new HerokuRelease("sec", args({ apiKey: KEY /* a plain string is still treated as secret */ }), {
         transformations: [
             (t) => {
-                if (t.type === DYNAMIC) for (const k of Object.keys(t.props)) seen[k] = pulumi.output(t.props[k]);
+                if (t.type === DYNAMIC) {
+                    for (const k of Object.keys(t.props)) seen[k] = pulumi.output(t.props[k]);
+                    secretOutputs = (t.opts as pulumi.CustomResourceOptions).additionalSecretOutputs;
+                }
                 return undefined;
             },
         ],
@@ -107,6 +111,8 @@ test("the API key and secret config travel as secrets; key names stay readable",
     expect(await pulumi.isSecret(seen.secretConfigKeys)).toBe(false);
     expect(await pulumi.isSecret(seen.config)).toBe(false);
     expect(await valueOf(seen.secretConfigKeys)).toEqual(["DATABASE_URL"]);
+    // The provider's outputs echo these back; they stay secret in state.
+    expect(secretOutputs).toEqual(["apiKey", "secretConfig"]);
 });
 
 test("the API key and secret values appear nowhere in plain form: not in any input, not in the serialized provider", async () => {
