@@ -31,11 +31,21 @@ function unwrap(v: any): any {
     return v;
 }
 
+/** Rejects with the provider's error, if one fails: an Output whose resource failed never resolves. */
+let providerFailed: (e: Error) => void = () => undefined;
+const failure = new Promise<never>((_, reject) => (providerFailed = reject));
+failure.catch(() => undefined);
+
 const mocks = new RecordingMocks(async (args) => {
     if (args.type !== "pulumi-nodejs:dynamic:HerokuRelease") return undefined;
     const { __provider, ...inputs } = unwrap(args.inputs);
-    const res = await herokuReleaseProvider.create(inputs as HerokuReleaseInputs);
-    return res.outs;
+    try {
+        const res = await herokuReleaseProvider.create(inputs as HerokuReleaseInputs);
+        return res.outs;
+    } catch (e) {
+        providerFailed(e as Error);
+        throw e;
+    }
 });
 pulumi.runtime.setMocks(mocks, "project", "stack", false);
 
@@ -78,7 +88,7 @@ test("HerokuRelease component, engine mocked: pushes and releases into an existi
         apiUrl: api.url,
         registryHost: registry.host,
     });
-    const imageId = await valueOf(release.imageId);
+    const imageId = await Promise.race([valueOf(release.imageId), failure]);
     const localId = execFileSync("docker", ["image", "inspect", "--format", "{{.Id}}", IMAGE], { encoding: "utf8" }).trim();
     expect(imageId).toBe(localId);
     expect(await valueOf(release.releasedImage)).toBe(`${registry.host}/blog-existing/web`);
