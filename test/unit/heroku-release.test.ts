@@ -115,6 +115,12 @@ test("the API key and secret config travel as secrets; key names stay readable",
     expect(secretOutputs).toEqual(["apiKey", "secretConfig"]);
 });
 
+test("a secretConfig passed as one secret map still yields readable key names and a secret map", async () => {
+    const { inputs } = await build("secret-map", args({ secretConfig: pulumi.secret({ Z_KEY: "z", DATABASE_URL: DB_URL }) }));
+    expect(inputs.secretConfigKeys).toEqual(["DATABASE_URL", "Z_KEY"]);
+    expect(inputs.secretConfig).toEqual(secretEnvelope({ DATABASE_URL: DB_URL, Z_KEY: "z" }));
+});
+
 test("the API key and secret values appear nowhere in plain form: not in any input, not in the serialized provider", async () => {
     await build("leak", args({ apiKey: KEY /* even a plain string */ }));
     expect(mocks.resources.length).toBeGreaterThan(0);
