@@ -74,7 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
     await api.stop();
     await registry.stop();
-    removeDockerObjects(["heroku-lisp-it-boot"], [IMAGE_NAME]);
+    removeDockerObjects(["heroku-lisp-it-boot"], builds.map((b) => b.imageName));
     if (appDir) fs.rmSync(appDir, { recursive: true, force: true });
 });
 
