@@ -28,8 +28,7 @@ function canConnect(port: number): Promise<boolean> {
  * Starts an image the way Heroku starts a web dyno (its default command, only PORT set in the environment,
  * host network so the port is on 127.0.0.1) and measures how long it takes to bind that port. Fails like
  * Heroku's R10 if it has not bound within 60 s, or if the container exits first. The container is always
- * removed. For the integrator: `await bootOnPort(lispImage.imageRef, 18490, "heroku-boot-lisp")` checks the
- * Lisp runtime image honours PORT.
+ * removed. test/integration/heroku-lisp.test.ts uses it on the Lisp runtime image LispImage builds.
  */
 export async function bootOnPort(image: string, port: number, containerName: string): Promise<BootResult> {
     if (await canConnect(port)) throw new Error(`127.0.0.1:${port} is already in use; pick a free port for the boot check.`);
