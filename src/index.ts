@@ -7,3 +7,4 @@ export * from "./host/cloudInit";
 export * from "./host/ec2Host";
 export * from "./host/sshHost";
 export * from "./image/lispImage";
+export * from "./release/heroku";
