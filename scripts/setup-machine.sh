@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   docker.io debootstrap            # the engine, and the tool that makes the base image
   sbcl cl-hunchentoot cl-fiveam cl-swank cl-bordeaux-threads cl-usocket cl-alexandria
   shellcheck docker-registry cloud-init openssh-client curl jq
+  python3                          # bcrypt htpasswd for the heroku suite's authenticated local registry
 )
 
 install_packages() {

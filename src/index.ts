@@ -7,6 +7,7 @@ export * from "./host/cloudInit";
 export * from "./host/ec2Host";
 export * from "./host/sshHost";
 export * from "./image/lispImage";
+export * from "./release/heroku";
 export * from "./release/localRelease";
 export * from "./app/dependencySource";
 export * from "./app/webApp";

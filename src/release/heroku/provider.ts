@@ -1,0 +1,519 @@
+/**
+ * The dynamic provider behind HerokuRelease: pushes a local image to Heroku's registry and releases it
+ * through the Platform API (formation update), and keeps the app's config vars in step.
+ *
+ * Pulumi serializes a dynamic provider by closure and runs that text in another process. So this module is
+ * self-contained: it imports nothing at the top level (only types), every Node built-in is `require`d inside
+ * the function that uses it, and the provider object captures only the small functions of this file. A unit
+ * test serializes the provider exactly as Pulumi does and runs the result, so a stray capture fails there.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import {
+    validateApiUrl,
+    validateAppName,
+    validateConfigKeys,
+    validateImageRef,
+    validateProcessType,
+    validateRegistryHost,
+} from "./validate";
+
+/** The Platform API's base URL when none is given. */
+export const DEFAULT_API_URL = "https://api.heroku.com";
+/** Heroku's container registry when none is given. */
+export const DEFAULT_REGISTRY_HOST = "registry.heroku.com";
+/** Accept header of every Platform API call. */
+export const ACCEPT_V3 = "application/vnd.heroku+json; version=3";
+/** Accept header a formation update needs to take a `docker_image` (the docker-releases variant). */
+export const ACCEPT_DOCKER_RELEASES = "application/vnd.heroku+json; version=3.docker-releases";
+/** What the Pulumi engine passes for a value that is not known yet (during preview). */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** The inputs the provider receives (plain values: the engine unwraps secrets before calling it). */
+export interface HerokuReleaseInputs {
+    /** Platform API base URL, without a trailing slash. */
+    apiUrl: string;
+    /** Registry host (and optional port) images are pushed to. */
+    registryHost: string;
+    /** The Heroku app's name. */
+    app: string;
+    /** Create the app (POST /apps) if true; otherwise it must exist already. */
+    createApp: boolean;
+    /** Region for a created app ("" leaves Heroku's default). */
+    region: string;
+    /** The process type the image runs as (`web`, `worker`, ...). */
+    processType: string;
+    /** Local image reference (tag or id) to push. */
+    image: string;
+    /** Plain config vars this resource manages. */
+    config: Record<string, string>;
+    /** Secret config vars this resource manages (stored as secret outputs). */
+    secretConfig: Record<string, string>;
+    /** The keys of `secretConfig`, sorted, in plain text so a diff can name them without showing values. */
+    secretConfigKeys: string[];
+    /** The Heroku API key (secret output). */
+    apiKey: string;
+}
+
+/** The state the provider stores: the inputs plus what the release produced. */
+export interface HerokuReleaseOutputs extends HerokuReleaseInputs {
+    /** The released image's id (`docker inspect --format '{{.Id}}'`, the manifest's config digest). */
+    imageId: string;
+    /** Where the image was pushed: `<registryHost>/<app>/<processType>`. */
+    releasedImage: string;
+    /** Digest of the manifest the registry stored, as `docker push` reported it. */
+    manifestDigest: string;
+    /** True only if this resource created the app; then, and only then, delete removes the app. */
+    appCreated: boolean;
+    /** The app's URL as Heroku reports it (`web_url`). */
+    webUrl: string;
+}
+
+/** Removes every occurrence of each secret from a text, so no error or log line can carry one. */
+export function redact(text: string, secrets: readonly string[]): string {
+    let out = text;
+    for (const s of secrets) {
+        if (s && s.length >= 4) out = out.split(s).join("[secret]");
+    }
+    return out;
+}
+
+/**
+ * Turns a Platform API error into a message that names the app, what failed and what to do.
+ * `body` is Heroku's documented error shape `{ id, message }` when there is one.
+ */
+export function describeApiError(
+    status: number,
+    method: string,
+    path: string,
+    app: string,
+    body: { id?: string; message?: string } | undefined,
+    apiKey: string,
+): string {
+    const said = body?.message ? ` Heroku said: "${body.message}"${body.id ? ` (${body.id})` : ""}.` : "";
+    const call = `${method} ${path}`;
+    let advice: string;
+    switch (status) {
+        case 401:
+            advice =
+                `Heroku rejected the API key (401 Unauthorized) on ${call} for app "${app}". ` +
+                "Set a valid key as a secret (e.g. `pulumi config set --secret herokuApiKey <key from `heroku authorizations:create`>`).";
+            break;
+        case 403:
+            advice =
+                `The API key's account may not change app "${app}" (403 Forbidden on ${call}). ` +
+                "Use a key of an account that owns the app or is a collaborator with deploy rights.";
+            break;
+        case 404:
+            advice =
+                `Heroku has no app "${app}" visible to this API key (404 Not Found on ${call}). ` +
+                "Check the app name, or set `createApp: true` so HerokuRelease creates it.";
+            break;
+        case 422:
+            advice =
+                `Heroku refused ${call} for app "${app}" (422 Unprocessable Entity). ` +
+                "Fix the value it names (an app name must be unique across Heroku, 3-30 lowercase letters, digits and dashes).";
+            break;
+        case 429:
+            advice =
+                `Heroku's API rate limit was reached on ${call} for app "${app}" (429 Too Many Requests). ` +
+                "Wait a few minutes and run `pulumi up` again; nothing after this call was applied.";
+            break;
+        default:
+            advice = `Heroku answered ${status} to ${call} for app "${app}".`;
+    }
+    return redact(advice + said, [apiKey]);
+}
+
+/** An error a Platform API call raised: a plain Error with the HTTP status; its message never holds the key. */
+export interface HerokuApiError extends Error {
+    /** The HTTP status Heroku answered. */
+    status: number;
+}
+
+/**
+ * Makes a HerokuApiError. Deliberately not a class extending Error: Pulumi's closure serialization turns
+ * classes into functions, and an Error subclass then loses its message in the provider host.
+ */
+export function herokuApiError(status: number, message: string): HerokuApiError {
+    const e = new Error(message) as HerokuApiError;
+    e.name = "HerokuApiError";
+    e.status = status;
+    return e;
+}
+
+/** True if `e` is a HerokuApiError with this status. */
+export function isApiStatus(e: unknown, status: number): boolean {
+    return e instanceof Error && (e as Partial<HerokuApiError>).status === status;
+}
+
+/**
+ * One Platform API call: Bearer auth, the v3 Accept header (or the given variant), JSON body.
+ * Non-2xx answers become a HerokuApiError with a clear message.
+ */
+export async function herokuApi(
+    inputs: Pick<HerokuReleaseInputs, "apiUrl" | "apiKey" | "app">,
+    method: "GET" | "POST" | "PATCH" | "DELETE",
+    path: string,
+    body?: unknown,
+    accept: string = ACCEPT_V3,
+): Promise<any> {
+    const headers: Record<string, string> = { Accept: accept, Authorization: `Bearer ${inputs.apiKey}` };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const send = () => fetch(inputs.apiUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    let res: Response;
+    try {
+        res = await send();
+    } catch (first) {
+        // A kept-alive connection the server has just closed fails before any byte of the request is
+        // handled. Every call here but POST /apps is idempotent (same body, same end state): retry those once.
+        try {
+            if (method === "POST") throw first;
+            res = await send();
+        } catch (e) {
+            const cause = (e as { cause?: { code?: string } }).cause?.code;
+            throw new Error(
+                redact(
+                    `Could not reach the Heroku Platform API at ${inputs.apiUrl} (${method} ${path}) for app "${inputs.app}": ` +
+                        `${(e as Error).message}${cause ? ` (${cause})` : ""}. Check the network and \`apiUrl\`.`,
+                    [inputs.apiKey],
+                ),
+            );
+        }
+    }
+    const text = await res.text();
+    let parsed: any;
+    try {
+        parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+        parsed = undefined;
+    }
+    if (!res.ok) {
+        throw herokuApiError(res.status, describeApiError(res.status, method, path, inputs.app, parsed, inputs.apiKey));
+    }
+    return parsed;
+}
+
+/** The path segment for an app, escaped. */
+function appPath(app: string): string {
+    return `/apps/${encodeURIComponent(app)}`;
+}
+
+/** Runs docker with arguments (never a shell), optional stdin, and a clear, redacted error. */
+export function docker(args: string[], opts: { input?: string; env?: Record<string, string>; secrets?: string[] } = {}): string {
+    const { spawnSync } = require("child_process") as typeof import("child_process");
+    const r = spawnSync("docker", args, {
+        input: opts.input,
+        env: { ...process.env, ...(opts.env ?? {}) },
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+    });
+    if (r.error || r.status !== 0) {
+        const why = r.error ? r.error.message : (r.stderr || r.stdout || "").trim();
+        throw new Error(redact(`docker ${args[0]} failed: ${why}`, opts.secrets ?? []));
+    }
+    return r.stdout;
+}
+
+/** The local image's id (config digest), as Heroku's formation update wants it. */
+export function localImageId(image: string): string {
+    try {
+        return docker(["image", "inspect", "--format", "{{.Id}}", image]).trim();
+    } catch (e) {
+        throw new Error(
+            `The image "${image}" is not in the local Docker engine (${(e as Error).message.split("\n")[0]}). ` +
+                "Build it first (LispImage does) or pass an existing local image reference as `image`.",
+        );
+    }
+}
+
+/** Where an image for this app and process type lives in the registry. */
+export function remoteImageRef(registryHost: string, app: string, processType: string): string {
+    return `${registryHost}/${app}/${processType}`;
+}
+
+/**
+ * Pushes the local image to `<registryHost>/<app>/<processType>`. The API key reaches `docker login` on
+ * stdin only, into a throwaway DOCKER_CONFIG directory (0700) that is removed afterwards, so the key is
+ * never on a command line nor left in ~/.docker. Returns the manifest digest the registry reported.
+ */
+export function pushImage(inputs: Pick<HerokuReleaseInputs, "image" | "registryHost" | "app" | "processType" | "apiKey">): {
+    releasedImage: string;
+    manifestDigest: string;
+} {
+    const fs = require("fs") as typeof import("fs");
+    const os = require("os") as typeof import("os");
+    const path = require("path") as typeof import("path");
+    const target = remoteImageRef(inputs.registryHost, inputs.app, inputs.processType);
+    const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "lisp-deploy-heroku-"));
+    fs.chmodSync(configDir, 0o700);
+    const env = { DOCKER_CONFIG: configDir };
+    const secrets = [inputs.apiKey];
+    try {
+        docker(["login", inputs.registryHost, "--username", "_", "--password-stdin"], { input: inputs.apiKey, env, secrets });
+        docker(["tag", inputs.image, target], { env, secrets });
+        const out = docker(["push", target], { env, secrets });
+        const m = /digest: (sha256:[0-9a-f]{64})/.exec(out);
+        if (!m) throw new Error(`docker push ${target} did not report a manifest digest; it printed: ${redact(out, secrets)}`);
+        return { releasedImage: target, manifestDigest: m[1] };
+    } finally {
+        // Untag (the source reference keeps the image) and forget the login.
+        try {
+            docker(["image", "rm", target], { env });
+        } catch {
+            /* the tag may not exist if tagging failed */
+        }
+        fs.rmSync(configDir, { recursive: true, force: true });
+    }
+}
+
+/** All config vars this resource manages, plain and secret, keyed by name. */
+function managedConfig(s: Pick<HerokuReleaseInputs, "config" | "secretConfig">): Record<string, string> {
+    return { ...(s.config ?? {}), ...(s.secretConfig ?? {}) };
+}
+
+/**
+ * The config-vars PATCH body that takes the app from `olds` to `news`: changed or new keys with their
+ * value, keys no longer managed set to null (Heroku's way to remove one). Keys sorted; empty if no change.
+ */
+export function configPatch(
+    olds: Pick<HerokuReleaseInputs, "config" | "secretConfig"> | undefined,
+    news: Pick<HerokuReleaseInputs, "config" | "secretConfig">,
+): Record<string, string | null> {
+    const before = olds ? managedConfig(olds) : {};
+    const after = managedConfig(news);
+    const keys = Array.from(new Set([...Object.keys(before), ...Object.keys(after)])).sort();
+    const patch: Record<string, string | null> = {};
+    for (const k of keys) {
+        if (!(k in after)) patch[k] = null;
+        else if (before[k] !== after[k]) patch[k] = after[k];
+    }
+    return patch;
+}
+
+/** True if `a` and `b` hold the same keys with the same values. */
+function sameMap(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+    const x = a ?? {};
+    const y = b ?? {};
+    const kx = Object.keys(x).sort();
+    const ky = Object.keys(y).sort();
+    return kx.length === ky.length && kx.every((k, i) => k === ky[i] && x[k] === y[k]);
+}
+
+/** True if any string in a value is the engine's "not known yet" marker. */
+function hasUnknown(v: unknown): boolean {
+    if (v === UNKNOWN) return true;
+    if (v && typeof v === "object") return Object.values(v as object).some(hasUnknown);
+    return false;
+}
+
+/**
+ * Whether the image must be pushed and released again: a different local image id (or one that cannot be
+ * known yet), a different image reference, registry or process type. `currentImageId` is undefined when
+ * the local image cannot be inspected (not built yet): then a push is assumed, which is the honest answer.
+ */
+export function needsPush(olds: HerokuReleaseOutputs, news: HerokuReleaseInputs, currentImageId: string | undefined): boolean {
+    return (
+        currentImageId === undefined ||
+        currentImageId !== olds.imageId ||
+        news.image !== olds.image ||
+        news.registryHost !== olds.registryHost ||
+        news.processType !== olds.processType
+    );
+}
+
+/**
+ * The diff Pulumi shows: replace when the app (or a created app's region) changes; update when the image,
+ * process type, config or API settings change; nothing otherwise. Pure, so it is tested directly.
+ */
+export function diffRelease(
+    olds: HerokuReleaseOutputs,
+    news: HerokuReleaseInputs,
+    currentImageId: string | undefined,
+): pulumi.dynamic.DiffResult {
+    const replaces: string[] = [];
+    if (news.app !== olds.app) replaces.push("app");
+    if (olds.appCreated && news.region !== olds.region) replaces.push("region");
+    const changes =
+        replaces.length > 0 ||
+        needsPush(olds, news, currentImageId) ||
+        hasUnknown(news) ||
+        !sameMap(olds.config, news.config) ||
+        !sameMap(olds.secretConfig, news.secretConfig) ||
+        news.apiUrl !== olds.apiUrl ||
+        // A rotated key is stored so a later delete or refresh uses it; update makes no API call for it.
+        news.apiKey !== olds.apiKey;
+    return {
+        changes,
+        replaces,
+        // A created app keeps its name: the old one must go before a new one of that name can be created.
+        deleteBeforeReplace: replaces.length > 0 && olds.appCreated && news.app === olds.app,
+    };
+}
+
+/** Releases the pushed image as the process type's new image (the formation update). */
+async function releaseFormation(inputs: HerokuReleaseInputs, imageId: string): Promise<void> {
+    await herokuApi(
+        inputs,
+        "PATCH",
+        `${appPath(inputs.app)}/formation`,
+        { updates: [{ type: inputs.processType, docker_image: imageId }] },
+        ACCEPT_DOCKER_RELEASES,
+    );
+}
+
+/** Applies a config-vars patch if it changes anything. */
+async function patchConfig(inputs: HerokuReleaseInputs, patch: Record<string, string | null>): Promise<void> {
+    if (Object.keys(patch).length === 0) return;
+    await herokuApi(inputs, "PATCH", `${appPath(inputs.app)}/config-vars`, patch);
+}
+
+/** Pushes, sets config and releases: the one path create and update share. */
+async function pushConfigureRelease(
+    olds: HerokuReleaseOutputs | undefined,
+    news: HerokuReleaseInputs,
+    imageId: string,
+    push: boolean,
+): Promise<{ releasedImage: string; manifestDigest: string }> {
+    // Push before any API change, so a failing push leaves the app as it was.
+    const pushed = push ? pushImage(news) : { releasedImage: olds!.releasedImage, manifestDigest: olds!.manifestDigest };
+    await patchConfig(news, configPatch(olds, news));
+    if (push) await releaseFormation(news, imageId);
+    return pushed;
+}
+
+/** Deletes an app this create made, adding to the error what happened to it. */
+async function rollBackCreatedApp(news: HerokuReleaseInputs, cause: Error): Promise<void> {
+    try {
+        await herokuApi(news, "DELETE", appPath(news.app));
+        cause.message += ` The app "${news.app}" created by this release was deleted again.`;
+    } catch (e) {
+        cause.message += ` The app "${news.app}" was created but could not be deleted again (${(e as Error).message}); delete it by hand.`;
+    }
+}
+
+/** The provider's create: optionally create the app, then push, configure and release. */
+async function createRelease(news: HerokuReleaseInputs): Promise<pulumi.dynamic.CreateResult> {
+    const imageId = localImageId(news.image);
+    let app: any;
+    if (news.createApp) {
+        const body: Record<string, string> = { name: news.app, stack: "container" };
+        if (news.region) body.region = news.region;
+        app = await herokuApi(news, "POST", "/apps", body);
+    } else {
+        app = await herokuApi(news, "GET", appPath(news.app));
+    }
+    let pushed: { releasedImage: string; manifestDigest: string };
+    try {
+        pushed = await pushConfigureRelease(undefined, news, imageId, true);
+    } catch (e) {
+        // Nothing half-applied: a failed create leaves no resource in Pulumi's state, so an app created
+        // moments ago would be orphaned (and the next run would fail with "name already taken").
+        if (news.createApp) await rollBackCreatedApp(news, e as Error);
+        throw e;
+    }
+    const outs: HerokuReleaseOutputs = {
+        ...news,
+        imageId,
+        ...pushed,
+        appCreated: news.createApp,
+        webUrl: String(app?.web_url ?? ""),
+    };
+    return { id: String(app?.id ?? news.app), outs };
+}
+
+/** The provider's update: only the calls the change needs; none at all for a rotated key alone. */
+async function updateRelease(olds: HerokuReleaseOutputs, news: HerokuReleaseInputs): Promise<pulumi.dynamic.UpdateResult> {
+    const imageId = localImageId(news.image);
+    const push = needsPush(olds, news, imageId);
+    const pushed = await pushConfigureRelease(olds, news, imageId, push);
+    if (push && olds.processType !== news.processType) {
+        // The old process type would keep running the old image: scale it down.
+        await herokuApi(news, "PATCH", `${appPath(news.app)}/formation`, { updates: [{ type: olds.processType, quantity: 0 }] });
+    }
+    return { outs: { ...olds, ...news, imageId, ...pushed, appCreated: olds.appCreated } };
+}
+
+/** The provider's read (refresh): GETs only. The managed config vars come back as Heroku has them. */
+async function readRelease(id: string, props: HerokuReleaseOutputs): Promise<pulumi.dynamic.ReadResult> {
+    let app: any;
+    try {
+        app = await herokuApi(props, "GET", appPath(props.app));
+    } catch (e) {
+        if (isApiStatus(e, 404)) return {}; // the app is gone: so is this release
+        throw e;
+    }
+    const remote: Record<string, string> = (await herokuApi(props, "GET", `${appPath(props.app)}/config-vars`)) ?? {};
+    const pick = (keys: string[]) => {
+        const out: Record<string, string> = {};
+        for (const k of keys.slice().sort()) if (k in remote && remote[k] !== null) out[k] = remote[k];
+        return out;
+    };
+    return {
+        id,
+        props: {
+            ...props,
+            config: pick(Object.keys(props.config ?? {})),
+            secretConfig: pick(Object.keys(props.secretConfig ?? {})),
+            webUrl: String(app?.web_url ?? props.webUrl),
+        },
+    };
+}
+
+/**
+ * The provider's delete. If this resource created the app, the app is deleted (that is what created it).
+ * If the app existed before, it is not ours to delete: the process type is scaled to 0 and the config vars
+ * this resource set are removed, leaving everything else on the app as it was. A 404 means already gone.
+ */
+async function deleteRelease(_id: string, props: HerokuReleaseOutputs): Promise<void> {
+    try {
+        if (props.appCreated) {
+            await herokuApi(props, "DELETE", appPath(props.app));
+            return;
+        }
+        await herokuApi(props, "PATCH", `${appPath(props.app)}/formation`, { updates: [{ type: props.processType, quantity: 0 }] });
+        await patchConfig(props, configPatch(props, { config: {}, secretConfig: {} }));
+    } catch (e) {
+        if (isApiStatus(e, 404)) return;
+        throw e;
+    }
+}
+
+/**
+ * Validates inputs whose values were Outputs at construction time (so the component could not check them):
+ * the engine calls this during preview, so bad input still fails before anything is applied. Values not
+ * known yet are skipped; they are checked again when known.
+ */
+export function checkInputs(news: HerokuReleaseInputs): pulumi.dynamic.CheckFailure[] {
+    const known = (v: unknown): v is string => typeof v === "string" && v !== UNKNOWN;
+    const keys = (m: unknown) => (m && typeof m === "object" ? Object.keys(m) : []);
+    const found: [string, { field: string; problem: string } | undefined][] = [
+        ["app", known(news.app) ? validateAppName("args.app", news.app) : undefined],
+        ["processType", known(news.processType) ? validateProcessType("args.processType", news.processType) : undefined],
+        ["apiUrl", known(news.apiUrl) ? validateApiUrl("args.apiUrl", news.apiUrl) : undefined],
+        ["registryHost", known(news.registryHost) ? validateRegistryHost("args.registryHost", news.registryHost) : undefined],
+        ["image", known(news.image) ? validateImageRef("args.image", news.image) : undefined],
+        ["config", validateConfigKeys("args.config", keys(news.config), "args.secretConfig", keys(news.secretConfig))],
+    ];
+    return found.filter(([, p]) => p).map(([property, p]) => ({ property, reason: `${p!.field}: ${p!.problem}` }));
+}
+
+/** The provider object Pulumi serializes into the state of each HerokuRelease. */
+export const herokuReleaseProvider: pulumi.dynamic.ResourceProvider<HerokuReleaseInputs, HerokuReleaseOutputs> = {
+    async check(_olds, news) {
+        const failures = checkInputs(news);
+        return failures.length ? { failures } : { inputs: news };
+    },
+    async diff(_id, olds, news) {
+        let current: string | undefined;
+        try {
+            current = news.image === UNKNOWN ? undefined : localImageId(news.image);
+        } catch {
+            current = undefined;
+        }
+        return diffRelease(olds, news, current);
+    },
+    create: createRelease,
+    update: (_id, olds, news) => updateRelease(olds, news),
+    read: (id, props) => readRelease(id, props as HerokuReleaseOutputs),
+    delete: deleteRelease,
+};
