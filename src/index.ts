@@ -9,5 +9,4 @@ export * from "./host/sshHost";
 export * from "./image/lispImage";
 export * from "./release/heroku";
 export * from "./release/localRelease";
-export * from "./app/dependencySource";
 export * from "./app/webApp";

@@ -2,8 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
 import { Platform } from "../host/host";
 import { LispImage } from "../image/lispImage";
+import { HerokuRelease, validateHerokuReleaseArgs } from "../release/heroku";
 import { checkEnvironmentNames, LocalRelease, NetworkMode, planLocalRelease } from "../release/localRelease";
-import { DependencySourceArgs, toDependencySource } from "./dependencySource";
+import { DependencySourceArgs, toDependencySource } from "../image/args";
 
 /** Where a WebApp runs (the enum form Pulumi's schema inference understands). */
 export const TargetKind = {
@@ -187,6 +188,17 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
         const local = target.local ?? {};
         planLocalRelease(`${name}-release`, { image: "planned", port: local.port, containerPort: port, networkMode: local.networkMode, containerName: local.containerName }, "args.target.local");
     }
+    if (kind === TargetKind.Heroku) {
+        const heroku = target.heroku!;
+        try {
+            validateHerokuReleaseArgs({ ...heroku, image: "planned", config: args.app.environment, secretConfig: args.app.secretEnvironment });
+        } catch (e) {
+            if (!(e instanceof ValidationError)) throw e;
+            // Name the WebApp's own field: the user wrote target.heroku.app, not the release's args.app.
+            const field = e.field.replace(/^args\.config/, "args.app.environment").replace(/^args\.secretConfig/, "args.app.secretEnvironment").replace(/^args\./, "args.target.heroku.");
+            throw new ValidationError(field, e.problem);
+        }
+    }
     return { kind, port, healthPath };
 }
 
@@ -240,7 +252,8 @@ export class WebApp extends pulumi.ComponentResource {
                 buildPackages: args.app.buildPackages,
                 compression: args.app.compression,
                 port: plan.port,
-                platform: args.app.platform,
+                // Heroku runs amd64 only.
+                platform: args.app.platform ?? (plan.kind === TargetKind.Heroku ? "linux/amd64" : undefined),
                 buildNetwork: args.app.buildNetwork,
             },
             { parent: this },
@@ -276,6 +289,8 @@ function wireTarget(parent: WebApp, name: string, args: WebAppArgs, plan: WebApp
     switch (plan.kind) {
         case TargetKind.Local:
             return wireLocal(parent, name, args, plan, image);
+        case TargetKind.Heroku:
+            return wireHeroku(parent, name, args, image);
         default:
             throw new ValidationError("args.target.kind", `"${plan.kind}" is not wired yet.`);
     }
@@ -298,4 +313,25 @@ function wireLocal(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppP
         { parent },
     );
     return { url: release.url, logsCommand: release.logsCommand };
+}
+
+function wireHeroku(parent: WebApp, name: string, args: WebAppArgs, image: LispImage): TargetOutputs {
+    const heroku = args.target!.heroku!;
+    const release = new HerokuRelease(
+        `${name}-release`,
+        {
+            image: image.imageName,
+            app: heroku.app,
+            apiKey: heroku.apiKey,
+            createApp: heroku.createApp,
+            region: heroku.region,
+            apiUrl: heroku.apiUrl,
+            registryHost: heroku.registryHost,
+            // Heroku sets PORT itself; the rest of the environment becomes config vars.
+            config: args.app.environment,
+            secretConfig: args.app.secretEnvironment,
+        },
+        { parent },
+    );
+    return { url: release.url, logsCommand: pulumi.interpolate`heroku logs --tail --app ${heroku.app}` };
 }

@@ -2,7 +2,7 @@ import { execFileSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../../src/errors";
 import { LocalRelease, LocalReleaseArgs, planLocalRelease, renderContainerEnv, renderHealthCheckScript } from "../../src/release/localRelease";
-import { toDependencySource } from "../../src/app/dependencySource";
+import { toDependencySource, toSbclOrigin } from "../../src/image/args";
 import { planWebApp, WebApp, WebAppArgs } from "../../src/app/webApp";
 import { RecordingMocks, settle, valueOf } from "../harness/mocks";
 
@@ -173,9 +173,13 @@ describe("WebApp, local target (the default)", () => {
 
     test("dependency source: the flat form maps to LispImage's, and refuses another kind's fields", () => {
         expect(toDependencySource(undefined, "f")).toEqual({ kind: "quicklisp", distVersion: undefined });
-        expect(toDependencySource({ kind: "debian", debianPackages: { "cl+ssl": "" } }, "f")).toEqual({ kind: "debian", packages: { "cl+ssl": "" } });
-        expect(toDependencySource({ kind: "vendored", vendoredDir: "vendor" }, "f")).toEqual({ kind: "vendored", dir: "vendor" });
+        expect(toDependencySource({ kind: "debian", packages: { "cl+ssl": "" } }, "f")).toEqual({ kind: "debian", packages: { "cl+ssl": "" } });
+        expect(toDependencySource({ kind: "vendored", dir: "vendor" }, "f")).toEqual({ kind: "vendored", dir: "vendor" });
         expect(() => toDependencySource({ kind: "debian", distVersion: "2024-10-12" }, "f")).toThrow("f.distVersion: belongs to kind \"quicklisp\"");
-        expect(() => toDependencySource({ kind: "vendored" }, "f")).toThrow("f.vendoredDir");
+        expect(() => toDependencySource({ kind: "vendored" }, "f")).toThrow("f.dir");
+        expect(toSbclOrigin(undefined, "s")).toBeUndefined();
+        expect(toSbclOrigin({ tarballUrl: "https://x/sbcl.tar.bz2", sha256: "a" }, "s")).toEqual({ tarballUrl: "https://x/sbcl.tar.bz2", sha256: "a" });
+        expect(toSbclOrigin({ tarballFile: "sbcl.tar.bz2" }, "s")).toEqual({ tarballFile: "sbcl.tar.bz2" });
+        expect(() => toSbclOrigin({ tarballFile: "f", tarballUrl: "u" }, "s")).toThrow("s.tarballFile");
     });
 });

@@ -1,5 +1,8 @@
 import { ValidationError } from "../errors";
-import type { DependencySource } from "../image/plan";
+import type { DependencySource, SbclOrigin } from "./plan";
+
+// Pulumi's schema inference (multi-language components) rejects unions of object shapes and readonly
+// arrays, so component Args use these flat forms; plan.ts keeps the precise unions it plans from.
 
 /** Where an app's Lisp dependencies come from (the enum form Pulumi's schema inference understands). */
 export const DependencySourceKind = {
@@ -27,16 +30,16 @@ export interface DependencySourceArgs {
     /** qlot: the directory holding `qlfile` and `qlfile.lock` (default: the app directory). */
     readonly qlfileDir?: string;
     /** debian: system name to Debian package overrides (default `foo` -> `cl-foo`; "" for none). */
-    readonly debianPackages?: { [system: string]: string };
+    readonly packages?: { [system: string]: string };
     /** vendored: the directory of library sources. */
-    readonly vendoredDir?: string;
+    readonly dir?: string;
 }
 
 const FIELDS_OF_KIND: Record<DependencySourceKind, readonly (keyof DependencySourceArgs)[]> = {
     quicklisp: ["distVersion"],
     qlot: ["qlfileDir"],
-    debian: ["debianPackages"],
-    vendored: ["vendoredDir"],
+    debian: ["packages"],
+    vendored: ["dir"],
 };
 
 /** Turns the flat form into LispImage's DependencySource, refusing fields that belong to another kind. */
@@ -57,9 +60,35 @@ export function toDependencySource(args: DependencySourceArgs | undefined, field
         case "qlot":
             return { kind, qlfileDir: args?.qlfileDir };
         case "debian":
-            return { kind, packages: args?.debianPackages };
+            return { kind, packages: args?.packages };
         case "vendored":
-            if (!args?.vendoredDir) throw new ValidationError(`${field}.vendoredDir`, 'is required with kind "vendored": the directory of library sources.');
-            return { kind, dir: args.vendoredDir };
+            if (!args?.dir) throw new ValidationError(`${field}.dir`, 'is required with kind "vendored": the directory of library sources.');
+            return { kind, dir: args.dir };
     }
+}
+
+/** Where SBCL comes from, as one flat object: give `tarballUrl` (and optionally `sha256`) or `tarballFile`, or nothing for Debian's package. */
+export interface SbclOriginArgs {
+    /** URL of an SBCL binary tarball. */
+    readonly tarballUrl?: string;
+    /** The tarball's sha256, checked after download. */
+    readonly sha256?: string;
+    /** Path of a local SBCL binary tarball, copied into the build context. */
+    readonly tarballFile?: string;
+}
+
+/** Turns the flat form into the plan's SbclOrigin (undefined: Debian's package). */
+export function toSbclOrigin(args: SbclOriginArgs | undefined, field: string): SbclOrigin | undefined {
+    if (!args || (args.tarballUrl === undefined && args.tarballFile === undefined)) {
+        if (args?.sha256 !== undefined) throw new ValidationError(`${field}.sha256`, "needs tarballUrl: it checks a downloaded tarball.");
+        return undefined;
+    }
+    if (args.tarballUrl !== undefined && args.tarballFile !== undefined) {
+        throw new ValidationError(`${field}.tarballFile`, "and tarballUrl are both given; give one of them.");
+    }
+    if (args.tarballFile !== undefined) {
+        if (args.sha256 !== undefined) throw new ValidationError(`${field}.sha256`, "applies to tarballUrl only; a local tarballFile is used as it is.");
+        return { tarballFile: args.tarballFile };
+    }
+    return { tarballUrl: args.tarballUrl!, sha256: args.sha256 };
 }
