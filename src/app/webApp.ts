@@ -186,7 +186,7 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
     if (kind === TargetKind.Local) {
         // The release's own checks, run now so a bad local block fails before the WebApp registers anything.
         const local = target.local ?? {};
-        planLocalRelease(`${name}-release`, { image: "planned", port: local.port, containerPort: port, networkMode: local.networkMode, containerName: local.containerName }, "args.target.local");
+        planLocalRelease(`${name}-release`, { image: "planned", executablePath: "/planned", port: local.port, containerPort: port, networkMode: local.networkMode, containerName: local.containerName }, "args.target.local");
     }
     if (kind === TargetKind.Heroku) {
         const heroku = target.heroku!;
@@ -307,6 +307,7 @@ function wireLocal(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppP
             networkMode: local.networkMode,
             environment: args.app.environment,
             secretEnvironment: args.app.secretEnvironment,
+            executablePath: image.executablePath,
             healthPath: plan.healthPath,
             containerName: local.containerName,
         },

@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
+import { RUNTIME_UID } from "../image/dockerfile";
 
 /**
  * How the container reaches the network. Written as a `const` object plus a type, the enum form Pulumi's
@@ -28,8 +29,14 @@ export interface LocalReleaseArgs {
     readonly networkMode?: NetworkMode;
     /** Non-secret environment variables (shown in previews). PORT and BIND_ADDRESS are set by the release. */
     readonly environment?: { [name: string]: pulumi.Input<string> };
-    /** Secret environment variables: passed to the container as secrets, never shown in previews or logs. */
+    /**
+     * Secret environment variables: never shown in previews or logs, never in the container's plain
+     * environment. They are uploaded as a secret 0400 file the app's user reads, sourced just before the
+     * executable starts. Needs `executablePath`.
+     */
     readonly secretEnvironment?: { [name: string]: pulumi.Input<string> };
+    /** The executable inside the image (LispImage's `executablePath`); required with `secretEnvironment`. */
+    readonly executablePath?: pulumi.Input<string>;
     /** Path the health check requests on 127.0.0.1:<port> after the container starts. Default "/". */
     readonly healthPath?: string;
     /** Seconds the health check waits for a 200 before failing the update. Default 30. */
@@ -46,7 +53,11 @@ export interface LocalReleasePlan {
     readonly networkMode: NetworkMode;
     readonly healthPath: string;
     readonly healthTimeoutSeconds: number;
+    readonly executablePath?: pulumi.Input<string>;
 }
+
+/** Where the secret environment file is uploaded inside the container. */
+export const SECRET_ENV_FILE = "/etc/lisp-deploy-secret.env";
 
 /** How many of the container's last log lines a failed health check includes in its error. */
 export const HEALTH_LOG_LINES = 30;
@@ -98,11 +109,17 @@ export function planLocalRelease(name: string, args: LocalReleaseArgs, field = "
     if (!Number.isInteger(healthTimeoutSeconds) || healthTimeoutSeconds < 1 || healthTimeoutSeconds > 3600) {
         throw new ValidationError(`${field}.healthTimeoutSeconds`, `must be a whole number of seconds from 1 to 3600; got ${JSON.stringify(healthTimeoutSeconds)}.`);
     }
+    if (args.secretEnvironment !== undefined && Object.keys(args.secretEnvironment).length > 0) {
+        const exe = args.executablePath;
+        if (!exe || (typeof exe === "string" && !exe.startsWith("/"))) {
+            throw new ValidationError(`${field}.executablePath`, "is required with secretEnvironment: give the executable's absolute path inside the image (LispImage's executablePath), which starts after the secrets are read.");
+        }
+    }
     const containerName = args.containerName ?? `lisp-deploy-${name}`;
     if (!CONTAINER_NAME.test(containerName)) {
         throw new ValidationError(`${field}.containerName`, `${JSON.stringify(containerName)} is not a Docker container name; use letters, digits, '_', '.' and '-'.`);
     }
-    return { containerName, port, containerPort, networkMode, healthPath, healthTimeoutSeconds };
+    return { containerName, port, containerPort, networkMode, healthPath, healthTimeoutSeconds, executablePath: args.executablePath };
 }
 
 /**
@@ -120,6 +137,23 @@ export function renderContainerEnv(plan: LocalReleasePlan, environment: Record<s
     return Object.keys(all)
         .sort()
         .map((k) => `${k}=${all[k]}`);
+}
+
+/** The secret environment file: `export`-free shell assignments, sorted, each value single-quoted. */
+export function renderSecretEnvFile(environment: Record<string, string>): string {
+    return Object.keys(environment)
+        .sort()
+        .map((k) => `${k}=${shellQuote(environment[k])}\n`)
+        .join("");
+}
+
+/**
+ * The container's entrypoint when there are secrets: a POSIX shell reads the secret file into the
+ * environment (set -a exports what it assigns) and then becomes the executable, so signals still reach
+ * the app directly. The runtime image is Debian-based and has /bin/sh.
+ */
+export function secretEntrypoint(executablePath: string): string[] {
+    return ["/bin/sh", "-c", `set -a; . ${SECRET_ENV_FILE}; set +a; exec "$0"`, executablePath];
 }
 
 /** Single-quotes a word for the shell. */
@@ -170,11 +204,11 @@ export class LocalRelease extends pulumi.ComponentResource {
         super("lisp-deploy:index:LocalRelease", name, {}, opts);
 
         const plainEnv = pulumi.output(args.environment ?? {}) as pulumi.Output<Record<string, string>>;
-        const envs = args.secretEnvironment
-            ? pulumi
-                  .all([plainEnv, pulumi.secret(pulumi.output(args.secretEnvironment) as pulumi.Output<Record<string, string>>)])
-                  .apply(([plain, secret]) => renderContainerEnv(plan, { ...plain, ...secret }))
-            : plainEnv.apply((plain) => renderContainerEnv(plan, plain));
+        const envs = plainEnv.apply((plain) => renderContainerEnv(plan, plain));
+        const secretFile =
+            args.secretEnvironment !== undefined && plan.executablePath !== undefined
+                ? pulumi.secret(pulumi.output(args.secretEnvironment ?? {}) as pulumi.Output<Record<string, string>>).apply(renderSecretEnvFile)
+                : undefined;
 
         const container = new docker.Container(
             `${name}-container`,
@@ -190,6 +224,10 @@ export class LocalRelease extends pulumi.ComponentResource {
                         : undefined,
                 // Our own health check below reports the app's log on failure; the provider's wait would only time out.
                 mustRun: true,
+                entrypoints: secretFile ? pulumi.output(plan.executablePath!).apply(secretEntrypoint) : undefined,
+                uploads: secretFile
+                    ? [{ file: SECRET_ENV_FILE, content: secretFile, permissions: "0400", owner: String(RUNTIME_UID), group: String(RUNTIME_UID) }]
+                    : undefined,
             },
             { parent: this },
         );
@@ -200,7 +238,7 @@ export class LocalRelease extends pulumi.ComponentResource {
                 create: renderHealthCheckScript(plan),
                 // A new container (new image, new environment) is a new release: check it again. The image and
                 // environment are named too because a replaced container may keep its id's shape in state.
-                triggers: [container.id, args.image, envs],
+                triggers: secretFile ? [container.id, args.image, envs, secretFile] : [container.id, args.image, envs],
             },
             { parent: this, dependsOn: [container] },
         );

@@ -65,18 +65,21 @@ export async function buildImage(inputs: Record<string, any>, builds?: BuildReco
  * uses). The environment travels in `envFile` (0600), never on the command line, where secret values
  * would show in the process list.
  */
-export function containerRunArgs(inputs: Record<string, any>, envFile: string): string[] {
-    const argv = ["run", "-d", "--name", inputs.name, "--env-file", envFile];
+export function containerCreateArgs(inputs: Record<string, any>, envFile: string): string[] {
+    const argv = ["create", "--name", inputs.name, "--env-file", envFile];
+    const [entrypoint, ...entrypointArgs] = inputs.entrypoints ?? [];
+    if (entrypoint) argv.push("--entrypoint", entrypoint);
     if (inputs.restart) argv.push("--restart", inputs.restart);
     if (inputs.networkMode) argv.push("--network", inputs.networkMode);
     for (const p of inputs.ports ?? []) argv.push("-p", `${p.ip ? `${p.ip}:` : ""}${p.external ?? ""}:${p.internal}/${p.protocol ?? "tcp"}`);
-    argv.push(inputs.image);
+    argv.push(inputs.image, ...entrypointArgs);
     return argv;
 }
 
 /**
  * `docker:index/container:Container` created or replaced (the provider replaces a container whose image or
- * environment changed): remove any container of that name, then `docker run -d`. Answers with its id.
+ * environment changed): remove any container of that name, `docker create`, upload the files (owner and
+ * mode kept, from 0600 temp files), `docker start`. Answers with its id.
  */
 export async function runContainer(inputs: Record<string, any>): Promise<Record<string, any>> {
     await removeContainer(inputs);
@@ -84,8 +87,30 @@ export async function runContainer(inputs: Record<string, any>): Promise<Record<
     const envFile = path.join(dir, "env");
     fs.writeFileSync(envFile, (inputs.envs ?? []).map((e: string) => `${e}\n`).join(""), { mode: 0o600 });
     try {
-        const r = await dockerOk(containerRunArgs(inputs, envFile));
-        return { containerId: r.stdout.trim() };
+        const id = (await dockerOk(containerCreateArgs(inputs, envFile))).stdout.trim();
+        for (const [i, upload] of (inputs.uploads ?? []).entries()) {
+            // Like the provider: a tar stream carrying the file's owner and mode, unpacked by the engine.
+            const staged = path.join(dir, `upload-${i}`);
+            fs.mkdirSync(staged);
+            fs.writeFileSync(path.join(staged, path.posix.basename(upload.file)), upload.content ?? "", { mode: 0o600 });
+            const tar = [
+                "tar", "-c", "-C", staged,
+                `--owner=${upload.owner ?? 0}`, `--group=${upload.group ?? upload.owner ?? 0}`, `--mode=${upload.permissions ?? "0644"}`, "--numeric-owner",
+                path.posix.basename(upload.file),
+            ];
+            const script = `${tar.map(shellWord).join(" ")} | docker cp - ${shellWord(`${id}:${path.posix.dirname(upload.file)}`)}`;
+            const r = await new Promise<DockerResult>((resolve, reject) => {
+                const child = spawn("bash", ["-o", "pipefail", "-c", script], { stdio: ["ignore", "pipe", "pipe"] });
+                let out = "";
+                child.stdout.on("data", (d) => (out += d));
+                child.stderr.on("data", (d) => (out += d));
+                child.on("error", reject);
+                child.on("close", (code) => resolve({ code: code ?? -1, stdout: out, stderr: "" }));
+            });
+            if (r.code !== 0) throw new Error(`upload of ${upload.file} into ${inputs.name} failed: ${r.stdout}`);
+        }
+        await dockerOk(["start", id]);
+        return { containerId: id };
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -94,4 +119,8 @@ export async function runContainer(inputs: Record<string, any>): Promise<Record<
 /** `docker:index/container:Container` deleted: `docker rm -f`, quietly when it is already gone. */
 export async function removeContainer(inputs: Record<string, any>): Promise<void> {
     await dockerAsync(["rm", "-f", inputs.name]);
+}
+
+function shellWord(s: string): string {
+    return `'${s.replace(/'/g, `'\\''`)}'`;
 }

@@ -18,7 +18,7 @@ beforeAll(() => {
     requireDocker();
     requireCommand("curl", "curl");
 });
-afterAll(() => removeDockerObjects([CONTAINER, "webapp-it-unhealthy"], []));
+afterAll(() => removeDockerObjects([CONTAINER, "webapp-it-unhealthy", "webapp-it-secret"], []));
 
 describe("root Pulumi.yaml, local target, Pulumi engine stood in for (real docker build, docker run, health check)", () => {
     let imageRef = "";
@@ -64,5 +64,30 @@ describe("root Pulumi.yaml, local target, Pulumi engine stood in for (real docke
         expect(failures[0].message).toContain(`http://127.0.0.1:${PORT + 1}/no-such-page did not answer 200 within 3 s (last status 404)`);
         // The container's own log follows: the runtime's start line names the app.
         expect(failures[0].message).toMatch(/hello 1\.0\.0/);
+    });
+
+    test("secret environment reaches the app's process from the 0400 file, and not the container's config", async () => {
+        expect(imageRef).not.toBe("");
+        const { act, failures } = failingLikeTheEngine(localTargetAct());
+        await pulumi.runtime.setMocks(new RecordingMocks(act), "webapp-it", "test", false);
+        const release = new LocalRelease("secret", {
+            image: imageRef,
+            port: PORT + 2,
+            networkMode: "host",
+            executablePath: "/app/hello",
+            secretEnvironment: { API_TOKEN: pulumi.secret("tok 'en' $x") },
+            healthPath: "/healthz",
+            containerName: "webapp-it-secret",
+        });
+        const url = await Promise.race([
+            valueOf(release.url),
+            new Promise<never>((_, reject) => setTimeout(() => reject(failures[0] ?? new Error("timeout")), 60000)),
+        ]);
+        expect(url).toBe(`http://127.0.0.1:${PORT + 2}/`);
+        expect(docker("inspect", "--format", "{{json .Config.Env}}", "webapp-it-secret")).not.toContain("tok");
+        // PID 1 is the executable itself (exec), with the secret in its environment.
+        const environ = docker("exec", "webapp-it-secret", "cat", "/proc/1/environ").split("\0");
+        expect(environ).toContain("API_TOKEN=tok 'en' $x");
+        expect(docker("exec", "webapp-it-secret", "cat", "/proc/1/cmdline").split("\0")[0]).toBe("/app/hello");
     });
 });

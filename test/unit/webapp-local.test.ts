@@ -1,7 +1,7 @@
 import { execFileSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../../src/errors";
-import { LocalRelease, LocalReleaseArgs, planLocalRelease, renderContainerEnv, renderHealthCheckScript } from "../../src/release/localRelease";
+import { LocalRelease, LocalReleaseArgs, planLocalRelease, renderContainerEnv, renderHealthCheckScript, renderSecretEnvFile } from "../../src/release/localRelease";
 import { toDependencySource, toSbclOrigin } from "../../src/image/args";
 import { planWebApp, WebApp, WebAppArgs } from "../../src/app/webApp";
 import { RecordingMocks, settle, valueOf } from "../harness/mocks";
@@ -97,18 +97,38 @@ describe("LocalRelease under a mocked Pulumi engine", () => {
         expect(await valueOf(release.url)).toBe("http://127.0.0.1:18501/");
     });
 
-    test("secret environment values reach the container as secrets and nowhere in plain text", async () => {
-        const { mocks, release } = await runRelease("unit-secret", { image: "i", secretEnvironment: { API_TOKEN: pulumi.secret("s3cr3t-value") } });
+    test("secret environment values travel only in a secret 0400 file sourced before the executable, never in envs or commands", async () => {
+        const { mocks, release } = await runRelease("unit-secret", {
+            image: "i",
+            executablePath: "/app/hello",
+            environment: { GREETING: "hi" },
+            secretEnvironment: { API_TOKEN: pulumi.secret("s3cr3t 'value'") },
+        });
         const [container] = mocks.ofType("docker:index/container:Container");
-        // The mock monitor keeps secrets wrapped: the whole env list is marked secret.
-        expect(container.inputs.envs[SECRET_SIG_KEY]).toBeDefined();
-        expect(container.inputs.envs.value).toContain("API_TOKEN=s3cr3t-value");
-        for (const r of mocks.resources.filter((r) => r.type !== "docker:index/container:Container" && r.type !== "command:local:Command")) {
-            expect(JSON.stringify(r.inputs)).not.toContain("s3cr3t-value");
-        }
+        expect(container.inputs.envs).toEqual(["BIND_ADDRESS=0.0.0.0", "GREETING=hi", "PORT=8080"]);
+        expect(container.inputs.entrypoints).toEqual(["/bin/sh", "-c", 'set -a; . /etc/lisp-deploy-secret.env; set +a; exec "$0"', "/app/hello"]);
+        // The mock monitor keeps secrets wrapped: the uploads (the file's content) are marked secret.
+        expect(container.inputs.uploads[SECRET_SIG_KEY]).toBeDefined();
+        const [upload] = container.inputs.uploads.value;
+        expect(upload).toMatchObject({ file: "/etc/lisp-deploy-secret.env", permissions: "0400", owner: "10001", group: "10001" });
+        expect(upload.content).toBe(`API_TOKEN='s3cr3t '\\''value'\\'''\n`);
         const [health] = mocks.ofType("command:local:Command");
-        expect(health.inputs.create).not.toContain("s3cr3t-value");
+        const others = mocks.resources.filter((r) => r !== health).map((r) => (r.type === "docker:index/container:Container" ? { ...r.inputs, uploads: undefined } : r.inputs));
+        expect(JSON.stringify(others)).not.toContain("s3cr3t");
+        expect(health.inputs.create).not.toContain("s3cr3t");
         expect(await valueOf(release.url)).toBe("http://127.0.0.1:8080/");
+    });
+
+    test("the secret file is read by a real POSIX shell into the environment, quotes intact", () => {
+        const file = renderSecretEnvFile({ B: "it's", A: "x y" });
+        expect(file).toBe(`A='x y'\nB='it'\\''s'\n`);
+        const out = execFileSync("sh", ["-c", `set -a; eval "$0"; set +a; env`, file], { encoding: "utf8" });
+        expect(out).toContain("A=x y\n");
+        expect(out).toContain("B=it's\n");
+    });
+
+    test("secretEnvironment without executablePath is refused", () => {
+        expect(() => planLocalRelease("web", { image: "i", secretEnvironment: { A: "x" } })).toThrow("args.executablePath: is required with secretEnvironment");
     });
 });
 
