@@ -129,7 +129,8 @@ export class SystemdRelease extends pulumi.ComponentResource {
             {
                 connection,
                 source: localFile.apply((file) => new pulumi.asset.FileAsset(file)),
-                remotePath: releaseId.apply((id) => `${plan.paths.releases}/${id}/${plan.executableName}`),
+                // A temporary name beside the executable: activate.sh renames it into place (see there why).
+                remotePath: releaseId.apply((id) => `${plan.paths.releases}/${id}/.upload-${plan.executableName}`),
             },
             { parent: this, dependsOn: [prepare] },
         );

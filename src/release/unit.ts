@@ -100,6 +100,8 @@ export function quoteForSystemd(word: string): string {
  * Deliberately absent: `MemoryDenyWriteExecute=yes`. SBCL compiles to native code at run time into
  * memory it maps writable and executable, so under W^X the runtime dies at start
  * (test/integration/systemd-release.test.ts proves it on a real systemd).
+ * Also absent: `PrivateUsers=yes`. It needs user namespaces, which hosts (and containers) may lack; there
+ * the service cannot start at all ("Failed to set up user namespacing"). The score stays well under 2.5.
  */
 export function renderUnit(spec: UnitSpec): string {
     validateAppName("app", spec.app);
@@ -110,7 +112,9 @@ export function renderUnit(spec: UnitSpec): string {
         throw new ValidationError("user", `must be a system user name (lower-case letters, digits, '_' or '-'); got ${JSON.stringify(spec.user)}.`);
     }
     const paths = releasePaths(spec.app, spec.executable);
-    const env: Record<string, string> = { ...spec.environment, PORT: String(spec.port) };
+    // SBCL executables (UIOP's image restore) resolve the home directory at start and die without one;
+    // a dynamic user has none, so HOME is the service's own cache directory, which systemd creates for it.
+    const env: Record<string, string> = { HOME: `/var/cache/${spec.app}`, ...spec.environment, PORT: String(spec.port) };
     const envLines = Object.keys(env)
         .sort()
         .map((name) => `Environment=${quoteForSystemd(`${name}=${env[name]}`)}`);
@@ -139,6 +143,7 @@ export function renderUnit(spec: UnitSpec): string {
         // SBCL's SIGTERM handler unwinds and exits; SIGINT is what examples without a handler expect.
         "KillSignal=SIGTERM",
         ...(spec.user === undefined ? ["DynamicUser=yes"] : [`User=${spec.user}`, `Group=${spec.user}`]),
+        `CacheDirectory=${spec.app}`,
         "UMask=0077",
         "NoNewPrivileges=yes",
         "CapabilityBoundingSet=",
@@ -147,7 +152,7 @@ export function renderUnit(spec: UnitSpec): string {
         "ProtectHome=yes",
         "PrivateTmp=yes",
         "PrivateDevices=yes",
-        "PrivateUsers=yes",
+        "PrivateMounts=yes",
         "DevicePolicy=closed",
         "ProtectHostname=yes",
         "ProtectClock=yes",

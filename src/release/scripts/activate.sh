@@ -25,38 +25,48 @@ release_dir="${releases}/${RELEASE_ID}"
 unit_name="${APP}.service"
 unit_file="/etc/systemd/system/${unit_name}"
 env_file="${root}/secret.env"
-# Backups made by this run only: a rollback restores exactly what this run replaced.
-backup="${root}/.rollback"
 
 say() { printf 'lisp-deploy: %s\n' "$*" >&2; }
 
-if [ ! -f "${release_dir}/${EXECUTABLE}" ]; then
-  say "release ${RELEASE_ID} has no ${EXECUTABLE}; was it uploaded to ${release_dir}?"
-  exit 1
+# Scratch space outside /opt/$APP (a private tmpfs directory), so a run that changes nothing leaves
+# even directory times alone. It holds candidate files and the backups a rollback restores: exactly
+# what this run replaced.
+scratch="$(umask 077 && mktemp -d /run/lisp-deploy-"${APP}".XXXXXX)"
+trap 'rm -rf "${scratch}"' EXIT
+backup="${scratch}/rollback"
+mkdir "${backup}"
+
+
+# The upload lands beside the executable under a temporary name (overwriting a running executable
+# in place fails with "text file busy"); a rename puts it in place, a new inode for the new file.
+upload="${release_dir}/.upload-${EXECUTABLE}"
+if [ -f "${upload}" ]; then
+  if [ -f "${release_dir}/${EXECUTABLE}" ] && cmp -s "${upload}" "${release_dir}/${EXECUTABLE}"; then
+    rm -f "${upload}"
+  else
+    chmod 0755 "${upload}"
+    mv -f "${upload}" "${release_dir}/${EXECUTABLE}"
+  fi
 fi
-# The upload may not carry the mode bits; the service user only needs to read and execute it.
-if [ "$(stat -c %a "${release_dir}/${EXECUTABLE}")" != 755 ]; then
-  chmod 0755 "${release_dir}/${EXECUTABLE}"
+if [ ! -f "${release_dir}/${EXECUTABLE}" ]; then
+  say "release ${RELEASE_ID} has no ${EXECUTABLE}; was it uploaded to ${upload}?"
+  exit 1
 fi
 
 if [ -n "${SERVICE_USER:-}" ] && ! id -u "${SERVICE_USER}" >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "${SERVICE_USER}"
 fi
 
-rm -rf "${backup}"
-mkdir -p "${backup}"
 changed=0
 
 # Secret environment: arrives on stdin, written 0600 through a temporary file so it is never
 # readable by others, not even for a moment, and never on a command line.
 if [ "${SECRET_ENV}" = 1 ]; then
-  new_env="$(umask 077 && mktemp "${root}/.secret.env.XXXXXX")"
-  cat > "${new_env}"
-  if [ -f "${env_file}" ] && cmp -s "${new_env}" "${env_file}"; then
-    rm -f "${new_env}"
-  else
+  cat > "${scratch}/secret.env"
+  if ! { [ -f "${env_file}" ] && cmp -s "${scratch}/secret.env" "${env_file}"; }; then
     if [ -f "${env_file}" ]; then cp -p "${env_file}" "${backup}/secret.env"; else touch "${backup}/secret.env.absent"; fi
-    mv -f "${new_env}" "${env_file}"
+    (umask 077 && cp "${scratch}/secret.env" "${root}/.secret.env.new")
+    mv -f "${root}/.secret.env.new" "${env_file}"
     changed=1
   fi
 elif [ -f "${env_file}" ]; then
@@ -66,14 +76,11 @@ elif [ -f "${env_file}" ]; then
 fi
 
 # The unit: replaced only when its text differs, so an unchanged release does not restart.
-new_unit="$(mktemp "${root}/.unit.XXXXXX")"
-printf '%s' "${UNIT_CONTENT}" > "${new_unit}"
-chmod 0644 "${new_unit}"
-if [ -f "${unit_file}" ] && cmp -s "${new_unit}" "${unit_file}"; then
-  rm -f "${new_unit}"
-else
+printf '%s' "${UNIT_CONTENT}" > "${scratch}/unit"
+if ! { [ -f "${unit_file}" ] && cmp -s "${scratch}/unit" "${unit_file}"; }; then
   if [ -f "${unit_file}" ]; then cp -p "${unit_file}" "${backup}/unit"; else touch "${backup}/unit.absent"; fi
-  mv -f "${new_unit}" "${unit_file}"
+  install -m 0644 "${scratch}/unit" "${unit_file}.new"
+  mv -f "${unit_file}.new" "${unit_file}"
   systemctl daemon-reload
   changed=1
 fi
@@ -140,12 +147,10 @@ if ! healthy; then
     systemctl reset-failed "${unit_name}" 2>/dev/null || true
     say "there was no previous release; ${unit_name} is stopped"
   fi
-  rm -rf "${backup}"
   say "last ${JOURNAL_LINES} journal lines of ${unit_name}:"
   printf '%s\n' "${journal}" >&2
   exit 1
 fi
-rm -rf "${backup}"
 
 # Prune: keep the newest KEEP_RELEASES directories, never the current or the previous one.
 current_name="$(basename "$(readlink "${root}/current")")"
