@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   docker.io debootstrap            # the engine, and the tool that makes the base image
   sbcl cl-hunchentoot cl-fiveam cl-swank cl-bordeaux-threads cl-usocket cl-alexandria
   shellcheck docker-registry cloud-init openssh-client curl jq
+  systemd                          # systemd-analyze: verify and score the rendered release unit
 )
 
 install_packages() {

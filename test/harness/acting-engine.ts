@@ -23,6 +23,8 @@ export interface Action {
     op: "create" | "update" | "delete";
     type: string;
     name: string;
+    /** When the real action finished (ms since the epoch); benchmarks measure from it. */
+    finishedAt?: number;
 }
 
 /**
@@ -127,6 +129,15 @@ export class ActingEngine {
     }
 
     private async perform(op: Action["op"], type: string, name: string, inputs: Record<string, any>): Promise<Record<string, any>> {
+        const before = this.actions.length;
+        try {
+            return await this.performOnce(op, type, name, inputs);
+        } finally {
+            if (this.actions.length > before) this.actions[this.actions.length - 1].finishedAt = Date.now();
+        }
+    }
+
+    private async performOnce(op: Action["op"], type: string, name: string, inputs: Record<string, any>): Promise<Record<string, any>> {
         const text: string | undefined =
             op === "delete" ? inputs.delete : op === "update" ? inputs.update ?? inputs.create : inputs.create;
         switch (type) {
