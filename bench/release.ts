@@ -128,7 +128,8 @@ Notes: the unit's \`RestartSec=1\` is most of the recovery time (systemd waits 1
 the rest is SBCL start-up and Hunchentoot listening. "New version served" can come before the activate
 command returns: activate.sh still health-checks, prunes and the SSH session closes.
 `;
-    fs.writeFileSync(path.join(__dirname, "REPORT-release.md"), report);
+    // run-release.sh runs this from the repository root; __dirname is the compiled copy.
+    fs.writeFileSync(path.resolve("bench", "REPORT-release.md"), report);
     process.stdout.write(report);
 }
 
