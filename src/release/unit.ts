@@ -97,9 +97,9 @@ export function quoteForSystemd(word: string): string {
  * Renders the hardened unit. Each protection is there because the app needs nothing it takes away:
  * it reads its own release, listens on TCP, logs to stdout (journald) and writes nowhere.
  *
- * Deliberately absent: `MemoryDenyWriteExecute=yes`. SBCL compiles to native code at run time into
- * memory it maps writable and executable, so under W^X the runtime dies at start
- * (test/integration/systemd-release.test.ts proves it on a real systemd).
+ * Deliberately absent: `MemoryDenyWriteExecute=yes`. SBCL maps its heap spaces writable and executable
+ * (it compiles native code into them at run time), so under W^X it dies at start with
+ * "mmap: Operation not permitted" (test/integration/systemd-release.test.ts shows it on a real systemd).
  * Also absent: `PrivateUsers=yes`. It needs user namespaces, which hosts (and containers) may lack; there
  * the service cannot start at all ("Failed to set up user namespacing"). The score stays well under 2.5.
  */
