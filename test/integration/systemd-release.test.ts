@@ -20,6 +20,7 @@ const E2E_SERVICE_TYPE: "notify" | "exec" = "exec";
 
 const APP_PORT = 18300;
 const PROBE_PORT = 18303; // and 18304
+const STATIC_USER_PORT = 18305;
 const SSH_PORT = 2222;
 const SECRET_VALUE = 's3cr3t-t0k"en $x';
 
@@ -234,6 +235,32 @@ describe("SystemdRelease on a real systemd host over real SSH (Pulumi engine sto
         // SBCL maps its heap spaces writable and executable at start; under W^X the kernel refuses.
         expect(journal.stdout).toContain("mmap: Operation not permitted");
         await host.exec("systemctl", "stop", "hello-wx-control", "hello-wx-probe");
+    });
+
+    test("a release may run as a created system user instead of DynamicUser (separate stack)", async () => {
+        const stack = new ActingEngine("lisp-deploy", "systemd-e2e-user");
+        await stack.up(
+            () =>
+                new SystemdRelease("greeter", {
+                    connection: host.connection,
+                    app: "greeter",
+                    executable: { file: v1 },
+                    port: STATIC_USER_PORT,
+                    serviceType: E2E_SERVICE_TYPE,
+                    user: "greeter",
+                }),
+        );
+        try {
+            expect((await host.curl(STATIC_USER_PORT, "/")).status).toBe("200");
+            const uid = (await host.exec("id", "-u", "greeter")).stdout.trim();
+            const pid = (await host.exec("systemctl", "show", "-p", "MainPID", "--value", "greeter.service")).stdout.trim();
+            const status = (await host.exec("grep", "^Uid:", `/proc/${pid}/status`)).stdout;
+            expect(status.split(/\s+/)[1]).toBe(uid);
+            expect(Number(uid)).toBeLessThan(1000);
+        } finally {
+            await stack.destroy();
+        }
+        expect((await host.exec("test", "-e", "/opt/greeter")).code).not.toBe(0);
     });
 
     test("deleting the release leaves nothing behind: no unit, no /opt/hello, nothing listening", async () => {
