@@ -8,5 +8,6 @@ export * from "./host/ec2Host";
 export * from "./host/sshHost";
 export * from "./image/lispImage";
 export * from "./release/heroku";
+export * from "./release/systemdRelease";
 export * from "./release/localRelease";
 export * from "./app/webApp";
