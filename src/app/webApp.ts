@@ -2,7 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
 import { Platform } from "../host/host";
 import { LispImage } from "../image/lispImage";
+import { Ec2Host } from "../host/ec2Host";
+import { SshHost } from "../host/sshHost";
+import { HostConnection } from "../host/connection";
 import { HerokuRelease, validateHerokuReleaseArgs } from "../release/heroku";
+import { planRelease, SystemdRelease } from "../release/systemdRelease";
+import { validateAppName } from "../release/unit";
 import { checkEnvironmentNames, LocalRelease, NetworkMode, planLocalRelease } from "../release/localRelease";
 import { DependencySourceArgs, toDependencySource } from "../image/args";
 
@@ -188,6 +193,18 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
         const local = target.local ?? {};
         planLocalRelease(`${name}-release`, { image: "planned", executablePath: "/planned", port: local.port, containerPort: port, networkMode: local.networkMode, containerName: local.containerName }, "args.target.local");
     }
+    if (kind === TargetKind.Ec2 || kind === TargetKind.Ssh) {
+        // The unit names /opt/<app> and <app>.service after the WebApp: check it, and the release's other
+        // plain settings, before anything is registered.
+        validateAppName("name", name);
+        const swankPort = kind === TargetKind.Ec2 ? target.ec2!.swankPort : target.ssh!.swankPort;
+        try {
+            planRelease({ ...systemdReleaseSettings(name, args, { kind, port, healthPath }, swankPort), connection: { host: "planned", port: 22, user: "root", privateKey: "planned" }, executable: { image: "planned", path: "/app/planned" } });
+        } catch (e) {
+            if (!(e instanceof ValidationError)) throw e;
+            throw new ValidationError(e.field.replace(/^args\.swankPort/, `args.target.${kind}.swankPort`), e.problem);
+        }
+    }
     if (kind === TargetKind.Heroku) {
         const heroku = target.heroku!;
         try {
@@ -291,8 +308,12 @@ function wireTarget(parent: WebApp, name: string, args: WebAppArgs, plan: WebApp
             return wireLocal(parent, name, args, plan, image);
         case TargetKind.Heroku:
             return wireHeroku(parent, name, args, image);
+        case TargetKind.Ec2:
+            return wireEc2(parent, name, args, plan, image);
+        case TargetKind.Ssh:
+            return wireSsh(parent, name, args, plan, image);
         default:
-            throw new ValidationError("args.target.kind", `"${plan.kind}" is not wired yet.`);
+            throw new ValidationError("args.target.kind", `"${plan.kind}" is not a target kind.`);
     }
 }
 
@@ -335,4 +356,79 @@ function wireHeroku(parent: WebApp, name: string, args: WebAppArgs, image: LispI
         { parent },
     );
     return { url: release.url, logsCommand: pulumi.interpolate`heroku logs --tail --app ${heroku.app}` };
+}
+
+/** The SystemdRelease settings both SSH-reached targets share: everything but the connection and the executable. */
+function systemdReleaseSettings(name: string, args: WebAppArgs, plan: WebAppPlan, swankPort: number | undefined) {
+    return {
+        app: name,
+        port: plan.port,
+        environment: args.app.environment,
+        secretEnvironment: args.app.secretEnvironment,
+        healthCheck: { path: plan.healthPath },
+        swankPort,
+    };
+}
+
+/** `ssh -p <port> <user>@<host>`, from the connection's non-secret parts. */
+function sshCommandOf(connection: pulumi.Output<HostConnection>): pulumi.Output<string> {
+    return pulumi.unsecret(connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host}`));
+}
+
+function wireEc2(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage): TargetOutputs {
+    const ec2 = args.target!.ec2!;
+    const host = new Ec2Host(
+        `${name}-host`,
+        {
+            instanceType: ec2.instanceType,
+            platform: args.app.platform,
+            ami: ec2.ami,
+            subnetId: ec2.subnetId,
+            publicKey: ec2.publicKey,
+            privateKey: ec2.privateKey,
+            sshCidrs: ec2.sshCidrs,
+            sshPort: ec2.sshPort,
+            allowSshFromAnywhere: ec2.allowSshFromAnywhere,
+            elasticIp: ec2.elasticIp,
+            // The app serves HTTP itself on its port; nothing else is opened to the world.
+            publicPorts: [plan.port],
+            tags: ec2.tags,
+        },
+        { parent },
+    );
+    const release = newSystemdRelease(parent, name, args, plan, image, host.connection, ec2.swankPort);
+    return {
+        url: release.url,
+        unit: release.unit,
+        userData: pulumi.output(host.userData),
+        sshCommand: sshCommandOf(host.connection),
+        swankTunnel: release.swankTunnel,
+        logsCommand: pulumi.unsecret(host.connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host} journalctl -fu ${name}.service`)),
+    };
+}
+
+function wireSsh(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage): TargetOutputs {
+    const ssh = args.target!.ssh!;
+    const host = new SshHost(`${name}-host`, { host: ssh.host, port: ssh.port, user: ssh.user, privateKey: ssh.privateKey }, { parent });
+    const release = newSystemdRelease(parent, name, args, plan, image, host.connection, ssh.swankPort);
+    return {
+        url: release.url,
+        unit: release.unit,
+        sshCommand: sshCommandOf(host.connection),
+        swankTunnel: release.swankTunnel,
+        logsCommand: pulumi.unsecret(host.connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host} journalctl -fu ${name}.service`)),
+    };
+}
+
+function newSystemdRelease(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage, connection: pulumi.Output<HostConnection>, swankPort: number | undefined): SystemdRelease {
+    return new SystemdRelease(
+        `${name}-release`,
+        {
+            ...systemdReleaseSettings(name, args, plan, swankPort),
+            connection,
+            // Plain data, not the LispImage: the release copies the executable out of this exact image.
+            executable: { image: image.imageRef, path: image.executablePathInImage },
+        },
+        { parent },
+    );
 }

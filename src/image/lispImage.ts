@@ -103,6 +103,8 @@ export class LispImage extends pulumi.ComponentResource {
     readonly imageRef: pulumi.Output<string>;
     /** Where the executable is inside the image (`/app/<build-pathname>`): SystemdRelease copies it out from here. */
     readonly executablePath: pulumi.Output<string>;
+    /** The same path as a plain string, known when the component is constructed (a release validates it before deploy time). */
+    readonly executablePathInImage: string;
     /** The ASDF system built. */
     readonly systemName: pulumi.Output<string>;
     /** The external dependencies loaded into dependencies.core, sorted. */
@@ -160,6 +162,7 @@ export class LispImage extends pulumi.ComponentResource {
         this.repoDigest = image.repoDigest;
         this.imageRef = pulumi.all([image.repoDigest, image.imageName]).apply(([digest, imageName]) => digest || imageName);
         this.executablePath = pulumi.output(plan.executablePath);
+        this.executablePathInImage = plan.executablePath;
         this.systemName = pulumi.output(plan.app.systemName);
         this.dependencies = pulumi.output([...plan.dependencies]);
         this.port = pulumi.output(plan.spec.port);
@@ -170,6 +173,7 @@ export class LispImage extends pulumi.ComponentResource {
             repoDigest: this.repoDigest,
             imageRef: this.imageRef,
             executablePath: this.executablePath,
+            executablePathInImage: this.executablePathInImage,
             systemName: this.systemName,
             dependencies: this.dependencies,
             port: this.port,
