@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
+import { BuildRecord, buildImage, removeContainer, runContainer } from "./dockerActs";
 import { RecordingMocks } from "./mocks";
 import { run, RunResult } from "./run";
 import { sshOptions } from "./systemd-host";
@@ -36,7 +37,10 @@ export interface Action {
  *
  * - `command:remote:Command`: runs the command over real OpenSSH, key in a 0600 temp file, stdin piped;
  * - `command:remote:CopyToRemote`: a real scp (SFTP) upload;
- * - `command:local:Command`: a real local shell.
+ * - `command:local:Command`: a real local shell;
+ * - `docker:index/image:Image`: a real classic-builder `docker build` (test/harness/dockerActs.ts);
+ * - `docker:index/container:Container`: a real `docker create`/`start` (replaced on any change, as the
+ *   provider replaces a container whose image or environment changed), `docker rm -f` on delete.
  *
  * A failed action fails the run (its error carries the command's stderr), keeps the resource's old state
  * and skips deletions, as a failed `pulumi up` does.
@@ -45,6 +49,8 @@ export class ActingEngine {
     private readonly state = new Map<string, StateEntry>();
     /** Every real action performed, in order. */
     readonly actions: Action[] = [];
+    /** Every image build performed, with its output (which stages came from cache). */
+    readonly builds: BuildRecord[] = [];
 
     constructor(
         private readonly project = "lisp-deploy",
@@ -163,6 +169,19 @@ export class ActingEngine {
                 );
                 outputsOrThrow(op, name, r);
                 return {};
+            }
+            case "docker:index/image:Image": {
+                this.actions.push({ op, type, name });
+                // Deleting an image leaves it in the engine's cache, as `pulumi destroy` with skipPush does.
+                return op === "delete" ? {} : buildImage(inputs, this.builds);
+            }
+            case "docker:index/container:Container": {
+                this.actions.push({ op, type, name });
+                if (op === "delete") {
+                    await removeContainer(inputs);
+                    return {};
+                }
+                return runContainer(inputs);
             }
             default:
                 // Components and other custom resources: nothing real to do, state is their inputs.

@@ -3,13 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { LocalRelease } from "../../src/release/localRelease";
 import { docker, removeDockerObjects, waitFor200 } from "../harness/imageBuild";
 import { requireCommand, requireDocker } from "../harness/engines";
-import { failingLikeTheEngine, localTargetAct } from "../harness/localActing";
-import { RecordingMocks, valueOf } from "../harness/mocks";
+import { ActingEngine } from "../harness/acting-engine";
+import { valueOf } from "../harness/mocks";
 import { upProject } from "../harness/up";
 
 // The repository's own stack (root Pulumi.yaml -> examples/local) run like `npm run up` does: the Pulumi
-// engine is stood in for by mocks whose handlers act for real (docker build, docker run, the health check
-// in bash with curl). Ports 18520-18529.
+// engine is stood in for by the acting engine, whose handlers act for real (docker build, docker run, the
+// health check in bash with curl) and which keeps state between runs like a stack. Ports 18520-18529.
 const ROOT = path.resolve(__dirname, "../..");
 const CONTAINER = "webapp-it-local";
 const PORT = 18520;
@@ -22,9 +22,10 @@ afterAll(() => removeDockerObjects([CONTAINER, "webapp-it-unhealthy", "webapp-it
 
 describe("root Pulumi.yaml, local target, Pulumi engine stood in for (real docker build, docker run, health check)", () => {
     let imageRef = "";
+    const stack = new ActingEngine("lisp-deploy-hello", "webapp-it");
 
     test("the program builds hello, runs it on 127.0.0.1 and its url answers with the app's text", async () => {
-        const outputs = await upProject(path.join(ROOT, "Pulumi.yaml"), [`port=${PORT}`, `containerName=${CONTAINER}`]);
+        const outputs = await upProject(path.join(ROOT, "Pulumi.yaml"), [`port=${PORT}`, `containerName=${CONTAINER}`], stack);
         expect(outputs.url).toBe(`http://127.0.0.1:${PORT}/`);
         expect(outputs.imageRef).toMatch(/^sha256:[0-9a-f]{64}$/);
         imageRef = outputs.imageRef;
@@ -37,8 +38,11 @@ describe("root Pulumi.yaml, local target, Pulumi engine stood in for (real docke
 
     test("a config change (a new environment variable) replaces the container and it serves again", async () => {
         const before = docker("inspect", "--format", "{{.Id}}", CONTAINER).trim();
-        const outputs = await upProject(path.join(ROOT, "Pulumi.yaml"), [`port=${PORT}`, `containerName=${CONTAINER}`, "greeting=hi"]);
-        expect(outputs.imageRef).toBe(imageRef); // the image did not change
+        const done = stack.actions.length;
+        const outputs = await upProject(path.join(ROOT, "Pulumi.yaml"), [`port=${PORT}`, `containerName=${CONTAINER}`, "greeting=hi"], stack);
+        expect(outputs.imageRef).toBe(imageRef);
+        // Only the release moved: no build, the container and its health check updated.
+        expect(stack.actions.slice(done).map((a) => `${a.op} ${a.name}`)).toEqual(["update hello-release-container", "update hello-release-health"]);
         expect(docker("inspect", "--format", "{{.Id}}", CONTAINER).trim()).not.toBe(before);
         expect(docker("inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", CONTAINER)).toContain("GREETING=hi");
         expect((await waitFor200(PORT, "/healthz")).body).toContain("ok 1.0.0");
@@ -46,31 +50,27 @@ describe("root Pulumi.yaml, local target, Pulumi engine stood in for (real docke
 
     test("a release whose health path never answers 200 fails the update with the container's log", async () => {
         expect(imageRef).not.toBe("");
-        const { act, failures } = failingLikeTheEngine(localTargetAct());
-        const mocks = new RecordingMocks(act);
-        await pulumi.runtime.setMocks(mocks, "webapp-it", "test", false);
-        const release = new LocalRelease("unhealthy", {
-            image: imageRef,
-            port: PORT + 1,
-            networkMode: "host",
-            healthPath: "/no-such-page",
-            healthTimeoutSeconds: 3,
-            containerName: "webapp-it-unhealthy",
-        });
-        void valueOf(release.url);
-        const deadline = Date.now() + 60000;
-        while (failures.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-        expect(failures).toHaveLength(1);
-        expect(failures[0].message).toContain(`http://127.0.0.1:${PORT + 1}/no-such-page did not answer 200 within 3 s (last status 404)`);
+        const engine = new ActingEngine("webapp-it", "unhealthy");
+        const update = engine.up(() =>
+            new LocalRelease("unhealthy", {
+                image: imageRef,
+                port: PORT + 1,
+                networkMode: "host",
+                healthPath: "/no-such-page",
+                healthTimeoutSeconds: 3,
+                containerName: "webapp-it-unhealthy",
+            }),
+        );
+        const failure: Error = await update.then(() => new Error("the update succeeded"), (e) => e);
+        expect(failure.message).toContain(`http://127.0.0.1:${PORT + 1}/no-such-page did not answer 200 within 3 s (last status 404)`);
         // The container's own log follows: the runtime's start line names the app.
-        expect(failures[0].message).toMatch(/hello 1\.0\.0/);
+        expect(failure.message).toMatch(/hello 1\.0\.0/);
     });
 
     test("secret environment reaches the app's process from the 0400 file, and not the container's config", async () => {
         expect(imageRef).not.toBe("");
-        const { act, failures } = failingLikeTheEngine(localTargetAct());
-        await pulumi.runtime.setMocks(new RecordingMocks(act), "webapp-it", "test", false);
-        const release = new LocalRelease("secret", {
+        const engine = new ActingEngine("webapp-it", "secret");
+        const release = await engine.up(() => new LocalRelease("secret", {
             image: imageRef,
             port: PORT + 2,
             networkMode: "host",
@@ -78,11 +78,8 @@ describe("root Pulumi.yaml, local target, Pulumi engine stood in for (real docke
             secretEnvironment: { API_TOKEN: pulumi.secret("tok 'en' $x") },
             healthPath: "/healthz",
             containerName: "webapp-it-secret",
-        });
-        const url = await Promise.race([
-            valueOf(release.url),
-            new Promise<never>((_, reject) => setTimeout(() => reject(failures[0] ?? new Error("timeout")), 60000)),
-        ]);
+        }));
+        const url = await valueOf(release.url);
         expect(url).toBe(`http://127.0.0.1:${PORT + 2}/`);
         expect(docker("inspect", "--format", "{{json .Config.Env}}", "webapp-it-secret")).not.toContain("tok");
         // PID 1 is the executable itself (exec), with the secret in its environment.
