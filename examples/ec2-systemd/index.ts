@@ -8,6 +8,11 @@ import { DependencySourceKind, Platform, WebApp } from "lisp-deploy";
 const config = new pulumi.Config();
 const appDir = path.relative(process.cwd(), path.join(__dirname, "..", "hello")) || ".";
 
+const environment: Record<string, string> = {};
+if (config.get("greeting")) environment.GREETING = config.require("greeting");
+// "127.0.0.1" when a reverse proxy on the host fronts the app (default: all interfaces).
+if (config.get("bindAddress")) environment.BIND_ADDRESS = config.require("bindAddress");
+
 const app = new WebApp("hello", {
     app: {
         path: appDir,
@@ -16,7 +21,7 @@ const app = new WebApp("hello", {
         port: config.getNumber("port") ?? 8080,
         platform: (config.get("platform") ?? "linux/amd64") as Platform,
         buildNetwork: config.get("buildNetwork"),
-        environment: config.get("greeting") ? { GREETING: config.require("greeting") } : undefined,
+        environment,
         secretEnvironment: config.get("apiToken") !== undefined ? { API_TOKEN: config.requireSecret("apiToken") } : undefined,
         healthPath: "/healthz",
     },

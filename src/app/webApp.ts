@@ -182,8 +182,11 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
     }
     const port = args.app.port ?? 8080;
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ValidationError("args.app.port", `must be a whole number from 1 to 65535; got ${JSON.stringify(port)}.`);
-    checkEnvironmentNames("args.app.environment", args.app.environment);
-    checkEnvironmentNames("args.app.secretEnvironment", args.app.secretEnvironment);
+    // The local target publishes the port itself and so owns BIND_ADDRESS too; on a host, binding
+    // 127.0.0.1 behind a reverse proxy is the app's choice.
+    const reserved = kind === TargetKind.Local ? ["PORT", "BIND_ADDRESS"] : ["PORT"];
+    checkEnvironmentNames("args.app.environment", args.app.environment, reserved);
+    checkEnvironmentNames("args.app.secretEnvironment", args.app.secretEnvironment, reserved);
     const healthPath = args.app.healthPath ?? "/";
     if (!healthPath.startsWith("/") || /\s/.test(healthPath)) {
         throw new ValidationError("args.app.healthPath", `must be a URL path starting with "/" and without spaces; got ${JSON.stringify(healthPath)}.`);

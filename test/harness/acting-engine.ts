@@ -19,6 +19,14 @@ interface StateEntry {
     outputs: Record<string, any>;
 }
 
+/** Stand-ins for providers the engine has no real action for (AWS's API in the examples' tests). */
+export interface OtherProviders {
+    /** Performs `op` on a resource of `type` and answers its outputs; undefined: not this stand-in's type. */
+    act?: (op: Action["op"], type: string, name: string, inputs: Record<string, any>) => Promise<Record<string, any> | undefined>;
+    /** Answers an invoke (a data source such as aws:ec2/getAmi). */
+    call?: (args: pulumi.runtime.MockCallArgs) => Record<string, any>;
+}
+
 /** One real action the engine performed, in order: what tests assert ("nothing ran the second time"). */
 export interface Action {
     op: "create" | "update" | "delete";
@@ -55,6 +63,8 @@ export class ActingEngine {
     constructor(
         private readonly project = "lisp-deploy",
         private readonly stack = "acting",
+        /** Stand-ins for other providers (AWS's API): an act per resource type, and answers to invokes. */
+        private readonly others: OtherProviders = {},
     ) {}
 
     /** Runs `program` like `pulumi up` and returns what it returned (its outputs resolve afterwards). */
@@ -77,7 +87,7 @@ export class ActingEngine {
                 lastActivity = Date.now();
                 return new Promise<never>(() => undefined);
             }
-        });
+        }, this.others.call);
         // A successful answer is counted once the mock monitor has it; a failure was counted in the catch.
         const answered = mocks.newResource.bind(mocks);
         mocks.newResource = async (a) => {
@@ -183,9 +193,15 @@ export class ActingEngine {
                 }
                 return runContainer(inputs);
             }
-            default:
+            default: {
+                const acted = this.others.act ? await this.others.act(op, type, name, inputs) : undefined;
+                if (acted !== undefined) {
+                    this.actions.push({ op, type, name });
+                    return acted;
+                }
                 // Components and other custom resources: nothing real to do, state is their inputs.
                 return {};
+            }
         }
     }
 }
