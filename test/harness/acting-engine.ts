@@ -145,6 +145,8 @@ export class ActingEngine {
     }
 
     private async perform(op: Action["op"], type: string, name: string, inputs: Record<string, any>): Promise<Record<string, any>> {
+        // ACTING_TRACE=1 shows progress while a long run (an image build, a host booting) is under way.
+        if (process.env.ACTING_TRACE) process.stderr.write(`acting: ${op} ${type} ${name}\n`);
         const before = this.actions.length;
         try {
             return await this.performOnce(op, type, name, inputs);
@@ -160,7 +162,9 @@ export class ActingEngine {
             case "command:remote:Command": {
                 this.actions.push({ op, type, name });
                 if (!text) return {};
-                const r = await withKey(inputs.connection, (ssh) => run("ssh", [...ssh("-p"), target(inputs.connection), text], { input: inputs.stdin }));
+                const r = await withKey(inputs.connection, (ssh) =>
+                    dialing(inputs.connection, () => run("ssh", [...ssh("-p"), target(inputs.connection), text], { input: inputs.stdin })),
+                );
                 return outputsOrThrow(op, name, r);
             }
             case "command:local:Command": {
@@ -231,6 +235,22 @@ async function withKey<T>(connection: { privateKey: string; port: number }, acti
         return await action((portFlag) => sshOptions(keyFile, connection.port, portFlag));
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/**
+ * Like @pulumi/command: a connection that cannot be dialled yet (a new machine's sshd not up yet, or
+ * refusing a key cloud-init has not installed yet) is retried once a second, up to the connection's
+ * `dialErrorLimit` (the provider's default: 10), as the provider retries a failed dial. Failures of the
+ * command itself are never retried.
+ */
+async function dialing(connection: { dialErrorLimit?: number }, attempt: () => Promise<RunResult>): Promise<RunResult> {
+    const limit = connection.dialErrorLimit ?? 10;
+    for (let dials = 1; ; dials++) {
+        const r = await attempt();
+        const unreachable = r.code === 255 && /Connection refused|Connection timed out|Connection reset|No route to host|kex_exchange_identification|Connection closed by|Permission denied \(publickey/.test(r.stderr);
+        if (!unreachable || dials >= limit) return r;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
     }
 }
 
