@@ -162,6 +162,7 @@ describe("SystemdRelease on a real systemd host over real SSH (Pulumi engine sto
         expect(page.status).toBe("200");
         expect(page.body).toContain("Hello from release two.");
         expect((await host.exec("readlink", "/opt/hello/current")).stdout.trim()).toBe(`releases/${sha12(v2)}`);
+        expect((await host.exec("readlink", "/opt/hello/previous")).stdout.trim()).toBe(`releases/${sha12(v1)}`);
         // Going back to release two: the failed activation left its state at release two, so only the
         // directory and the upload (whose state moved to the broken build) run again; the app keeps serving.
         const before = engine.actions.length;
