@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   sbcl cl-hunchentoot cl-fiveam cl-swank cl-bordeaux-threads cl-usocket cl-alexandria
   shellcheck docker-registry cloud-init openssh-client curl jq
   python3                          # bcrypt htpasswd for the heroku suite's authenticated local registry
+  systemd                          # systemd-analyze: verify and score the rendered release unit
 )
 
 install_packages() {

@@ -8,3 +8,4 @@ export * from "./host/ec2Host";
 export * from "./host/sshHost";
 export * from "./image/lispImage";
 export * from "./release/heroku";
+export * from "./release/systemdRelease";

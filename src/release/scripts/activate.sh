@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Activates an uploaded release of a Common Lisp web app under systemd, health-checks it and rolls
+# back to the previous release when the check fails. Run by SystemdRelease as root over SSH.
+#
+# Parameters (environment variables; none of them secret):
+#   APP              app name: /opt/$APP, $APP.service
+#   EXECUTABLE       file name of the executable inside the release directory
+#   RELEASE_ID       directory under /opt/$APP/releases holding this release
+#   KEEP_RELEASES    how many release directories to keep (current and previous are never pruned)
+#   UNIT_CONTENT     the complete unit file, as renderUnit wrote it
+#   SECRET_ENV       1: stdin carries the secret environment file (KEY=value lines); 0: there is none
+#   SERVICE_USER     optional: a system user to create if missing (units without DynamicUser)
+#   HEALTH_URL       the URL curl checks on the host, e.g. http://127.0.0.1:8080/healthz
+#   HEALTH_STATUS    the HTTP status that means healthy
+#   HEALTH_TIMEOUT   seconds to wait for that status after a (re)start
+#   JOURNAL_LINES    how many journal lines to show when the check fails
+#
+# Idempotent: when the release, unit and secret environment are already in place and the service is
+# active, nothing is written and nothing restarts; the health check still runs.
+set -euo pipefail
+
+root="/opt/${APP}"
+releases="${root}/releases"
+release_dir="${releases}/${RELEASE_ID}"
+unit_name="${APP}.service"
+unit_file="/etc/systemd/system/${unit_name}"
+env_file="${root}/secret.env"
+
+say() { printf 'lisp-deploy: %s\n' "$*" >&2; }
+
+# Scratch space outside /opt/$APP (a private tmpfs directory), so a run that changes nothing leaves
+# even directory times alone. It holds candidate files and the backups a rollback restores: exactly
+# what this run replaced.
+scratch="$(umask 077 && mktemp -d /run/lisp-deploy-"${APP}".XXXXXX)"
+trap 'rm -rf "${scratch}"' EXIT
+backup="${scratch}/rollback"
+mkdir "${backup}"
+
+
+# The upload lands beside the executable under a temporary name (overwriting a running executable
+# in place fails with "text file busy"); a rename puts it in place, a new inode for the new file.
+upload="${release_dir}/.upload-${EXECUTABLE}"
+if [ -f "${upload}" ]; then
+  if [ -f "${release_dir}/${EXECUTABLE}" ] && cmp -s "${upload}" "${release_dir}/${EXECUTABLE}"; then
+    rm -f "${upload}"
+  else
+    chmod 0755 "${upload}"
+    mv -f "${upload}" "${release_dir}/${EXECUTABLE}"
+  fi
+fi
+if [ ! -f "${release_dir}/${EXECUTABLE}" ]; then
+  say "release ${RELEASE_ID} has no ${EXECUTABLE}; was it uploaded to ${upload}?"
+  exit 1
+fi
+
+if [ -n "${SERVICE_USER:-}" ] && ! id -u "${SERVICE_USER}" >/dev/null 2>&1; then
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "${SERVICE_USER}"
+fi
+
+changed=0
+
+# Secret environment: arrives on stdin, written 0600 through a temporary file so it is never
+# readable by others, not even for a moment, and never on a command line.
+if [ "${SECRET_ENV}" = 1 ]; then
+  cat > "${scratch}/secret.env"
+  if ! { [ -f "${env_file}" ] && cmp -s "${scratch}/secret.env" "${env_file}"; }; then
+    if [ -f "${env_file}" ]; then cp -p "${env_file}" "${backup}/secret.env"; else touch "${backup}/secret.env.absent"; fi
+    (umask 077 && cp "${scratch}/secret.env" "${root}/.secret.env.new")
+    mv -f "${root}/.secret.env.new" "${env_file}"
+    changed=1
+  fi
+elif [ -f "${env_file}" ]; then
+  cp -p "${env_file}" "${backup}/secret.env"
+  rm -f "${env_file}"
+  changed=1
+fi
+
+# The unit: replaced only when its text differs, so an unchanged release does not restart.
+printf '%s' "${UNIT_CONTENT}" > "${scratch}/unit"
+if ! { [ -f "${unit_file}" ] && cmp -s "${scratch}/unit" "${unit_file}"; }; then
+  if [ -f "${unit_file}" ]; then cp -p "${unit_file}" "${backup}/unit"; else touch "${backup}/unit.absent"; fi
+  install -m 0644 "${scratch}/unit" "${unit_file}.new"
+  mv -f "${unit_file}.new" "${unit_file}"
+  systemctl daemon-reload
+  changed=1
+fi
+
+# The current link, switched atomically: a new link under a temporary name, renamed over the old one.
+previous="$(readlink "${root}/current" || true)"
+target="releases/${RELEASE_ID}"
+if [ "${previous}" != "${target}" ]; then
+  printf '%s' "${previous}" > "${backup}/current"
+  readlink "${root}/previous" > "${backup}/previous" || true
+  ln -sfn "${target}" "${root}/.current.new"
+  mv -T "${root}/.current.new" "${root}/current"
+  if [ -n "${previous}" ]; then
+    ln -sfn "${previous}" "${root}/.previous.new"
+    mv -T "${root}/.previous.new" "${root}/previous"
+  fi
+  changed=1
+fi
+
+if ! systemctl is-enabled --quiet "${unit_name}"; then
+  systemctl enable --quiet "${unit_name}"
+fi
+if [ "${changed}" = 1 ] || ! systemctl is-active --quiet "${unit_name}"; then
+  say "starting ${unit_name} with release ${RELEASE_ID}"
+  systemctl restart "${unit_name}" || true
+fi
+
+healthy() {
+  local deadline status
+  deadline=$(( $(date +%s) + HEALTH_TIMEOUT ))
+  while :; do
+    status="$(curl --silent --output /dev/null --max-time 2 --write-out '%{http_code}' "${HEALTH_URL}" || true)"
+    if [ "${status}" = "${HEALTH_STATUS}" ]; then return 0; fi
+    if [ "$(date +%s)" -ge "${deadline}" ]; then
+      say "health check ${HEALTH_URL} answered '${status}', expected ${HEALTH_STATUS}, for ${HEALTH_TIMEOUT}s"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+if ! healthy; then
+  journal="$(journalctl --unit "${unit_name}" --lines "${JOURNAL_LINES}" --no-pager --output short-iso 2>&1 || true)"
+  say "release ${RELEASE_ID} failed its health check; rolling back"
+  if [ -f "${backup}/unit" ]; then cp -p "${backup}/unit" "${unit_file}"; fi
+  if [ -f "${backup}/unit.absent" ]; then rm -f "${unit_file}"; fi
+  if [ -f "${backup}/secret.env" ]; then cp -p "${backup}/secret.env" "${env_file}"; fi
+  if [ -f "${backup}/secret.env.absent" ]; then rm -f "${env_file}"; fi
+  if [ -f "${backup}/current" ]; then
+    old="$(cat "${backup}/current")"
+    if [ -n "${old}" ]; then
+      ln -sfn "${old}" "${root}/.current.new"
+      mv -T "${root}/.current.new" "${root}/current"
+    else
+      rm -f "${root}/current"
+    fi
+  fi
+  if [ -s "${backup}/previous" ]; then
+    ln -sfn "$(cat "${backup}/previous")" "${root}/.previous.new"
+    mv -T "${root}/.previous.new" "${root}/previous"
+  elif [ -f "${backup}/previous" ]; then
+    rm -f "${root}/previous"
+  fi
+  systemctl daemon-reload
+  if [ -f "${unit_file}" ] && [ -e "${root}/current" ]; then
+    systemctl restart "${unit_name}" || true
+    if healthy; then say "rolled back to $(readlink "${root}/current"), which is serving"; else say "the previous release is not healthy either"; fi
+  else
+    # A first release has nothing to go back to: leave no half-installed service behind.
+    systemctl disable --now --quiet "${unit_name}" 2>/dev/null || true
+    systemctl reset-failed "${unit_name}" 2>/dev/null || true
+    say "there was no previous release; ${unit_name} is stopped"
+  fi
+  say "last ${JOURNAL_LINES} journal lines of ${unit_name}:"
+  printf '%s\n' "${journal}" >&2
+  exit 1
+fi
+
+# Prune: keep the newest KEEP_RELEASES directories, never the current or the previous one.
+current_name="$(basename "$(readlink "${root}/current")")"
+previous_name="$(basename "$(readlink "${root}/previous" || true)")"
+kept=0
+while IFS= read -r name; do
+  [ -n "${name}" ] || continue
+  if [ "${name}" = "${current_name}" ] || [ "${name}" = "${previous_name}" ]; then
+    kept=$((kept + 1)); continue
+  fi
+  if [ "${kept}" -lt "${KEEP_RELEASES}" ]; then
+    kept=$((kept + 1))
+  else
+    say "pruning release ${name}"
+    rm -rf "${releases:?}/${name}"
+  fi
+done < <(find "${releases}" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\n' | sort -rn | cut -d' ' -f2-)
+
+say "release ${RELEASE_ID} is serving"

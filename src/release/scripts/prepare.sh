@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Makes the directory an upload lands in: /opt/$APP/releases/$RELEASE_ID, owned by root, world-readable
+# (the service's dynamic user must read it). Idempotent: mkdir -p and a mode that is already right.
+#
+# Parameters (environment variables): APP, RELEASE_ID.
+set -euo pipefail
+release_dir="/opt/${APP}/releases/${RELEASE_ID}"
+if [ ! -d "${release_dir}" ]; then
+  mkdir -p "${release_dir}"
+  chmod 0755 "/opt/${APP}" "/opt/${APP}/releases" "${release_dir}"
+fi

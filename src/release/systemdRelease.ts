@@ -1,0 +1,265 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { ValidationError } from "../errors";
+import { HostConnection } from "../host/connection";
+import { releasePaths, renderUnit, validateAppName, validateEnvironmentNames, validateExecutableName, validatePort } from "./unit";
+import { releaseScript, renderEnvironmentFile, shellQuote } from "./scripts";
+
+/** The executable comes from a file on the machine running Pulumi (e.g. `asdf:make` output). */
+export interface ExecutableFile {
+    /** Path of the executable; prefer a path relative to the Pulumi project so previews stay machine-independent. */
+    readonly file: string;
+}
+
+/** The executable comes from an image (a LispImage's runtime stage), copied out with `docker create` + `docker cp`. */
+export interface ExecutableInImage {
+    /** The image reference, ideally `name@sha256:…` as LispImage outputs it, so a rebuild is a new release. */
+    readonly image: pulumi.Input<string>;
+    /** Absolute path of the executable inside the image, e.g. `/app/hello`. */
+    readonly path: string;
+}
+
+/** An HTTP check run on the host after each (re)start; a release that fails it is rolled back. */
+export interface HealthCheck {
+    /** Path requested on 127.0.0.1:<port>; default `/`. */
+    readonly path?: string;
+    /** The status that means healthy; default 200. */
+    readonly expectedStatus?: number;
+    /** Seconds to wait for that status after the restart; default 30. */
+    readonly timeoutSeconds?: number;
+}
+
+/** Arguments of a {@link SystemdRelease}. */
+export interface SystemdReleaseArgs {
+    /** How to reach the host (Ec2Host's or SshHost's `connection`); the login user must be root or have passwordless sudo. */
+    readonly connection: pulumi.Input<HostConnection>;
+    /** App name: the unit is `<app>.service`, releases live in `/opt/<app>`. Lower-case letters, digits and '-'. */
+    readonly app: string;
+    /** Where the executable comes from: a local file or an image. */
+    readonly executable: ExecutableFile | ExecutableInImage;
+    /** File name of the executable on the host; default the source's base name. */
+    readonly executableName?: string;
+    /** TCP port the app listens on (passed as PORT). */
+    readonly port: number;
+    /** `notify` (default) for apps using lisp-deploy's runtime, which sends READY=1; `exec` for apps that never notify. */
+    readonly serviceType?: "notify" | "exec";
+    /** Non-secret environment variables, written into the unit (and so shown in previews). */
+    readonly environment?: Record<string, pulumi.Input<string>>;
+    /** Secret environment variables: sent on stdin into a 0600 file read through `EnvironmentFile=`; never in the unit or a command. */
+    readonly secretEnvironment?: Record<string, pulumi.Input<string>>;
+    /** The health check; defaults: `/`, 200, 30 s. */
+    readonly healthCheck?: HealthCheck;
+    /** How many release directories to keep on the host (current and previous are never pruned); default 5. */
+    readonly keepReleases?: number;
+    /** Run as this system user (created if missing) instead of systemd's DynamicUser. */
+    readonly user?: string;
+    /** Start Swank on 127.0.0.1:<swankPort> (sets SWANK_PORT); reach it through the `swankTunnel` command. */
+    readonly swankPort?: number;
+    /** Journal lines included in the error when a release fails its health check; default 30. */
+    readonly journalLines?: number;
+}
+
+/** Short content hash of a file: the release id, so the same build is always the same release. */
+export function releaseIdOfFile(file: string): string {
+    return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex").slice(0, 12);
+}
+
+/**
+ * The local command that copies the executable out of an image to a deterministic relative path and
+ * prints its release id (short sha256). The container is removed even when the copy fails.
+ */
+export function extractCommand(image: string, pathInImage: string, destination: string): string {
+    return [
+        "set -eu",
+        `cid=$(docker create ${shellQuote(image)})`,
+        `trap 'docker rm -f "$cid" >/dev/null' EXIT`,
+        `mkdir -p ${shellQuote(path.posix.dirname(destination))}`,
+        `docker cp "$cid":${shellQuote(pathInImage)} ${shellQuote(destination)}`,
+        `sha256sum ${shellQuote(destination)} | cut -c1-12`,
+    ].join("\n");
+}
+
+/**
+ * Ships a Common Lisp executable to a host and runs it under a hardened systemd unit: upload into
+ * `/opt/<app>/releases/<id>/`, switch `current` atomically, restart, health-check on the host, roll back
+ * to the previous release (and fail with the journal's last lines) when the check fails.
+ */
+export class SystemdRelease extends pulumi.ComponentResource {
+    /** Short sha256 of the executable; the directory under /opt/<app>/releases. */
+    readonly releaseId: pulumi.Output<string>;
+    /** Where the app answers: http://<host>:<port>/. */
+    readonly url: pulumi.Output<string>;
+    /** The rendered unit file, so a preview diff shows unit changes line by line. */
+    readonly unit: pulumi.Output<string>;
+    /** The `ssh -L` command that tunnels Swank to this machine, when `swankPort` is set. */
+    readonly swankTunnel: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: SystemdReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lisp-deploy:index:SystemdRelease", name, {}, opts);
+        const plan = planRelease(args);
+        const connection = pulumi.secret(pulumi.output(args.connection));
+
+        let releaseId: pulumi.Output<string>;
+        let localFile: pulumi.Output<string>;
+        if ("file" in args.executable) {
+            releaseId = pulumi.output(releaseIdOfFile(args.executable.file));
+            localFile = pulumi.output(args.executable.file);
+        } else {
+            const destination = `.lisp-deploy/${name}/${plan.executableName}`;
+            const pathInImage = args.executable.path;
+            const extract = new command.local.Command(
+                `${name}-extract`,
+                { create: pulumi.output(args.executable.image).apply((image) => extractCommand(image, pathInImage, destination)) },
+                { parent: this },
+            );
+            releaseId = extract.stdout.apply((out) => out.trim());
+            localFile = extract.stdout.apply(() => destination);
+        }
+
+        const prepare = new command.remote.Command(
+            `${name}-prepare`,
+            { connection, create: releaseId.apply((id) => releaseScript("prepare", { APP: args.app, RELEASE_ID: id })) },
+            { parent: this },
+        );
+        const upload = new command.remote.CopyToRemote(
+            `${name}-upload`,
+            {
+                connection,
+                source: localFile.apply((file) => new pulumi.asset.FileAsset(file)),
+                // A temporary name beside the executable: activate.sh renames it into place (see there why).
+                remotePath: releaseId.apply((id) => `${plan.paths.releases}/${id}/.upload-${plan.executableName}`),
+            },
+            { parent: this, dependsOn: [prepare] },
+        );
+
+        const environment = pulumi.output(args.environment ?? {}) as pulumi.Output<Record<string, string>>;
+        const unit = environment.apply((env) => renderUnit({ ...plan.unitSpec, environment: withSwank(env, args.swankPort) }));
+        const secretEnv = args.secretEnvironment
+            ? pulumi.secret(pulumi.output(args.secretEnvironment).apply((env) => renderEnvironmentFile(env as Record<string, string>)))
+            : undefined;
+
+        const activate = new command.remote.Command(
+            `${name}-activate`,
+            {
+                connection,
+                create: pulumi.all([releaseId, unit]).apply(([id, unitText]) =>
+                    releaseScript("activate", {
+                        APP: args.app,
+                        EXECUTABLE: plan.executableName,
+                        RELEASE_ID: id,
+                        KEEP_RELEASES: String(plan.keepReleases),
+                        UNIT_CONTENT: unitText,
+                        SECRET_ENV: secretEnv ? "1" : "0",
+                        SERVICE_USER: args.user ?? "",
+                        HEALTH_URL: `http://127.0.0.1:${args.port}${plan.healthPath}`,
+                        HEALTH_STATUS: String(plan.expectedStatus),
+                        HEALTH_TIMEOUT: String(plan.timeoutSeconds),
+                        JOURNAL_LINES: String(plan.journalLines),
+                    }),
+                ),
+                delete: releaseScript("remove", { APP: args.app }),
+                stdin: secretEnv,
+            },
+            { parent: this, dependsOn: [upload] },
+        );
+
+        const host = pulumi.unsecret(connection.apply((c) => c.host));
+        const sshTarget = pulumi.unsecret(connection.apply((c) => ({ host: c.host, port: c.port, user: c.user })));
+        this.releaseId = pulumi.all([releaseId, activate.stdout]).apply(([id]) => id);
+        this.url = pulumi.all([host, activate.stdout]).apply(([h]) => `http://${h}:${args.port}/`);
+        this.unit = unit;
+        this.swankTunnel = sshTarget.apply((t) =>
+            args.swankPort === undefined
+                ? undefined
+                : `ssh -N -L ${args.swankPort}:127.0.0.1:${args.swankPort} -p ${t.port} ${t.user}@${t.host}`,
+        );
+        this.registerOutputs({ releaseId: this.releaseId, url: this.url, unit: this.unit, swankTunnel: this.swankTunnel });
+    }
+}
+
+/** Adds SWANK_PORT when Swank is wanted; the runtime then binds Swank to 127.0.0.1 only. */
+function withSwank(env: Record<string, string>, swankPort: number | undefined): Record<string, string> {
+    return swankPort === undefined ? env : { ...env, SWANK_PORT: String(swankPort) };
+}
+
+/** Validates the plain arguments and fills in defaults; throws ValidationError naming the field at fault. */
+export function planRelease(args: SystemdReleaseArgs) {
+    validateAppName("args.app", args.app);
+    validatePort("args.port", args.port);
+    if (!args.executable || (!("file" in args.executable) && !("image" in args.executable))) {
+        throw new ValidationError("args.executable", "give either { file } (a local executable) or { image, path } (an image and the executable's path in it).");
+    }
+    let sourceName: string;
+    if ("file" in args.executable) {
+        if (!args.executable.file || !fs.existsSync(args.executable.file) || !fs.statSync(args.executable.file).isFile()) {
+            throw new ValidationError("args.executable.file", `no file at ${JSON.stringify(args.executable.file)}: build the executable first (e.g. asdf:make) or fix the path.`);
+        }
+        sourceName = path.basename(args.executable.file);
+    } else {
+        if (!path.posix.isAbsolute(args.executable.path)) {
+            throw new ValidationError("args.executable.path", `must be the absolute path of the executable inside the image; got ${JSON.stringify(args.executable.path)}.`);
+        }
+        sourceName = path.posix.basename(args.executable.path);
+    }
+    const executableName = args.executableName ?? sourceName;
+    validateExecutableName(args.executableName !== undefined ? "args.executableName" : "args.executable", executableName);
+    if (args.environment) validateEnvironmentNames("args.environment", args.environment as Record<string, string>);
+    if (args.secretEnvironment) validateEnvironmentNames("args.secretEnvironment", args.secretEnvironment as Record<string, string>);
+    for (const name of Object.keys(args.secretEnvironment ?? {})) {
+        if (args.environment && name in args.environment) {
+            throw new ValidationError(`args.secretEnvironment.${name}`, "is also in args.environment: give each variable once.");
+        }
+    }
+    if (args.swankPort !== undefined) {
+        validatePort("args.swankPort", args.swankPort);
+        if (args.swankPort === args.port) throw new ValidationError("args.swankPort", "must differ from args.port.");
+    }
+    const keepReleases = args.keepReleases ?? 5;
+    if (!Number.isInteger(keepReleases) || keepReleases < 2) {
+        throw new ValidationError("args.keepReleases", `must be an integer of at least 2 (the current and the previous release); got ${JSON.stringify(keepReleases)}.`);
+    }
+    const health = args.healthCheck ?? {};
+    const healthPath = health.path ?? "/";
+    if (!/^\/[A-Za-z0-9._~!$&()*+,;=:@%/?-]*$/.test(healthPath)) {
+        throw new ValidationError("args.healthCheck.path", `must start with '/' and hold only URL path characters; got ${JSON.stringify(healthPath)}.`);
+    }
+    const expectedStatus = health.expectedStatus ?? 200;
+    if (!Number.isInteger(expectedStatus) || expectedStatus < 100 || expectedStatus > 599) {
+        throw new ValidationError("args.healthCheck.expectedStatus", `must be an HTTP status (100-599); got ${JSON.stringify(expectedStatus)}.`);
+    }
+    const timeoutSeconds = health.timeoutSeconds ?? 30;
+    if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 3600) {
+        throw new ValidationError("args.healthCheck.timeoutSeconds", `must be a whole number of seconds between 1 and 3600; got ${JSON.stringify(timeoutSeconds)}.`);
+    }
+    const journalLines = args.journalLines ?? 30;
+    if (!Number.isInteger(journalLines) || journalLines < 1) {
+        throw new ValidationError("args.journalLines", `must be a positive integer; got ${JSON.stringify(journalLines)}.`);
+    }
+    const serviceType = args.serviceType ?? "notify";
+    if (serviceType !== "notify" && serviceType !== "exec") {
+        throw new ValidationError("args.serviceType", `must be "notify" or "exec"; got ${JSON.stringify(serviceType)}.`);
+    }
+    const unitSpec = {
+        app: args.app,
+        executable: executableName,
+        type: serviceType,
+        port: args.port,
+        environmentFile: args.secretEnvironment !== undefined,
+        user: args.user,
+    } as const;
+    // Render once with placeholder values so a bad user name etc. fails now, at construction time.
+    renderUnit({ ...unitSpec, environment: {} });
+    return {
+        executableName,
+        keepReleases,
+        healthPath,
+        expectedStatus,
+        timeoutSeconds,
+        journalLines,
+        paths: releasePaths(args.app, executableName),
+        unitSpec,
+    };
+}
