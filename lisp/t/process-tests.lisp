@@ -132,7 +132,7 @@ accepts connections, and STOPPING=1 after SIGTERM."
     (is (= 0 (wait-for-exit run)))))
 
 (test swank-asked-of-an-app-built-without-it-exits-2
-  (with-run (run "hello" (port-env 18209) "SWANK_PORT=18210")
+  (with-run (run "lisp-deploy-test-app-no-swank" (port-env 18209) "SWANK_PORT=18210")
     (is (= 2 (wait-for-exit run)))
     (is (search "add \"lisp-deploy/swank\" to the app's :depends-on" (run-output run :stderr)))
     (is (null (tcp-listeners 18209)))))

@@ -16,7 +16,7 @@ export CL_SOURCE_REGISTRY="(:source-registry (:tree \"$ROOT/lisp/\") (:directory
 export ASDF_OUTPUT_TRANSLATIONS="(:output-translations (t (\"$BUILD/cache/\" :implementation)) :ignore-inherited-configuration)"
 export LISP_DEPLOY_TEST_BUILD="$BUILD/"
 
-for system in hello lisp-deploy-test-app; do
+for system in hello lisp-deploy-test-app lisp-deploy-test-app-no-swank; do
   echo "== building $system"
   if ! sbcl --noinform --non-interactive \
       --eval '(require :asdf)' \

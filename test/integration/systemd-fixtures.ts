@@ -3,6 +3,8 @@ import * as path from "path";
 import { runOk } from "../harness/run";
 
 const HELLO = path.join(__dirname, "..", "..", "examples", "hello");
+/** lisp-deploy's runtime system, which hello's main runs on. */
+const RUNTIME = path.join(__dirname, "..", "..", "lisp");
 
 /**
  * Builds examples/hello with the local SBCL (same Debian bookworm glibc as the host container) into
@@ -25,6 +27,7 @@ export async function buildHello(dir: string, greeting?: string): Promise<string
         "--non-interactive", "--no-userinit",
         "--eval", "(require :asdf)",
         "--eval", `(asdf:initialize-output-translations '(:output-translations (t (${JSON.stringify(cache + "/")} :implementation)) :inherit-configuration))`,
+        "--eval", `(push #p${JSON.stringify(RUNTIME + "/")} asdf:*central-registry*)`,
         "--eval", `(push #p${JSON.stringify(src + "/")} asdf:*central-registry*)`,
         "--eval", '(asdf:make "hello")',
     ]);

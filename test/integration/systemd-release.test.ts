@@ -1,3 +1,4 @@
+import { spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -7,16 +8,14 @@ import { ActingEngine } from "../harness/acting-engine";
 import { requireCommand, requireDocker } from "../harness/engines";
 import { valueOf } from "../harness/mocks";
 import { run, runOk } from "../harness/run";
-import { SystemdHost } from "../harness/systemd-host";
+import { listenersFromProcNet, swankEval } from "../harness/swank";
+import { SystemdHost, sshOptions } from "../harness/systemd-host";
 import { SystemdRelease } from "../../src/release/systemdRelease";
 import { renderUnit } from "../../src/release/unit";
 import { buildHello, writeBrokenExecutable } from "./systemd-fixtures";
 
-// jest.config.js sets testTimeout per project, which jest 29 ignores there; real SSH round trips need minutes.
-jest.setTimeout(10 * 60 * 1000);
-
-// examples/hello does not notify systemd yet; once it uses lisp-deploy's runtime, make this "notify".
-const E2E_SERVICE_TYPE: "notify" | "exec" = "exec";
+// examples/hello runs on lisp-deploy's runtime, which sends READY=1 once listening: the default unit type.
+const E2E_SERVICE_TYPE: "notify" | "exec" = "notify";
 
 const APP_PORT = 18300;
 const PROBE_PORT = 18303; // and 18304
@@ -106,6 +105,20 @@ describe("SystemdRelease on a real systemd host over real SSH (Pulumi engine sto
         const env = await host.exec("sh", "-c", `tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value hello.service)/environ`);
         expect(env.stdout.split("\n")).toEqual(expect.arrayContaining([`API_TOKEN=${SECRET_VALUE}`, "HELLO_MODE=production", `PORT=${APP_PORT}`, "SWANK_PORT=18302"]));
 
+        // Swank: listening on the host's loopback only, and a real REPL through exactly the tunnel command
+        // the release outputs (its local port moved, since this host container shares our network).
+        const procNet = await host.exec("cat", "/proc/net/tcp", "/proc/net/tcp6");
+        expect(listenersFromProcNet(procNet.stdout, 18302)).toEqual(["0100007F"]);
+        const tunnelArgs = String(await valueOf(r.swankTunnel)).replace("-L 18302:", "-L 18312:").split(" ").slice(1);
+        // The tunnel command names host, port and user; the test adds only the key and no-prompt options.
+        const keyOptions = ["-i", host.keyFile, ...sshOptions(host.keyFile, SSH_PORT).slice(4)];
+        const tunnel = spawn("ssh", [...keyOptions, ...tunnelArgs], { stdio: "ignore" });
+        try {
+            await host.waitFor(async () => (await swankEval(18312, "(+ 1 2)", 2000)).includes('(:ok "=> 3'), "Swank through the SSH tunnel", 30);
+        } finally {
+            tunnel.kill();
+        }
+
         // The process really runs sandboxed as a dynamic, unprivileged user.
         const status = await host.exec("sh", "-c", `grep -E '^(Uid|CapEff|NoNewPrivs|Seccomp):' /proc/$(systemctl show -p MainPID --value hello.service)/status`);
         expect(status.stdout).toMatch(/CapEff:\s+0000000000000000/);
@@ -162,6 +175,7 @@ describe("SystemdRelease on a real systemd host over real SSH (Pulumi engine sto
         expect(page.status).toBe("200");
         expect(page.body).toContain("Hello from release two.");
         expect((await host.exec("readlink", "/opt/hello/current")).stdout.trim()).toBe(`releases/${sha12(v2)}`);
+        expect((await host.exec("readlink", "/opt/hello/previous")).stdout.trim()).toBe(`releases/${sha12(v1)}`);
         // Going back to release two: the failed activation left its state at release two, so only the
         // directory and the upload (whose state moved to the broken build) run again; the app keeps serving.
         const before = engine.actions.length;

@@ -63,7 +63,7 @@ describe("readAppSystem", () => {
             entryPoint: "hello:main",
             buildPathname: "hello",
             version: "1.0.0",
-            dependencies: ["hunchentoot", "lisp-deploy/hunchentoot"],
+            dependencies: ["hunchentoot", "lisp-deploy/hunchentoot", "lisp-deploy/swank"],
             requires: [],
             localSystems: ["hello"],
         });

@@ -51,9 +51,9 @@ describe("planImage and the build context", () => {
             "lisp-deploy/runtime/src/swank.lisp",
         ]);
         expect(fileText(plan, "lisp-deploy/dependencies.txt")).toBe(
-            "require sb-bsd-sockets\nrequire sb-posix\nsystem hunchentoot\nsystem lisp-deploy/hunchentoot\n",
+            "require sb-bsd-sockets\nrequire sb-posix\nsystem hunchentoot\nsystem lisp-deploy/hunchentoot\nsystem lisp-deploy/swank\nsystem swank\n",
         );
-        expect(plan.spec.dependencySource).toEqual({ kind: "debian", packages: ["cl-hunchentoot"] });
+        expect(plan.spec.dependencySource).toEqual({ kind: "debian", packages: ["cl-hunchentoot", "cl-swank"] });
         expect(plan.executablePath).toBe("/app/hello");
         expect(fileText(plan, "Dockerfile")).toBe(plan.dockerfile);
     });
@@ -81,7 +81,7 @@ describe("planImage and the build context", () => {
         fs.writeFileSync(path.join(copy, "hello.asd"), asd.replace('("hunchentoot" ', '("hunchentoot" "cl-ppcre" '));
         const moreDeps = planImage({ appDir: copy, dependencySource: { kind: "debian" } });
         expect(fileText(moreDeps, "lisp-deploy/dependencies.txt")).toBe(
-            "require sb-bsd-sockets\nrequire sb-posix\nsystem cl-ppcre\nsystem hunchentoot\nsystem lisp-deploy/hunchentoot\n",
+            "require sb-bsd-sockets\nrequire sb-posix\nsystem cl-ppcre\nsystem hunchentoot\nsystem lisp-deploy/hunchentoot\nsystem lisp-deploy/swank\nsystem swank\n",
         );
         expect(upToBuildStage(moreDeps.dockerfile)).toContain("cl-hunchentoot cl-ppcre");
     });

@@ -52,7 +52,7 @@ describe("LispImage under a mocked Pulumi engine", () => {
         expect(await valueOf(image.executablePath)).toBe("/app/hello");
         expect(await valueOf(image.systemName)).toBe("hello");
         expect(await valueOf(image.port)).toBe(8080);
-        expect(await valueOf(image.dependencies)).toEqual(["hunchentoot", "lisp-deploy/hunchentoot"]);
+        expect(await valueOf(image.dependencies)).toEqual(["hunchentoot", "lisp-deploy/hunchentoot", "lisp-deploy/swank", "swank"]);
     });
 
     test("the same program twice gives identical resource inputs and outputs", async () => {

@@ -90,6 +90,7 @@ previous="$(readlink "${root}/current" || true)"
 target="releases/${RELEASE_ID}"
 if [ "${previous}" != "${target}" ]; then
   printf '%s' "${previous}" > "${backup}/current"
+  readlink "${root}/previous" > "${backup}/previous" || true
   ln -sfn "${target}" "${root}/.current.new"
   mv -T "${root}/.current.new" "${root}/current"
   if [ -n "${previous}" ]; then
@@ -136,6 +137,12 @@ if ! healthy; then
     else
       rm -f "${root}/current"
     fi
+  fi
+  if [ -s "${backup}/previous" ]; then
+    ln -sfn "$(cat "${backup}/previous")" "${root}/.previous.new"
+    mv -T "${root}/.previous.new" "${root}/previous"
+  elif [ -f "${backup}/previous" ]; then
+    rm -f "${root}/previous"
   fi
   systemctl daemon-reload
   if [ -f "${unit_file}" ] && [ -e "${root}/current" ]; then
