@@ -101,6 +101,15 @@ export class ActingEngine {
         while (inflight > 0 || Date.now() - lastActivity < 400) {
             await new Promise((r) => setTimeout(r, 100));
         }
+        if (failures.length === 0 && result && typeof (result as any).then === "function") {
+            // The program may still wait on outputs (its exports) when the engine went quiet between two
+            // registrations; a failure after this point must still fail the run rather than leave it hanging.
+            let timer: NodeJS.Timeout | undefined;
+            const failed = new Promise<never>((_, reject) => {
+                timer = setInterval(() => failures.length > 0 && reject(new Error("failed")), 200);
+            });
+            await Promise.race([result, failed]).catch(() => undefined).finally(() => clearInterval(timer));
+        }
         if (failures.length > 0) {
             throw new Error(`update failed:\n${failures.map((f) => f.message).join("\n---\n")}`);
         }
