@@ -5,9 +5,15 @@ import * as pulumi from "@pulumi/pulumi";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import { lispDeployPolicies } from "../../src/policy/policies";
 import { WebApp, WebAppArgs } from "../../src/app/webApp";
-import { RecordedResource, RecordingMocks, settle, valueOf } from "../harness/mocks";
+import { RecordedResource, RecordingMocks, valueOf } from "../harness/mocks";
 import { readProject, runProgram, setStackConfig } from "../harness/program";
 import { PRIVATE_KEY, PUBLIC_KEY } from "./hostFixtures";
+
+/**
+ * Lets every registration of the run reach its mocks before the next run installs new ones; longer than
+ * the harness's settle() because on a loaded 2-core machine a straggler would land in the next run.
+ */
+const quiet = () => new Promise<void>((resolve) => setTimeout(resolve, 300));
 
 // The example programs and WebApp's targets under a stand-in for the Pulumi engine and for AWS's API (no
 // build, no host, no cloud): resources answer with what the providers would compute, derived from their
@@ -82,7 +88,7 @@ async function runExample(example: string, extra: Record<string, string> = {}) {
     await pulumi.runtime.setMocks(mocks, project.name, "dev", false);
     setStackConfig(project, { ...EXAMPLE_CONFIG[example].values, ...extra }, EXAMPLE_CONFIG[example].secrets);
     const outputs = await runProgram(project.programDir);
-    await settle();
+    await quiet();
     return { resources: mocks.resources, outputs };
 }
 
@@ -132,7 +138,7 @@ describe("every example program under the stand-in, checked by the policy pack",
         await pulumi.runtime.setMocks(mocks, "webapp-unit", "dev", false);
         const app = new WebApp("leaky", { app: { path: "examples/hello", dependencySource: { kind: "debian" }, environment: { DATABASE_PASSWORD: "hunter2" } }, target: { local: { port: 18531 } } });
         await valueOf(app.url);
-        await settle();
+        await quiet();
         const violations = await policyViolations(mocks.resources);
         expect(violations).toHaveLength(1);
         expect(violations[0]).toMatch(/no-plain-secret-env: .*DATABASE_PASSWORD/);
@@ -160,7 +166,7 @@ describe("previews worth reading: what a change touches", () => {
         await pulumi.runtime.setMocks(mocks, "webapp-preview", "dev", false);
         const app = new WebApp("hello", { app: { path: COPY, dependencySource: { kind: "debian" }, environment, healthPath: "/healthz" }, target });
         await valueOf(app.url);
-        await settle();
+        await quiet();
         return { resources: mocks.resources, unit: await valueOf(app.unit), dockerfile: await valueOf(app.dockerfile), userData: await valueOf(app.userData) };
     }
     function editSource(greeting: string) {

@@ -4,7 +4,13 @@ import { ValidationError } from "../../src/errors";
 import { LocalRelease, LocalReleaseArgs, planLocalRelease, renderContainerEnv, renderHealthCheckScript, renderSecretEnvFile } from "../../src/release/localRelease";
 import { toDependencySource, toSbclOrigin } from "../../src/image/args";
 import { planWebApp, WebApp, WebAppArgs } from "../../src/app/webApp";
-import { RecordingMocks, settle, valueOf } from "../harness/mocks";
+import { RecordingMocks, valueOf } from "../harness/mocks";
+
+/**
+ * Lets every registration of the run reach its mocks before the next run installs new ones; longer than
+ * the harness's settle() because on a loaded 2-core machine a straggler would land in the next run.
+ */
+const quiet = () => new Promise<void>((resolve) => setTimeout(resolve, 300));
 
 // Stands in for the Pulumi engine (no container runs here): RecordingMocks records the exact inputs the
 // components give their children.
@@ -15,7 +21,7 @@ async function runRelease(name: string, args: LocalReleaseArgs) {
     pulumi.runtime.setMocks(mocks, "webapp-unit", "test", false);
     const release = new LocalRelease(name, args);
     await valueOf(release.url);
-    await settle();
+    await quiet();
     return { mocks, release };
 }
 
@@ -24,7 +30,7 @@ async function runWebApp(name: string, args: WebAppArgs) {
     pulumi.runtime.setMocks(mocks, "webapp-unit", "test", false);
     const app = new WebApp(name, args);
     await valueOf(app.url);
-    await settle();
+    await quiet();
     return { mocks, app };
 }
 
@@ -186,7 +192,7 @@ describe("WebApp, local target (the default)", () => {
         }
         expect(error).toBeInstanceOf(ValidationError);
         expect((error as ValidationError).field).toBe(field);
-        await settle();
+        await quiet();
         expect(mocks.resources).toEqual([]);
         expect(() => planWebApp("bad", args as unknown as WebAppArgs)).toThrow(ValidationError);
     });
