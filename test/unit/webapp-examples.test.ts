@@ -125,6 +125,17 @@ describe("every example program under the stand-in, checked by the policy pack",
         }
     });
 
+    test("examples/ec2-systemd with sshPort: the security group opens that port to sshCidrs only, and the host is reached on it", async () => {
+        const { resources, outputs } = await runExample("ec2-systemd", { sshPort: "2230" });
+        const [sg] = resources.filter((r) => r.type === "aws:ec2/securityGroup:SecurityGroup");
+        const ssh = sg.inputs.ingress.filter((rule: any) => rule.description === "ssh from the named networks");
+        expect(ssh).toEqual([expect.objectContaining({ fromPort: 2230, toPort: 2230, cidrBlocks: ["203.0.113.7/32"] })]);
+        expect(sg.inputs.ingress.some((rule: any) => rule.fromPort === 22)).toBe(false);
+        const [ready] = resources.filter((r) => r.name === "hello-host-cloud-init");
+        expect(unwrap(ready.inputs.connection).port).toBe(2230);
+        expect(outputs.sshCommand).toBe("ssh -p 2230 admin@198.51.100.10");
+    });
+
     test("the check bites: a plain secret-looking variable, and SSH opened to the world behind the component's back", async () => {
         const { resources } = await runExample("ec2-systemd");
         const tampered = resources.map((r) =>
