@@ -205,7 +205,12 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
             planRelease({ ...systemdReleaseSettings(name, args, { kind, port, healthPath }, swankPort), connection: { host: "planned", port: 22, user: "root", privateKey: "planned" }, executable: { image: "planned", path: "/app/planned" } });
         } catch (e) {
             if (!(e instanceof ValidationError)) throw e;
-            throw new ValidationError(e.field.replace(/^args\.swankPort/, `args.target.${kind}.swankPort`), e.problem);
+            // Name the WebApp's own field, not the release's.
+            const field = e.field
+                .replace(/^args\.swankPort/, `args.target.${kind}.swankPort`)
+                .replace(/^args\.(environment|secretEnvironment|port)/, "args.app.$1")
+                .replace(/^args\.healthCheck\.path/, "args.app.healthPath");
+            throw new ValidationError(field, e.problem);
         }
     }
     if (kind === TargetKind.Heroku) {

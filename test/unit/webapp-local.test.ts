@@ -181,6 +181,9 @@ describe("WebApp, local target (the default)", () => {
         [{ app: { path: "examples/hello", port: -1 } }, "args.app.port"],
         [{ app: { path: "examples/hello", environment: { "A-B": "x" } } }, "args.app.environment.A-B"],
         [{ app: { path: "examples/hello", healthPath: "x" } }, "args.app.healthPath"],
+        [{ app: { path: "examples/hello", environment: { BIND_ADDRESS: "127.0.0.1" } } }, "args.app.environment.BIND_ADDRESS"],
+        [{ app: { path: "examples/hello", port: 4005 }, target: { kind: "ssh", ssh: { host: "h", privateKey: "k", swankPort: 4005 } } }, "args.target.ssh.swankPort"],
+        [{ app: { path: "examples/hello" }, target: { kind: "heroku", heroku: { app: "Bad_Name", apiKey: "k" } } }, "args.target.heroku.app"],
     ])("bad input %j throws a ValidationError naming %s before anything is registered", async (args, field) => {
         const mocks = new RecordingMocks();
         pulumi.runtime.setMocks(mocks, "webapp-unit", "test", false);
