@@ -4,7 +4,7 @@ import * as path from "path";
 import { ActingEngine } from "../harness/acting-engine";
 import { Ec2StandIn } from "../harness/ec2-standin";
 import { requireCommand, requireDocker } from "../harness/engines";
-import { httpGet } from "../harness/imageBuild";
+import { httpGet, removeDockerObjects } from "../harness/imageBuild";
 import { readProject, runProgram, setStackConfig } from "../harness/program";
 import { runOk } from "../harness/run";
 
@@ -18,6 +18,7 @@ const APP_PORT = 18540;
 const SSH_PORT = 2230;
 
 const standIn = new Ec2StandIn(SSH_PORT, "webapp-e2e");
+let engine: ActingEngine | undefined;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "webapp-e2e-"));
 
 beforeAll(async () => {
@@ -28,6 +29,7 @@ beforeAll(async () => {
 }, 15 * 60 * 1000);
 afterAll(async () => {
     await standIn.stop();
+    removeDockerObjects([], [...(engine?.builds ?? []).map((b) => b.imageName), Ec2StandIn.IMAGE]);
     fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -35,7 +37,7 @@ test("examples/ec2-systemd end to end, AWS API and Pulumi engine stood in for: u
     const keyFile = path.join(work, "id_ed25519");
     await runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "webapp-e2e", "-f", keyFile]);
     const project = readProject(path.join(ROOT, "examples/ec2-systemd/Pulumi.yaml"));
-    const engine = new ActingEngine(project.name, "e2e", standIn.providers());
+    engine = new ActingEngine(project.name, "e2e", standIn.providers());
     const outputs = await engine.up(() => {
         setStackConfig(
             project,
@@ -62,7 +64,7 @@ test("examples/ec2-systemd end to end, AWS API and Pulumi engine stood in for: u
     expect(values.swankTunnel).toBe(`ssh -N -L 18541:127.0.0.1:18541 -p ${SSH_PORT} admin@127.0.0.1`);
     expect(values.unit).toContain("BIND_ADDRESS=127.0.0.1");
     // Every real action, in order: the host first (cloud-init waited for over SSH), then the release.
-    const done = engine.actions.map((a) => `${a.op} ${a.name}`);
+    const done = engine!.actions.map((a) => `${a.op} ${a.name}`);
     expect(done).toEqual(expect.arrayContaining(["create hello-host-instance", "create hello-host-cloud-init", "create hello-image-image", "create hello-release-activate"]));
     expect(done.indexOf("create hello-host-cloud-init")).toBeLessThan(done.indexOf("create hello-release-activate"));
 }, 20 * 60 * 1000);

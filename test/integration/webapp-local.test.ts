@@ -18,11 +18,11 @@ beforeAll(() => {
     requireDocker();
     requireCommand("curl", "curl");
 });
-afterAll(() => removeDockerObjects([CONTAINER, "webapp-it-unhealthy", "webapp-it-secret"], []));
 
 describe("root Pulumi.yaml, local target, Pulumi engine stood in for (real docker build, docker run, health check)", () => {
     let imageRef = "";
     const stack = new ActingEngine("lisp-deploy-hello", "webapp-it");
+    afterAll(() => removeDockerObjects([CONTAINER, "webapp-it-unhealthy", "webapp-it-secret"], stack.builds.map((b) => b.imageName)));
 
     test("the program builds hello, runs it on 127.0.0.1 and its url answers with the app's text", async () => {
         const outputs = await upProject(path.join(ROOT, "Pulumi.yaml"), [`port=${PORT}`, `containerName=${CONTAINER}`], stack);
