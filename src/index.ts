@@ -9,3 +9,5 @@ export * from "./host/sshHost";
 export * from "./image/lispImage";
 export * from "./release/heroku";
 export * from "./release/systemdRelease";
+export * from "./release/localRelease";
+export * from "./app/webApp";

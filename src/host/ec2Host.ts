@@ -29,6 +29,11 @@ export interface Ec2HostArgs {
     readonly publicKey: pulumi.Input<string>;
     /** The matching private key (a secret): releases and the readiness check log in with it. */
     readonly privateKey: pulumi.Input<string>;
+    /**
+     * sshd's port on the instance. Default 22. Only for images whose sshd listens elsewhere (user data does
+     * not move sshd); the security group opens this port to `sshCidrs`.
+     */
+    readonly sshPort?: number;
     /** The login user; Debian's AMIs use "admin" (passwordless sudo). Default "admin". */
     readonly sshUser?: pulumi.Input<string>;
     /** CIDRs allowed to reach SSH (port 22), e.g. ["203.0.113.7/32"]. Must not be empty. */
@@ -82,7 +87,7 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
 
     constructor(name: string, args: Ec2HostArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered, the component included: bad input leaves nothing behind.
-        const { arch, publicKey, privateKey, sshUser, volumeSize, firewall, tags, userData } = prepareEc2HostArgs(name, args);
+        const { arch, publicKey, privateKey, sshUser, sshPort, volumeSize, firewall, tags, userData } = prepareEc2HostArgs(name, args);
         super("lisp-deploy:index:Ec2Host", name, {}, opts);
 
         const child = { parent: this };
@@ -147,7 +152,7 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
             `${name}-cloud-init`,
             {
                 // A new instance's sshd answers a minute or two after launch: keep dialling meanwhile.
-                connection: { host: address, port: SSH_PORT, user: sshUser, privateKey, dialErrorLimit: 60 },
+                connection: { host: address, port: sshPort, user: sshUser, privateKey, dialErrorLimit: 60 },
                 create: CLOUD_INIT_WAIT_SCRIPT,
                 // A replaced instance is a new machine: wait for its cloud-init too.
                 triggers: [instance.id],
@@ -164,7 +169,7 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
         this.appUser = args.appUser ?? DEFAULT_APP_USER;
         // Built from the readiness command's output, so anything using the connection waits for cloud-init.
         this.connection = pulumi.secret(
-            pulumi.all([ready.stdout, address, sshUser, privateKey]).apply(([, host, user, key]) => ({ host, port: SSH_PORT, user, privateKey: key })),
+            pulumi.all([ready.stdout, address, sshUser, privateKey]).apply(([, host, user, key]) => ({ host, port: sshPort, user, privateKey: key })),
         );
         this.registerOutputs({
             connection: this.connection,
@@ -202,6 +207,10 @@ function prepareEc2HostArgs(name: string, args: Ec2HostArgs) {
     if (args.sshCidrs === undefined) {
         throw new ValidationError("args.sshCidrs", 'is required: list the networks allowed to SSH in, e.g. ["203.0.113.7/32"].');
     }
+    const sshPort = args.sshPort ?? SSH_PORT;
+    if (!Number.isInteger(sshPort) || sshPort < 1 || sshPort > 65535) {
+        throw new ValidationError("args.sshPort", `must be a whole number from 1 to 65535; got ${JSON.stringify(args.sshPort)}.`);
+    }
     const platform = args.platform;
     const arch = checked(args.instanceType, (t) => {
         const a = archOfInstanceType(t);
@@ -222,7 +231,7 @@ function prepareEc2HostArgs(name: string, args: Ec2HostArgs) {
     });
     const firewall = renderOnceKnown(
         { publicPorts: args.publicPorts ?? [80, 443], sshCidrs: args.sshCidrs, outboundTcpPorts: args.outboundTcpPorts ?? [80, 443] },
-        (v) => renderFirewall({ ...v, allowSshFromAnywhere: args.allowSshFromAnywhere }),
+        (v) => renderFirewall({ ...v, allowSshFromAnywhere: args.allowSshFromAnywhere, sshPort }),
     );
     const tags = renderOnceKnown({ tags: args.tags ?? {} }, (v) => mergeTags(name, v.tags));
     const userData = renderUserData({
@@ -232,5 +241,5 @@ function prepareEc2HostArgs(name: string, args: Ec2HostArgs) {
         extraPackages: args.extraPackages,
         upgradePackages: args.upgradePackages,
     });
-    return { arch, publicKey, privateKey, sshUser, volumeSize, firewall, tags, userData };
+    return { arch, publicKey, privateKey, sshUser, sshPort, volumeSize, firewall, tags, userData };
 }

@@ -40,6 +40,8 @@ export interface FirewallOptions {
     allowSshFromAnywhere?: boolean;
     /** TCP ports the host may connect out to, anywhere. */
     outboundTcpPorts: number[];
+    /** sshd's port. Default 22. */
+    sshPort?: number;
 }
 
 const WORLD_V4 = "0.0.0.0/0";
@@ -92,7 +94,7 @@ export function renderFirewall(options: FirewallOptions, field = "args"): { ingr
         })),
         {
             description: "ssh from the named networks",
-            ...tcp(SSH_PORT),
+            ...tcp(options.sshPort ?? SSH_PORT),
             ...(sshV4.length ? { cidrBlocks: sshV4 } : {}),
             ...(sshV6.length ? { ipv6CidrBlocks: sshV6 } : {}),
         },

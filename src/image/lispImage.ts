@@ -3,10 +3,12 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
 import { writeContext } from "./context";
-import { ImagePlanOptions, planImage } from "./plan";
+import { DependencySourceArgs, SbclOriginArgs, toDependencySource, toSbclOrigin } from "./args";
+import { planImage } from "./plan";
 
 // The option types LispImageArgs is made of, public through src/index.ts's single export line.
 export type { DependencySource, ImagePlanOptions, SbclOrigin } from "./plan";
+export * from "./args";
 
 /** A registry to push the runtime image to (e.g. Heroku's `registry.heroku.com`, or a local registry). */
 export interface LispImageRegistry {
@@ -19,11 +21,40 @@ export interface LispImageRegistry {
 }
 
 /**
- * Arguments of LispImage. The fields inherited from ImagePlanOptions are plain values, not Outputs: the
- * `.asd` is read, the options checked and the build context written while the program runs, so that bad
- * input fails at preview time and the context exists before the Docker provider hashes it.
+ * Arguments of LispImage. The image settings are plain values, not Outputs: the `.asd` is read, the
+ * options checked and the build context written while the program runs, so that bad input fails at
+ * preview time and the context exists before the Docker provider hashes it. They mirror ImagePlanOptions
+ * in the shapes Pulumi's schema inference can carry to other languages (no unions, no readonly arrays).
  */
-export interface LispImageArgs extends ImagePlanOptions {
+export interface LispImageArgs {
+    /** The app directory: holds the system's `.asd` and its sources (relative to the program's directory). */
+    readonly appDir: string;
+    /** The system to build (default: the only `.asd` at the top of appDir). */
+    readonly systemName?: string;
+    /** External dependencies, replacing what the `.asd` files say (for an `.asd` this reader cannot read). */
+    readonly dependencies?: string[];
+    /** `package:function` the executable calls (default: the system's `:entry-point`). */
+    readonly entryPoint?: string;
+    /** The executable's file name (default: `:build-pathname`, else the system name). */
+    readonly buildPathname?: string;
+    /** Where dependencies come from (default: Quicklisp with a pinned dist). */
+    readonly dependencySource?: DependencySourceArgs;
+    /** Extra Debian packages for the build stages. */
+    readonly buildPackages?: string[];
+    /** Extra Debian packages for the runtime stage, for foreign libraries (e.g. `libssl3`). */
+    readonly runtimePackages?: string[];
+    /** Base image of all stages (default `debian:bookworm-slim`). */
+    readonly baseImage?: string;
+    /** Where SBCL comes from (default: Debian's `sbcl` package). */
+    readonly sbcl?: SbclOriginArgs;
+    /** Compress the executable's core (default false: starts faster; true: a file about 4x smaller). */
+    readonly compression?: boolean;
+    /** Default `PORT` of the runtime image (default 8080). */
+    readonly port?: number;
+    /** Directory holding this package's `lisp-deploy.asd` and `src/` (default: the package's own `lisp/`). */
+    readonly lispDeploySystemDir?: string;
+    /** Paths (relative to the current directory) never copied from the app tree. */
+    readonly excludeFromApp?: string[];
     /** Image repository name, e.g. `registry.heroku.com/my-app/web` (default: the system name). */
     readonly imageName?: pulumi.Input<string>;
     /** Image tag (default: `ctx-` and the first 12 hex digits of the context hash, so it changes exactly when the build input does). */
@@ -72,6 +103,8 @@ export class LispImage extends pulumi.ComponentResource {
     readonly imageRef: pulumi.Output<string>;
     /** Where the executable is inside the image (`/app/<build-pathname>`): SystemdRelease copies it out from here. */
     readonly executablePath: pulumi.Output<string>;
+    /** The same path as a plain string, known when the component is constructed (a release validates it before deploy time). */
+    readonly executablePathInImage: string;
     /** The ASDF system built. */
     readonly systemName: pulumi.Output<string>;
     /** The external dependencies loaded into dependencies.core, sorted. */
@@ -86,7 +119,12 @@ export class LispImage extends pulumi.ComponentResource {
         if (path.isAbsolute(contextDir) || contextDir.startsWith("..")) {
             throw new ValidationError("args.contextDir", `"${args.contextDir}" must be a path inside the program's directory (relative, no ".."), so previews do not depend on the machine.`);
         }
-        const plan = planImage({ ...args, excludeFromApp: [...(args.excludeFromApp ?? []), contextDir] });
+        const plan = planImage({
+            ...args,
+            dependencySource: toDependencySource(args.dependencySource, "args.dependencySource"),
+            sbcl: toSbclOrigin(args.sbcl, "args.sbcl"),
+            excludeFromApp: [...(args.excludeFromApp ?? []), contextDir],
+        });
         writeContext(contextDir, plan.files);
 
         const repository = args.imageName ?? plan.app.systemName;
@@ -124,6 +162,7 @@ export class LispImage extends pulumi.ComponentResource {
         this.repoDigest = image.repoDigest;
         this.imageRef = pulumi.all([image.repoDigest, image.imageName]).apply(([digest, imageName]) => digest || imageName);
         this.executablePath = pulumi.output(plan.executablePath);
+        this.executablePathInImage = plan.executablePath;
         this.systemName = pulumi.output(plan.app.systemName);
         this.dependencies = pulumi.output([...plan.dependencies]);
         this.port = pulumi.output(plan.spec.port);
@@ -134,6 +173,7 @@ export class LispImage extends pulumi.ComponentResource {
             repoDigest: this.repoDigest,
             imageRef: this.imageRef,
             executablePath: this.executablePath,
+            executablePathInImage: this.executablePathInImage,
             systemName: this.systemName,
             dependencies: this.dependencies,
             port: this.port,

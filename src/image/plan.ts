@@ -43,7 +43,7 @@ export type DependencySource =
 /** Where SBCL comes from: Debian's package (default), or an SBCL binary tarball by URL or local file. */
 export type SbclOrigin = { readonly tarballUrl: string; readonly sha256?: string } | { readonly tarballFile: string };
 
-/** The plain (non-Output) settings that shape the image; LispImageArgs and `npm run example` both use them. */
+/** The plain (non-Output) settings that shape the image; LispImageArgs is built on them. */
 export interface ImagePlanOptions {
     /** The app directory: holds the system's `.asd` and its sources. */
     readonly appDir: string;

@@ -22,6 +22,29 @@ export interface ExecutableInImage {
     readonly path: string;
 }
 
+/**
+ * Where the executable comes from: `{ file }` (an ExecutableFile) or `{ image, path }` (an ExecutableInImage),
+ * as one flat object rather than a union so Pulumi's schema inference can carry it to every language.
+ */
+export interface ExecutableSource {
+    /** Path of a local executable (relative to the Pulumi project keeps previews machine-independent). */
+    readonly file?: string;
+    /** The image to copy the executable out of, ideally `name@sha256:…`. */
+    readonly image?: pulumi.Input<string>;
+    /** Absolute path of the executable inside `image`, e.g. `/app/hello`. */
+    readonly path?: string;
+}
+
+/** How systemd learns the app is up (the enum form the schema inference understands). */
+export const ServiceType = {
+    /** The app sends READY=1 (lisp-deploy's runtime does). */
+    Notify: "notify",
+    /** Started as soon as the process runs, for apps that never notify. */
+    Exec: "exec",
+} as const;
+/** How systemd learns the app is up. */
+export type ServiceType = (typeof ServiceType)[keyof typeof ServiceType];
+
 /** An HTTP check run on the host after each (re)start; a release that fails it is rolled back. */
 export interface HealthCheck {
     /** Path requested on 127.0.0.1:<port>; default `/`. */
@@ -39,13 +62,13 @@ export interface SystemdReleaseArgs {
     /** App name: the unit is `<app>.service`, releases live in `/opt/<app>`. Lower-case letters, digits and '-'. */
     readonly app: string;
     /** Where the executable comes from: a local file or an image. */
-    readonly executable: ExecutableFile | ExecutableInImage;
+    readonly executable: ExecutableSource;
     /** File name of the executable on the host; default the source's base name. */
     readonly executableName?: string;
     /** TCP port the app listens on (passed as PORT). */
     readonly port: number;
     /** `notify` (default) for apps using lisp-deploy's runtime, which sends READY=1; `exec` for apps that never notify. */
-    readonly serviceType?: "notify" | "exec";
+    readonly serviceType?: ServiceType;
     /** Non-secret environment variables, written into the unit (and so shown in previews). */
     readonly environment?: Record<string, pulumi.Input<string>>;
     /** Secret environment variables: sent on stdin into a 0600 file read through `EnvironmentFile=`; never in the unit or a command. */
@@ -104,15 +127,16 @@ export class SystemdRelease extends pulumi.ComponentResource {
 
         let releaseId: pulumi.Output<string>;
         let localFile: pulumi.Output<string>;
-        if ("file" in args.executable) {
-            releaseId = pulumi.output(releaseIdOfFile(args.executable.file));
-            localFile = pulumi.output(args.executable.file);
+        const file = args.executable.file;
+        if (file !== undefined) {
+            releaseId = pulumi.output(releaseIdOfFile(file));
+            localFile = pulumi.output(file);
         } else {
             const destination = `.lisp-deploy/${name}/${plan.executableName}`;
-            const pathInImage = args.executable.path;
+            const pathInImage = args.executable.path!;
             const extract = new command.local.Command(
                 `${name}-extract`,
-                { create: pulumi.output(args.executable.image).apply((image) => extractCommand(image, pathInImage, destination)) },
+                { create: pulumi.output(args.executable.image!).apply((image) => extractCommand(image, pathInImage, destination)) },
                 { parent: this },
             );
             releaseId = extract.stdout.apply((out) => out.trim());
@@ -189,17 +213,17 @@ function withSwank(env: Record<string, string>, swankPort: number | undefined): 
 export function planRelease(args: SystemdReleaseArgs) {
     validateAppName("args.app", args.app);
     validatePort("args.port", args.port);
-    if (!args.executable || (!("file" in args.executable) && !("image" in args.executable))) {
+    if (!args.executable || (args.executable.file === undefined) === (args.executable.image === undefined)) {
         throw new ValidationError("args.executable", "give either { file } (a local executable) or { image, path } (an image and the executable's path in it).");
     }
     let sourceName: string;
-    if ("file" in args.executable) {
+    if (args.executable.file !== undefined) {
         if (!args.executable.file || !fs.existsSync(args.executable.file) || !fs.statSync(args.executable.file).isFile()) {
             throw new ValidationError("args.executable.file", `no file at ${JSON.stringify(args.executable.file)}: build the executable first (e.g. asdf:make) or fix the path.`);
         }
         sourceName = path.basename(args.executable.file);
     } else {
-        if (!path.posix.isAbsolute(args.executable.path)) {
+        if (!args.executable.path || !path.posix.isAbsolute(args.executable.path)) {
             throw new ValidationError("args.executable.path", `must be the absolute path of the executable inside the image; got ${JSON.stringify(args.executable.path)}.`);
         }
         sourceName = path.posix.basename(args.executable.path);

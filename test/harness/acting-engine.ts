@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
+import { BuildRecord, buildImage, removeContainer, runContainer } from "./dockerActs";
 import { RecordingMocks } from "./mocks";
 import { run, RunResult } from "./run";
 import { sshOptions } from "./systemd-host";
@@ -16,6 +17,14 @@ interface StateEntry {
     fingerprint: string;
     inputs: Record<string, any>;
     outputs: Record<string, any>;
+}
+
+/** Stand-ins for providers the engine has no real action for (AWS's API in the examples' tests). */
+export interface OtherProviders {
+    /** Performs `op` on a resource of `type` and answers its outputs; undefined: not this stand-in's type. */
+    act?: (op: Action["op"], type: string, name: string, inputs: Record<string, any>) => Promise<Record<string, any> | undefined>;
+    /** Answers an invoke (a data source such as aws:ec2/getAmi). */
+    call?: (args: pulumi.runtime.MockCallArgs) => Record<string, any>;
 }
 
 /** One real action the engine performed, in order: what tests assert ("nothing ran the second time"). */
@@ -36,7 +45,10 @@ export interface Action {
  *
  * - `command:remote:Command`: runs the command over real OpenSSH, key in a 0600 temp file, stdin piped;
  * - `command:remote:CopyToRemote`: a real scp (SFTP) upload;
- * - `command:local:Command`: a real local shell.
+ * - `command:local:Command`: a real local shell;
+ * - `docker:index/image:Image`: a real classic-builder `docker build` (test/harness/dockerActs.ts);
+ * - `docker:index/container:Container`: a real `docker create`/`start` (replaced on any change, as the
+ *   provider replaces a container whose image or environment changed), `docker rm -f` on delete.
  *
  * A failed action fails the run (its error carries the command's stderr), keeps the resource's old state
  * and skips deletions, as a failed `pulumi up` does.
@@ -45,10 +57,14 @@ export class ActingEngine {
     private readonly state = new Map<string, StateEntry>();
     /** Every real action performed, in order. */
     readonly actions: Action[] = [];
+    /** Every image build performed, with its output (which stages came from cache). */
+    readonly builds: BuildRecord[] = [];
 
     constructor(
         private readonly project = "lisp-deploy",
         private readonly stack = "acting",
+        /** Stand-ins for other providers (AWS's API): an act per resource type, and answers to invokes. */
+        private readonly others: OtherProviders = {},
     ) {}
 
     /** Runs `program` like `pulumi up` and returns what it returned (its outputs resolve afterwards). */
@@ -71,7 +87,7 @@ export class ActingEngine {
                 lastActivity = Date.now();
                 return new Promise<never>(() => undefined);
             }
-        });
+        }, this.others.call);
         // A successful answer is counted once the mock monitor has it; a failure was counted in the catch.
         const answered = mocks.newResource.bind(mocks);
         mocks.newResource = async (a) => {
@@ -84,6 +100,15 @@ export class ActingEngine {
         const result = program();
         while (inflight > 0 || Date.now() - lastActivity < 400) {
             await new Promise((r) => setTimeout(r, 100));
+        }
+        if (failures.length === 0 && result && typeof (result as any).then === "function") {
+            // The program may still wait on outputs (its exports) when the engine went quiet between two
+            // registrations; a failure after this point must still fail the run rather than leave it hanging.
+            let timer: NodeJS.Timeout | undefined;
+            const failed = new Promise<never>((_, reject) => {
+                timer = setInterval(() => failures.length > 0 && reject(new Error("failed")), 200);
+            });
+            await Promise.race([result, failed]).catch(() => undefined).finally(() => clearInterval(timer));
         }
         if (failures.length > 0) {
             throw new Error(`update failed:\n${failures.map((f) => f.message).join("\n---\n")}`);
@@ -129,6 +154,8 @@ export class ActingEngine {
     }
 
     private async perform(op: Action["op"], type: string, name: string, inputs: Record<string, any>): Promise<Record<string, any>> {
+        // ACTING_TRACE=1 shows progress while a long run (an image build, a host booting) is under way.
+        if (process.env.ACTING_TRACE) process.stderr.write(`acting: ${op} ${type} ${name}\n`);
         const before = this.actions.length;
         try {
             return await this.performOnce(op, type, name, inputs);
@@ -144,7 +171,9 @@ export class ActingEngine {
             case "command:remote:Command": {
                 this.actions.push({ op, type, name });
                 if (!text) return {};
-                const r = await withKey(inputs.connection, (ssh) => run("ssh", [...ssh("-p"), target(inputs.connection), text], { input: inputs.stdin }));
+                const r = await withKey(inputs.connection, (ssh) =>
+                    dialing(inputs.connection, () => run("ssh", [...ssh("-p"), target(inputs.connection), text], { input: inputs.stdin })),
+                );
                 return outputsOrThrow(op, name, r);
             }
             case "command:local:Command": {
@@ -164,9 +193,28 @@ export class ActingEngine {
                 outputsOrThrow(op, name, r);
                 return {};
             }
-            default:
+            case "docker:index/image:Image": {
+                this.actions.push({ op, type, name });
+                // Deleting an image leaves it in the engine's cache, as `pulumi destroy` with skipPush does.
+                return op === "delete" ? {} : buildImage(inputs, this.builds);
+            }
+            case "docker:index/container:Container": {
+                this.actions.push({ op, type, name });
+                if (op === "delete") {
+                    await removeContainer(inputs);
+                    return {};
+                }
+                return runContainer(inputs);
+            }
+            default: {
+                const acted = this.others.act ? await this.others.act(op, type, name, inputs) : undefined;
+                if (acted !== undefined) {
+                    this.actions.push({ op, type, name });
+                    return acted;
+                }
                 // Components and other custom resources: nothing real to do, state is their inputs.
                 return {};
+            }
         }
     }
 }
@@ -196,6 +244,22 @@ async function withKey<T>(connection: { privateKey: string; port: number }, acti
         return await action((portFlag) => sshOptions(keyFile, connection.port, portFlag));
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/**
+ * Like @pulumi/command: a connection that cannot be dialled yet (a new machine's sshd not up yet, or
+ * refusing a key cloud-init has not installed yet) is retried once a second, up to the connection's
+ * `dialErrorLimit` (the provider's default: 10), as the provider retries a failed dial. Failures of the
+ * command itself are never retried.
+ */
+async function dialing(connection: { dialErrorLimit?: number }, attempt: () => Promise<RunResult>): Promise<RunResult> {
+    const limit = connection.dialErrorLimit ?? 10;
+    for (let dials = 1; ; dials++) {
+        const r = await attempt();
+        const unreachable = r.code === 255 && /Connection refused|Connection timed out|Connection reset|No route to host|kex_exchange_identification|Connection closed by|Permission denied \(publickey/.test(r.stderr);
+        if (!unreachable || dials >= limit) return r;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
     }
 }
 

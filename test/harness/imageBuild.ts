@@ -1,38 +1,20 @@
-import { execFileSync, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as http from "http";
 import * as pulumi from "@pulumi/pulumi";
+import { BuildRecord, buildImage } from "./dockerActs";
 
 /** One `docker build` the acting mock ran, with its full output. */
-export interface RecordedBuild {
-    imageName: string;
-    args: string[];
-    output: string;
-    imageId: string;
-}
+export type RecordedBuild = BuildRecord;
 
 /**
  * An `act` for RecordingMocks that performs what the Docker provider would for `docker:index/image:Image`:
- * a real `docker build` with exactly the recorded inputs (context, dockerfile, target, network, platform),
- * then answers with the built image's id as repoDigest (what the provider reports for a local-only image).
- * The build fails the program when docker build fails, with its output in the error.
+ * a real `docker build` with exactly the recorded inputs (the same act the acting engine uses), answered
+ * with the built image's id as repoDigest. The build fails the program when docker build fails, with its
+ * output in the error.
  */
 export function dockerBuildAct(builds: RecordedBuild[]) {
-    return async (args: pulumi.runtime.MockResourceArgs): Promise<Record<string, any> | undefined> => {
-        if (args.type !== "docker:index/image:Image") return undefined;
-        const build = args.inputs.build;
-        if (build.builderVersion !== "BuilderV1") throw new Error(`expected the classic builder, got ${build.builderVersion}`);
-        const argv = ["build", "-f", build.dockerfile, "--target", build.target, "-t", args.inputs.imageName];
-        if (build.network) argv.push("--network", build.network);
-        if (build.platform) argv.push("--platform", build.platform);
-        for (const image of build.cacheFrom?.images ?? []) argv.push("--cache-from", image);
-        argv.push(build.context);
-        const result = spawnSync("docker", argv, { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, env: { ...process.env, DOCKER_BUILDKIT: "0" } });
-        const output = `${result.stdout}${result.stderr}`;
-        const imageId = result.status === 0 ? execFileSync("docker", ["image", "inspect", "--format", "{{.Id}}", args.inputs.imageName], { encoding: "utf8" }).trim() : "";
-        builds.push({ imageName: args.inputs.imageName, args: argv, output, imageId });
-        if (result.status !== 0) throw new Error(`docker ${argv.join(" ")} failed (exit ${result.status}):\n${output.slice(-6000)}`);
-        return { repoDigest: imageId };
-    };
+    return async (args: pulumi.runtime.MockResourceArgs): Promise<Record<string, any> | undefined> =>
+        args.type === "docker:index/image:Image" ? buildImage(args.inputs, builds) : undefined;
 }
 
 /** For each stage of a classic-builder build output: its steps and whether each came from cache. */

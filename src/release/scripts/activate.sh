@@ -48,6 +48,11 @@ if [ -f "${upload}" ]; then
     mv -f "${upload}" "${release_dir}/${EXECUTABLE}"
   fi
 fi
+# An upload by a sudo user (see prepare.sh) leaves its files owned by that user: root owns a release.
+# Only when needed, so a run that changes nothing leaves even inode times alone.
+for owned in "${release_dir}" "${release_dir}/${EXECUTABLE}"; do
+  if [ -e "${owned}" ] && [ "$(stat -c %u:%g "${owned}")" != 0:0 ]; then chown root:root "${owned}"; fi
+done
 if [ ! -f "${release_dir}/${EXECUTABLE}" ]; then
   say "release ${RELEASE_ID} has no ${EXECUTABLE}; was it uploaded to ${upload}?"
   exit 1

@@ -9,3 +9,8 @@ if [ ! -d "${release_dir}" ]; then
   mkdir -p "${release_dir}"
   chmod 0755 "/opt/${APP}" "/opt/${APP}/releases" "${release_dir}"
 fi
+# A login user other than root (sudo, as on EC2's Debian images) uploads the executable itself over SFTP:
+# let it write into this release directory only; activate.sh gives everything back to root.
+if [ -n "${SUDO_USER:-}" ] && [ "${SUDO_USER}" != root ]; then
+  chown "${SUDO_USER}" "${release_dir}"
+fi

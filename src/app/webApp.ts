@@ -1,0 +1,442 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ValidationError } from "../errors";
+import { Platform } from "../host/host";
+import { LispImage } from "../image/lispImage";
+import { Ec2Host } from "../host/ec2Host";
+import { SshHost } from "../host/sshHost";
+import { HostConnection } from "../host/connection";
+import { HerokuRelease, validateHerokuReleaseArgs } from "../release/heroku";
+import { planRelease, SystemdRelease } from "../release/systemdRelease";
+import { validateAppName } from "../release/unit";
+import { checkEnvironmentNames, LocalRelease, NetworkMode, planLocalRelease } from "../release/localRelease";
+import { DependencySourceArgs, toDependencySource } from "../image/args";
+
+/** Where a WebApp runs (the enum form Pulumi's schema inference understands). */
+export const TargetKind = {
+    /** The local Docker engine, published on 127.0.0.1: the default, no cloud account needed. */
+    Local: "local",
+    /** A new EC2 instance (Ec2Host) running the app under systemd (SystemdRelease). */
+    Ec2: "ec2",
+    /** An existing server reached over SSH (SshHost) running the app under systemd (SystemdRelease). */
+    Ssh: "ssh",
+    /** Heroku's container runtime (HerokuRelease). */
+    Heroku: "heroku",
+} as const;
+/** Where a WebApp runs. */
+export type TargetKind = (typeof TargetKind)[keyof typeof TargetKind];
+
+/** The app: an ASDF system on disk and how to build and run it. */
+export interface WebAppSourceArgs {
+    /** The app directory holding its `.asd`, relative to the Pulumi program's directory (e.g. "../hello"). */
+    readonly path: string;
+    /** The ASDF system to build (default: the only `.asd` in `path`). */
+    readonly system?: string;
+    /** `package:function` the executable calls (default: the system's `:entry-point`). */
+    readonly entryPoint?: string;
+    /** Where the Lisp dependencies come from (default: Quicklisp, pinned dist). */
+    readonly dependencySource?: DependencySourceArgs;
+    /** Extra Debian packages in the runtime image, for foreign libraries (e.g. "libssl3" for cl+ssl). */
+    readonly runtimePackages?: string[];
+    /** Extra Debian packages for the build stages. */
+    readonly buildPackages?: string[];
+    /** Compress the executable's core (smaller file, slightly slower start). Default false. */
+    readonly compression?: boolean;
+    /** The port the app listens on (passed as PORT). Default 8080. */
+    readonly port?: number;
+    /** Non-secret environment variables (shown in previews). */
+    readonly environment?: { [name: string]: pulumi.Input<string> };
+    /** Secret environment variables: secrets end to end, never in previews, commands or logs. */
+    readonly secretEnvironment?: { [name: string]: pulumi.Input<string> };
+    /** The path a health check requests after each release. Default "/". */
+    readonly healthPath?: string;
+    /** Platform to build the image for (default: the engine's own); an ec2 target checks it against the instance type. */
+    readonly platform?: Platform;
+    /** Network mode of the image build's RUN steps, e.g. "host" on engines without a bridge network. */
+    readonly buildNetwork?: string;
+}
+
+/** The local Docker engine target. */
+export interface LocalTargetArgs {
+    /** The port on 127.0.0.1 the app is published on. Default 8080. */
+    readonly port?: number;
+    /** "bridge" (default) publishes the port on 127.0.0.1; "host" for engines started without a bridge. */
+    readonly networkMode?: NetworkMode;
+    /** The container's name. Default `lisp-deploy-<name>`. */
+    readonly containerName?: string;
+}
+
+/** A new EC2 instance running the app under systemd. */
+export interface Ec2TargetArgs {
+    /** EC2 instance type, e.g. "t3.small" (amd64) or "t4g.small" (arm64). */
+    readonly instanceType: pulumi.Input<string>;
+    /** OpenSSH public key line installed for the login user. */
+    readonly publicKey: pulumi.Input<string>;
+    /** The matching private key (a secret). */
+    readonly privateKey: pulumi.Input<string>;
+    /** CIDRs allowed to reach SSH, e.g. ["203.0.113.7/32"]. */
+    readonly sshCidrs: pulumi.Input<string[]>;
+    /** Set to true to allow 0.0.0.0/0 in `sshCidrs`. Default false. */
+    readonly allowSshFromAnywhere?: boolean;
+    /** Give the host an Elastic IP. Default false. */
+    readonly elasticIp?: boolean;
+    /** An AMI id instead of the newest official Debian 12 image. */
+    readonly ami?: pulumi.Input<string>;
+    /** The subnet to launch in (default: a default subnet of the default VPC). */
+    readonly subnetId?: pulumi.Input<string>;
+    /** sshd's port on the instance. Default 22. */
+    readonly sshPort?: number;
+    /** Start Swank on the host's 127.0.0.1:<swankPort>; WebApp outputs the tunnel command. */
+    readonly swankPort?: number;
+    /** Tags for every AWS resource. */
+    readonly tags?: pulumi.Input<{ [key: string]: string }>;
+}
+
+/** An existing server reached over SSH, running the app under systemd. */
+export interface SshTargetArgs {
+    /** The server's address (IP or DNS name). */
+    readonly host: pulumi.Input<string>;
+    /** sshd's port. Default 22. */
+    readonly port?: pulumi.Input<number>;
+    /** The login user (root or passwordless sudo). Default "root". */
+    readonly user?: pulumi.Input<string>;
+    /** The private key (a secret). */
+    readonly privateKey: pulumi.Input<string>;
+    /** Start Swank on the server's 127.0.0.1:<swankPort>; WebApp outputs the tunnel command. */
+    readonly swankPort?: number;
+}
+
+/** Heroku's container runtime. */
+export interface HerokuTargetArgs {
+    /** The Heroku app's name. */
+    readonly app: pulumi.Input<string>;
+    /** The Heroku API key (a secret). */
+    readonly apiKey: pulumi.Input<string>;
+    /** Create the app if it does not exist. Default false. */
+    readonly createApp?: pulumi.Input<boolean>;
+    /** The region for a created app, e.g. "eu". */
+    readonly region?: pulumi.Input<string>;
+    /** The Platform API's base URL (default Heroku's). */
+    readonly apiUrl?: pulumi.Input<string>;
+    /** The registry's host (default registry.heroku.com). */
+    readonly registryHost?: pulumi.Input<string>;
+}
+
+/**
+ * Where the app runs: `kind` picks the target (default "local") and only that kind's block may be given.
+ * One object with a block per kind rather than a union, so every Pulumi language can express it.
+ */
+export interface WebAppTargetArgs {
+    /** "local" (default), "ec2", "ssh" or "heroku". */
+    readonly kind?: TargetKind;
+    /** Settings of the local target. */
+    readonly local?: LocalTargetArgs;
+    /** Settings of the ec2 target (required when kind is "ec2"). */
+    readonly ec2?: Ec2TargetArgs;
+    /** Settings of the ssh target (required when kind is "ssh"). */
+    readonly ssh?: SshTargetArgs;
+    /** Settings of the heroku target (required when kind is "heroku"). */
+    readonly heroku?: HerokuTargetArgs;
+}
+
+/** Arguments of a {@link WebApp}. */
+export interface WebAppArgs {
+    /** The app to build and run. */
+    readonly app: WebAppSourceArgs;
+    /** Where to run it (default: the local Docker engine). */
+    readonly target?: WebAppTargetArgs;
+}
+
+/** What every target's wiring hands back to the WebApp. */
+export interface TargetOutputs {
+    readonly url: pulumi.Output<string>;
+    readonly unit?: pulumi.Output<string>;
+    readonly userData?: pulumi.Output<string>;
+    readonly sshCommand?: pulumi.Output<string>;
+    readonly swankTunnel?: pulumi.Output<string | undefined>;
+    readonly logsCommand?: pulumi.Output<string>;
+}
+
+/** The validated plan of a WebApp: which target, and the app's settings with defaults filled in. */
+export interface WebAppPlan {
+    readonly kind: TargetKind;
+    readonly port: number;
+    readonly healthPath: string;
+}
+
+const KINDS = Object.values(TargetKind) as string[];
+
+/** Validates a WebApp's arguments (the target's shape, the app's plain settings); throws ValidationError naming the field. */
+export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
+    if (!args || !args.app) throw new ValidationError("args.app", 'is required: give at least { path: "<the app directory holding its .asd>" }.');
+    if (!args.app.path) throw new ValidationError("args.app.path", 'is required: the app directory holding its .asd, relative to the program (e.g. "../hello").');
+    const target = args.target ?? {};
+    const kind = (target.kind ?? TargetKind.Local) as TargetKind;
+    if (!KINDS.includes(kind)) throw new ValidationError("args.target.kind", `must be one of ${KINDS.map((k) => `"${k}"`).join(", ")}; got ${JSON.stringify(kind)}.`);
+    for (const other of KINDS) {
+        if (other !== kind && (target as Record<string, unknown>)[other] !== undefined) {
+            throw new ValidationError(`args.target.${other}`, `is given but target.kind is "${kind}"; remove the ${other} block or set kind: "${other}".`);
+        }
+    }
+    if (kind !== TargetKind.Local && (target as Record<string, unknown>)[kind] === undefined) {
+        throw new ValidationError(`args.target.${kind}`, `is required when target.kind is "${kind}": give its settings block.`);
+    }
+    const port = args.app.port ?? 8080;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ValidationError("args.app.port", `must be a whole number from 1 to 65535; got ${JSON.stringify(port)}.`);
+    // The local target publishes the port itself and so owns BIND_ADDRESS too; on a host, binding
+    // 127.0.0.1 behind a reverse proxy is the app's choice.
+    const reserved = kind === TargetKind.Local ? ["PORT", "BIND_ADDRESS"] : ["PORT"];
+    checkEnvironmentNames("args.app.environment", args.app.environment, reserved);
+    checkEnvironmentNames("args.app.secretEnvironment", args.app.secretEnvironment, reserved);
+    const healthPath = args.app.healthPath ?? "/";
+    if (!healthPath.startsWith("/") || /\s/.test(healthPath)) {
+        throw new ValidationError("args.app.healthPath", `must be a URL path starting with "/" and without spaces; got ${JSON.stringify(healthPath)}.`);
+    }
+    if (kind === TargetKind.Local) {
+        // The release's own checks, run now so a bad local block fails before the WebApp registers anything.
+        const local = target.local ?? {};
+        planLocalRelease(`${name}-release`, { image: "planned", executablePath: "/planned", port: local.port, containerPort: port, networkMode: local.networkMode, containerName: local.containerName }, "args.target.local");
+    }
+    if (kind === TargetKind.Ec2 || kind === TargetKind.Ssh) {
+        // The unit names /opt/<app> and <app>.service after the WebApp: check it, and the release's other
+        // plain settings, before anything is registered.
+        validateAppName("name", name);
+        const swankPort = kind === TargetKind.Ec2 ? target.ec2!.swankPort : target.ssh!.swankPort;
+        try {
+            planRelease({ ...systemdReleaseSettings(name, args, { kind, port, healthPath }, swankPort), connection: { host: "planned", port: 22, user: "root", privateKey: "planned" }, executable: { image: "planned", path: "/app/planned" } });
+        } catch (e) {
+            if (!(e instanceof ValidationError)) throw e;
+            // Name the WebApp's own field, not the release's.
+            const field = e.field
+                .replace(/^args\.swankPort/, `args.target.${kind}.swankPort`)
+                .replace(/^args\.(environment|secretEnvironment|port)/, "args.app.$1")
+                .replace(/^args\.healthCheck\.path/, "args.app.healthPath");
+            throw new ValidationError(field, e.problem);
+        }
+    }
+    if (kind === TargetKind.Heroku) {
+        const heroku = target.heroku!;
+        try {
+            validateHerokuReleaseArgs({ ...heroku, image: "planned", config: args.app.environment, secretConfig: args.app.secretEnvironment });
+        } catch (e) {
+            if (!(e instanceof ValidationError)) throw e;
+            // Name the WebApp's own field: the user wrote target.heroku.app, not the release's args.app.
+            const field = e.field.replace(/^args\.config/, "args.app.environment").replace(/^args\.secretConfig/, "args.app.secretEnvironment").replace(/^args\./, "args.target.heroku.");
+            throw new ValidationError(field, e.problem);
+        }
+    }
+    return { kind, port, healthPath };
+}
+
+/**
+ * A Common Lisp web app, deployed: one object naming the app and a target. It builds the app's image
+ * (LispImage) and runs it on the target, the local Docker engine by default, and outputs the `url` plus
+ * what a reviewer and an operator need next: the rendered Dockerfile, unit and user data (so a preview
+ * diff shows them), the SSH, Swank-tunnel and log commands.
+ *
+ * @example
+ * const app = new WebApp("hello", {
+ *     app: { path: "../hello", runtimePackages: ["libssl3"], environment: { GREETING: "hi" } },
+ *     target: { kind: "local", local: { port: 8080 } },
+ * });
+ * export const url = app.url;
+ */
+export class WebApp extends pulumi.ComponentResource {
+    /** Where the app answers. */
+    readonly url: pulumi.Output<string>;
+    /** The target this app runs on. */
+    readonly targetKind: pulumi.Output<string>;
+    /** The image the release runs (image id or `name@sha256:...`). */
+    readonly imageRef: pulumi.Output<string>;
+    /** The rendered Dockerfile. */
+    readonly dockerfile: pulumi.Output<string>;
+    /** The rendered systemd unit (ec2 and ssh targets; empty otherwise). */
+    readonly unit: pulumi.Output<string>;
+    /** The rendered cloud-init user data (ec2 target; empty otherwise). */
+    readonly userData: pulumi.Output<string>;
+    /** The command that opens a shell on the host (ec2 and ssh targets; empty otherwise). */
+    readonly sshCommand: pulumi.Output<string>;
+    /** The command that tunnels Swank to this machine (when a swankPort is set; empty otherwise). */
+    readonly swankTunnel: pulumi.Output<string>;
+    /** The command that follows the app's log. */
+    readonly logsCommand: pulumi.Output<string>;
+
+    constructor(name: string, args: WebAppArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Everything plain is checked before anything is registered: bad input leaves nothing behind.
+        const plan = planWebApp(name, args);
+        const dependencySource = toDependencySource(args.app.dependencySource, "args.app.dependencySource");
+        super("lisp-deploy:index:WebApp", name, {}, opts);
+
+        const image = new LispImage(
+            `${name}-image`,
+            {
+                appDir: args.app.path,
+                systemName: args.app.system,
+                entryPoint: args.app.entryPoint,
+                dependencySource,
+                runtimePackages: args.app.runtimePackages,
+                buildPackages: args.app.buildPackages,
+                compression: args.app.compression,
+                port: plan.port,
+                // Heroku runs amd64 only.
+                platform: args.app.platform ?? (plan.kind === TargetKind.Heroku ? "linux/amd64" : undefined),
+                buildNetwork: args.app.buildNetwork,
+            },
+            { parent: this },
+        );
+
+        const outputs = wireTarget(this, name, args, plan, image);
+
+        const empty = pulumi.output("");
+        this.url = outputs.url;
+        this.targetKind = pulumi.output(plan.kind);
+        this.imageRef = image.imageRef;
+        this.dockerfile = image.dockerfile;
+        this.unit = outputs.unit ?? empty;
+        this.userData = outputs.userData ?? empty;
+        this.sshCommand = outputs.sshCommand ?? empty;
+        this.swankTunnel = outputs.swankTunnel ? outputs.swankTunnel.apply((t) => t ?? "") : empty;
+        this.logsCommand = outputs.logsCommand ?? empty;
+        this.registerOutputs({
+            url: this.url,
+            targetKind: this.targetKind,
+            imageRef: this.imageRef,
+            dockerfile: this.dockerfile,
+            unit: this.unit,
+            userData: this.userData,
+            sshCommand: this.sshCommand,
+            swankTunnel: this.swankTunnel,
+            logsCommand: this.logsCommand,
+        });
+    }
+}
+
+function wireTarget(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage): TargetOutputs {
+    switch (plan.kind) {
+        case TargetKind.Local:
+            return wireLocal(parent, name, args, plan, image);
+        case TargetKind.Heroku:
+            return wireHeroku(parent, name, args, image);
+        case TargetKind.Ec2:
+            return wireEc2(parent, name, args, plan, image);
+        case TargetKind.Ssh:
+            return wireSsh(parent, name, args, plan, image);
+        default:
+            throw new ValidationError("args.target.kind", `"${plan.kind}" is not a target kind.`);
+    }
+}
+
+function wireLocal(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage): TargetOutputs {
+    const local = args.target?.local ?? {};
+    const release = new LocalRelease(
+        `${name}-release`,
+        {
+            image: image.imageRef,
+            port: local.port,
+            containerPort: plan.port,
+            networkMode: local.networkMode,
+            environment: args.app.environment,
+            secretEnvironment: args.app.secretEnvironment,
+            executablePath: image.executablePath,
+            healthPath: plan.healthPath,
+            containerName: local.containerName,
+        },
+        { parent },
+    );
+    return { url: release.url, logsCommand: release.logsCommand };
+}
+
+function wireHeroku(parent: WebApp, name: string, args: WebAppArgs, image: LispImage): TargetOutputs {
+    const heroku = args.target!.heroku!;
+    const release = new HerokuRelease(
+        `${name}-release`,
+        {
+            image: image.imageName,
+            app: heroku.app,
+            apiKey: heroku.apiKey,
+            createApp: heroku.createApp,
+            region: heroku.region,
+            apiUrl: heroku.apiUrl,
+            registryHost: heroku.registryHost,
+            // Heroku sets PORT itself; the rest of the environment becomes config vars.
+            config: args.app.environment,
+            secretConfig: args.app.secretEnvironment,
+        },
+        { parent },
+    );
+    return { url: release.url, logsCommand: pulumi.interpolate`heroku logs --tail --app ${heroku.app}` };
+}
+
+/** The SystemdRelease settings both SSH-reached targets share: everything but the connection and the executable. */
+function systemdReleaseSettings(name: string, args: WebAppArgs, plan: WebAppPlan, swankPort: number | undefined) {
+    return {
+        app: name,
+        port: plan.port,
+        environment: args.app.environment,
+        secretEnvironment: args.app.secretEnvironment,
+        healthCheck: { path: plan.healthPath },
+        swankPort,
+    };
+}
+
+/** `ssh -p <port> <user>@<host>`, from the connection's non-secret parts. */
+function sshCommandOf(connection: pulumi.Output<HostConnection>): pulumi.Output<string> {
+    return pulumi.unsecret(connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host}`));
+}
+
+function wireEc2(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage): TargetOutputs {
+    const ec2 = args.target!.ec2!;
+    const host = new Ec2Host(
+        `${name}-host`,
+        {
+            instanceType: ec2.instanceType,
+            platform: args.app.platform,
+            ami: ec2.ami,
+            subnetId: ec2.subnetId,
+            publicKey: ec2.publicKey,
+            privateKey: ec2.privateKey,
+            sshCidrs: ec2.sshCidrs,
+            sshPort: ec2.sshPort,
+            allowSshFromAnywhere: ec2.allowSshFromAnywhere,
+            elasticIp: ec2.elasticIp,
+            // The app serves HTTP itself on its port; nothing else is opened to the world.
+            publicPorts: [plan.port],
+            tags: ec2.tags,
+        },
+        { parent },
+    );
+    const release = newSystemdRelease(parent, name, args, plan, image, host.connection, ec2.swankPort);
+    return {
+        url: release.url,
+        unit: release.unit,
+        userData: pulumi.output(host.userData),
+        sshCommand: sshCommandOf(host.connection),
+        swankTunnel: release.swankTunnel,
+        logsCommand: pulumi.unsecret(host.connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host} journalctl -fu ${name}.service`)),
+    };
+}
+
+function wireSsh(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage): TargetOutputs {
+    const ssh = args.target!.ssh!;
+    const host = new SshHost(`${name}-host`, { host: ssh.host, port: ssh.port, user: ssh.user, privateKey: ssh.privateKey }, { parent });
+    const release = newSystemdRelease(parent, name, args, plan, image, host.connection, ssh.swankPort);
+    return {
+        url: release.url,
+        unit: release.unit,
+        sshCommand: sshCommandOf(host.connection),
+        swankTunnel: release.swankTunnel,
+        logsCommand: pulumi.unsecret(host.connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host} journalctl -fu ${name}.service`)),
+    };
+}
+
+function newSystemdRelease(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage, connection: pulumi.Output<HostConnection>, swankPort: number | undefined): SystemdRelease {
+    return new SystemdRelease(
+        `${name}-release`,
+        {
+            ...systemdReleaseSettings(name, args, plan, swankPort),
+            connection,
+            // Plain data, not the LispImage: the release copies the executable out of this exact image.
+            executable: { image: image.imageRef, path: image.executablePathInImage },
+        },
+        { parent },
+    );
+}

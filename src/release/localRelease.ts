@@ -1,0 +1,252 @@
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { ValidationError } from "../errors";
+import { RUNTIME_UID } from "../image/dockerfile";
+
+/**
+ * How the container reaches the network. Written as a `const` object plus a type, the enum form Pulumi's
+ * schema inference understands; TypeScript callers write plain strings ("host").
+ */
+export const NetworkMode = {
+    /** Docker's default bridge: the container's port is published on 127.0.0.1:<port> only. */
+    Bridge: "bridge",
+    /** The host's network: for engines started without a bridge (`dockerd --bridge=none`); the app binds 127.0.0.1:<port> itself. */
+    Host: "host",
+} as const;
+/** How the container reaches the network. */
+export type NetworkMode = (typeof NetworkMode)[keyof typeof NetworkMode];
+
+/** Arguments of a {@link LocalRelease}. */
+export interface LocalReleaseArgs {
+    /** The image to run, ideally the image id or `name@sha256:...` (LispImage's `imageRef`), so a rebuild is a new release. */
+    readonly image: pulumi.Input<string>;
+    /** The port on 127.0.0.1 the app answers on. Default 8080. */
+    readonly port?: number;
+    /** The port the app listens on inside the container (bridge mode only; host mode uses `port`). Default 8080. */
+    readonly containerPort?: number;
+    /** "bridge" (default) publishes the container's port on 127.0.0.1; "host" shares the host's network. */
+    readonly networkMode?: NetworkMode;
+    /** Non-secret environment variables (shown in previews). PORT and BIND_ADDRESS are set by the release. */
+    readonly environment?: { [name: string]: pulumi.Input<string> };
+    /**
+     * Secret environment variables: never shown in previews or logs, never in the container's plain
+     * environment. They are uploaded as a secret 0400 file the app's user reads, sourced just before the
+     * executable starts. Needs `executablePath`.
+     */
+    readonly secretEnvironment?: { [name: string]: pulumi.Input<string> };
+    /** The executable inside the image (LispImage's `executablePath`); required with `secretEnvironment`. */
+    readonly executablePath?: pulumi.Input<string>;
+    /** Path the health check requests on 127.0.0.1:<port> after the container starts. Default "/". */
+    readonly healthPath?: string;
+    /** Seconds the health check waits for a 200 before failing the update. Default 30. */
+    readonly healthTimeoutSeconds?: number;
+    /** The container's name. Default `lisp-deploy-<name>`. */
+    readonly containerName?: string;
+}
+
+/** The plain, validated settings a LocalRelease renders its resources from. */
+export interface LocalReleasePlan {
+    readonly containerName: string;
+    readonly port: number;
+    readonly containerPort: number;
+    readonly networkMode: NetworkMode;
+    readonly healthPath: string;
+    readonly healthTimeoutSeconds: number;
+    readonly executablePath?: pulumi.Input<string>;
+}
+
+/** Where the secret environment file is uploaded inside the container. */
+export const SECRET_ENV_FILE = "/etc/lisp-deploy-secret.env";
+
+/** How many of the container's last log lines a failed health check includes in its error. */
+export const HEALTH_LOG_LINES = 30;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** Variables the release sets itself: a user value would silently fight the published port. */
+const RESERVED_ENV = ["PORT", "BIND_ADDRESS"];
+
+function checkPort(field: string, port: number): void {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        throw new ValidationError(field, `must be a whole number from 1 to 65535; got ${JSON.stringify(port)}.`);
+    }
+}
+
+/** Checks environment variable names (values may be Outputs and are not inspected). */
+export function checkEnvironmentNames(field: string, env: Record<string, unknown> | undefined, reserved: readonly string[] = RESERVED_ENV): void {
+    for (const key of Object.keys(env ?? {})) {
+        if (!ENV_NAME.test(key)) throw new ValidationError(`${field}.${key}`, "is not a valid environment variable name; use letters, digits and '_', not starting with a digit.");
+        if (reserved.includes(key)) throw new ValidationError(`${field}.${key}`, `is set by the release itself; use the \`port\` argument instead of ${key}.`);
+    }
+}
+
+/** Validates a LocalRelease's plain arguments and fills in defaults; throws ValidationError naming the field. */
+export function planLocalRelease(name: string, args: LocalReleaseArgs, field = "args"): LocalReleasePlan {
+    if (!args || args.image === undefined || args.image === "") {
+        throw new ValidationError(`${field}.image`, "is required: pass the image to run, e.g. a LispImage's imageRef.");
+    }
+    const port = args.port ?? 8080;
+    checkPort(`${field}.port`, port);
+    const containerPort = args.containerPort ?? 8080;
+    checkPort(`${field}.containerPort`, containerPort);
+    const networkMode = args.networkMode ?? NetworkMode.Bridge;
+    if (networkMode !== NetworkMode.Bridge && networkMode !== NetworkMode.Host) {
+        throw new ValidationError(`${field}.networkMode`, `must be "bridge" or "host"; got ${JSON.stringify(networkMode)}.`);
+    }
+    checkEnvironmentNames(`${field}.environment`, args.environment);
+    checkEnvironmentNames(`${field}.secretEnvironment`, args.secretEnvironment);
+    for (const key of Object.keys(args.secretEnvironment ?? {})) {
+        if (args.environment && key in args.environment) {
+            throw new ValidationError(`${field}.secretEnvironment.${key}`, "is also in environment; give each variable once (secret values belong in secretEnvironment only).");
+        }
+    }
+    const healthPath = args.healthPath ?? "/";
+    if (!healthPath.startsWith("/") || /\s/.test(healthPath)) {
+        throw new ValidationError(`${field}.healthPath`, `must be a URL path starting with "/" and without spaces; got ${JSON.stringify(healthPath)}.`);
+    }
+    const healthTimeoutSeconds = args.healthTimeoutSeconds ?? 30;
+    if (!Number.isInteger(healthTimeoutSeconds) || healthTimeoutSeconds < 1 || healthTimeoutSeconds > 3600) {
+        throw new ValidationError(`${field}.healthTimeoutSeconds`, `must be a whole number of seconds from 1 to 3600; got ${JSON.stringify(healthTimeoutSeconds)}.`);
+    }
+    if (args.secretEnvironment !== undefined && Object.keys(args.secretEnvironment).length > 0) {
+        const exe = args.executablePath;
+        if (!exe || (typeof exe === "string" && !exe.startsWith("/"))) {
+            throw new ValidationError(`${field}.executablePath`, "is required with secretEnvironment: give the executable's absolute path inside the image (LispImage's executablePath), which starts after the secrets are read.");
+        }
+    }
+    const containerName = args.containerName ?? `lisp-deploy-${name}`;
+    if (!CONTAINER_NAME.test(containerName)) {
+        throw new ValidationError(`${field}.containerName`, `${JSON.stringify(containerName)} is not a Docker container name; use letters, digits, '_', '.' and '-'.`);
+    }
+    return { containerName, port, containerPort, networkMode, healthPath, healthTimeoutSeconds, executablePath: args.executablePath };
+}
+
+/**
+ * The container's environment as Docker's `NAME=value` list, sorted by name so the same settings always
+ * give the same resource input. PORT and BIND_ADDRESS come from the plan: in host mode the app must bind
+ * 127.0.0.1:<port> itself, in bridge mode it listens on all of the container's interfaces and Docker
+ * publishes the port on 127.0.0.1 only.
+ */
+export function renderContainerEnv(plan: LocalReleasePlan, environment: Record<string, string>): string[] {
+    const own =
+        plan.networkMode === NetworkMode.Host
+            ? { PORT: String(plan.port), BIND_ADDRESS: "127.0.0.1" }
+            : { PORT: String(plan.containerPort), BIND_ADDRESS: "0.0.0.0" };
+    const all: Record<string, string> = { ...environment, ...own };
+    return Object.keys(all)
+        .sort()
+        .map((k) => `${k}=${all[k]}`);
+}
+
+/** The secret environment file: `export`-free shell assignments, sorted, each value single-quoted. */
+export function renderSecretEnvFile(environment: Record<string, string>): string {
+    return Object.keys(environment)
+        .sort()
+        .map((k) => `${k}=${shellQuote(environment[k])}\n`)
+        .join("");
+}
+
+/**
+ * The container's entrypoint when there are secrets: a POSIX shell reads the secret file into the
+ * environment (set -a exports what it assigns) and then becomes the executable, so signals still reach
+ * the app directly. The runtime image is Debian-based and has /bin/sh.
+ */
+export function secretEntrypoint(executablePath: string): string[] {
+    return ["/bin/sh", "-c", `set -a; . ${SECRET_ENV_FILE}; set +a; exec "$0"`, executablePath];
+}
+
+/** Single-quotes a word for the shell. */
+function shellQuote(s: string): string {
+    return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The shell script the health check runs on the machine running Pulumi: poll the URL until it answers 200
+ * or the timeout passes; then fail with the container's last log lines, so the update's error says why.
+ * Needs curl (which setup-machine.sh installs).
+ */
+export function renderHealthCheckScript(plan: LocalReleasePlan): string {
+    const url = `http://127.0.0.1:${plan.port}${plan.healthPath}`;
+    return [
+        "set -u",
+        `deadline=$(( $(date +%s) + ${plan.healthTimeoutSeconds} ))`,
+        "status=000",
+        `while [ "$(date +%s)" -lt "$deadline" ]; do`,
+        `  status=$(curl -s -o /dev/null -m 2 -w '%{http_code}' ${shellQuote(url)} || true)`,
+        `  if [ "$status" = 200 ]; then echo "healthy: ${url} answered 200"; exit 0; fi`,
+        "  sleep 0.5",
+        "done",
+        `echo "unhealthy: ${url} did not answer 200 within ${plan.healthTimeoutSeconds} s (last status $status); last log lines of ${plan.containerName}:" >&2`,
+        `docker logs --tail ${HEALTH_LOG_LINES} ${shellQuote(plan.containerName)} >&2 2>&1 || true`,
+        "exit 1",
+    ].join("\n");
+}
+
+/**
+ * Runs an app's image on the local Docker engine: the default target, needing no cloud account. The
+ * container restarts unless stopped, is reachable on 127.0.0.1 only, and the update fails (with the
+ * container's last log lines) unless the app answers 200 on its health path.
+ */
+export class LocalRelease extends pulumi.ComponentResource {
+    /** Where the app answers: http://127.0.0.1:<port>/. */
+    readonly url: pulumi.Output<string>;
+    /** The container's name (for `docker logs <name>`). */
+    readonly containerName: pulumi.Output<string>;
+    /** The image the container runs. */
+    readonly image: pulumi.Output<string>;
+    /** The command that follows the app's log. */
+    readonly logsCommand: pulumi.Output<string>;
+
+    constructor(name: string, args: LocalReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Checked before anything is registered: bad input leaves nothing behind.
+        const plan = planLocalRelease(name, args);
+        super("lisp-deploy:index:LocalRelease", name, {}, opts);
+
+        const plainEnv = pulumi.output(args.environment ?? {}) as pulumi.Output<Record<string, string>>;
+        const envs = plainEnv.apply((plain) => renderContainerEnv(plan, plain));
+        const secretFile =
+            args.secretEnvironment !== undefined && plan.executablePath !== undefined
+                ? pulumi.secret(pulumi.output(args.secretEnvironment ?? {}) as pulumi.Output<Record<string, string>>).apply(renderSecretEnvFile)
+                : undefined;
+
+        const container = new docker.Container(
+            `${name}-container`,
+            {
+                name: plan.containerName,
+                image: args.image,
+                restart: "unless-stopped",
+                envs,
+                networkMode: plan.networkMode,
+                ports:
+                    plan.networkMode === NetworkMode.Bridge
+                        ? [{ internal: plan.containerPort, external: plan.port, ip: "127.0.0.1", protocol: "tcp" }]
+                        : undefined,
+                // Our own health check below reports the app's log on failure; the provider's wait would only time out.
+                mustRun: true,
+                entrypoints: secretFile ? pulumi.output(plan.executablePath!).apply(secretEntrypoint) : undefined,
+                uploads: secretFile
+                    ? [{ file: SECRET_ENV_FILE, content: secretFile, permissions: "0400", owner: String(RUNTIME_UID), group: String(RUNTIME_UID) }]
+                    : undefined,
+            },
+            { parent: this },
+        );
+
+        const health = new command.local.Command(
+            `${name}-health`,
+            {
+                create: renderHealthCheckScript(plan),
+                // A new container (new image, new environment) is a new release: check it again. The image and
+                // environment are named too because a replaced container may keep its id's shape in state.
+                triggers: secretFile ? [container.id, args.image, envs, secretFile] : [container.id, args.image, envs],
+            },
+            { parent: this, dependsOn: [container] },
+        );
+
+        this.url = health.stdout.apply(() => `http://127.0.0.1:${plan.port}/`);
+        this.containerName = container.name;
+        this.image = pulumi.output(args.image);
+        this.logsCommand = pulumi.output(`docker logs -f ${plan.containerName}`);
+        this.registerOutputs({ url: this.url, containerName: this.containerName, image: this.image, logsCommand: this.logsCommand });
+    }
+}
