@@ -1,0 +1,201 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { ValidationError } from "../errors";
+import { writeContext } from "../image/context";
+import { DEPENDENCIES_EXECUTABLE, dependenciesExecutableCommand, planDelta, readDependenciesExecutableScript } from "../image/deltaPlan";
+import { ImagePlanOptions } from "../image/plan";
+import { renderUnit } from "./unit";
+import { releaseScript, renderEnvironmentFile } from "./scripts";
+import { planRelease, SystemdReleaseArgs } from "./systemdRelease";
+
+/** Which artifacts a delta release ships: only the sources, or the dependencies executable too. */
+export const DeltaKind = {
+    /** The host already had the dependencies executable: only the source archive was uploaded. */
+    SourceOnly: "source-only",
+    /** The dependencies changed (or this is the first release): the dependencies executable was uploaded as well. */
+    DependenciesAndSource: "dependencies-and-source",
+} as const;
+/** See {@link DeltaKind}. */
+export type DeltaKind = (typeof DeltaKind)[keyof typeof DeltaKind];
+
+/** Arguments of a {@link DeltaRelease}: SystemdRelease's, with the app's sources instead of an executable. */
+export interface DeltaReleaseArgs extends Omit<SystemdReleaseArgs, "executable" | "executableName"> {
+    /** The app, as LispImage takes it (appDir, dependencySource, compression...): the same plan builds the dependencies executable. */
+    readonly source: ImagePlanOptions;
+    /** Network of the local `docker build`/`docker create` that make the dependencies executable, e.g. "host". */
+    readonly buildNetwork?: string;
+    /** Repository of the local dependencies-stage image (tagged with the dependencies key); default `<system>-dependencies`. */
+    readonly dependenciesImageName?: string;
+    /** Where local artifacts go, relative to the program's directory; default `.lisp-deploy/delta/<name>`. */
+    readonly workDir?: string;
+}
+
+/**
+ * A systemd release that ships deltas (the idea Consfigurator showed for Lisp): the host keeps a
+ * dependencies executable (SBCL runtime + dependencies.core, saved with :executable t, so the host needs
+ * no SBCL; built on Debian bookworm like the hosts, and the host script checks the architecture), and a
+ * code-only change ships just a deterministic source archive that the host builds into the new
+ * executable with lisp/build/executable.lisp. The release then switches, health-checks and rolls back
+ * exactly as SystemdRelease does (the same prepare/activate scripts).
+ *
+ * The preview shows which of the two happens: `-dependencies-*` resources are keyed by the dependencies
+ * hash only (no change on a code-only change), `-source-upload` and `-build` by the sources.
+ */
+export class DeltaRelease extends pulumi.ComponentResource {
+    /** The release directory's id: a hash of the dependencies key and the source archive. */
+    readonly releaseId: pulumi.Output<string>;
+    /** sha256 of the dependencies stage's inputs: the key of the dependencies executable on the host. */
+    readonly dependenciesKey: pulumi.Output<string>;
+    /** sha256 of the source archive shipped. */
+    readonly sourceHash: pulumi.Output<string>;
+    /** Size in bytes of the source archive. */
+    readonly sourceArchiveBytes: pulumi.Output<number>;
+    /** What the last update shipped: "source-only" or "dependencies-and-source" (reported by the host). */
+    readonly deltaKind: pulumi.Output<string>;
+    /** Where the app answers: http://<host>:<port>/. */
+    readonly url: pulumi.Output<string>;
+    /** The rendered unit file. */
+    readonly unit: pulumi.Output<string>;
+
+    constructor(name: string, args: DeltaReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lisp-deploy:index:DeltaRelease", name, {}, opts);
+        if (!args.source || typeof args.source.appDir !== "string") {
+            throw new ValidationError("args.source.appDir", "give the app directory (holding its .asd), as for LispImage.");
+        }
+        const workDir = toPosix(path.normalize(args.workDir ?? path.join(".lisp-deploy", "delta", name)));
+        if (path.isAbsolute(workDir) || workDir.startsWith("..")) {
+            throw new ValidationError("args.workDir", `"${args.workDir}" must be a path inside the program's directory (relative, no ".."), so previews do not depend on the machine.`);
+        }
+        const contextDir = `${workDir}/context`;
+        const delta = planDelta({ ...args.source, excludeFromApp: [...(args.source.excludeFromApp ?? []), workDir] });
+        const executableName = delta.image.app.buildPathname;
+        // SystemdRelease's validation and defaults; the executable is built on the host, named after :build-pathname.
+        const plan = planRelease({ ...args, executable: { image: "delta", path: `/${executableName}` }, executableName });
+        const key = delta.dependenciesKey;
+        const key12 = key.slice(0, 12);
+        const releaseId = delta.releaseId;
+
+        // Local artifacts, written now like LispImage's context: deterministic bytes at paths named by their hash.
+        writeContext(contextDir, delta.image.files);
+        const archiveFile = `${workDir}/sources/${delta.sourceHash.slice(0, 12)}.tar`;
+        fs.mkdirSync(path.dirname(archiveFile), { recursive: true });
+        if (!fs.existsSync(archiveFile) || !fs.readFileSync(archiveFile).equals(delta.sourceArchive)) fs.writeFileSync(archiveFile, delta.sourceArchive);
+
+        const connection = pulumi.secret(pulumi.output(args.connection));
+        const root = `/opt/${args.app}`;
+
+        // Dependencies: keyed by the dependencies hash alone.
+        const depsExecutable = new command.local.Command(
+            `${name}-dependencies-executable`,
+            {
+                create: dependenciesExecutableCommand({
+                    contextDir,
+                    imageTag: `${args.dependenciesImageName ?? `${delta.image.app.systemName}-dependencies`}:${key12}`,
+                    destination: `${workDir}/dependencies/${key12}/${DEPENDENCIES_EXECUTABLE}`,
+                    network: args.buildNetwork,
+                    script: readDependenciesExecutableScript(),
+                }),
+            },
+            { parent: this },
+        );
+        const depsPrepare = new command.remote.Command(
+            `${name}-dependencies-prepare`,
+            { connection, create: `set -eu\nmkdir -p ${root}/dependencies/${key}\nchmod 0755 ${root} ${root}/dependencies ${root}/dependencies/${key}\n` },
+            { parent: this },
+        );
+        const depsUpload = new command.remote.CopyToRemote(
+            `${name}-dependencies-upload`,
+            {
+                connection,
+                source: depsExecutable.stdout.apply((out) => new pulumi.asset.FileAsset(out.trim())),
+                remotePath: `${root}/dependencies/${key}/.upload-${DEPENDENCIES_EXECUTABLE}`,
+            },
+            { parent: this, dependsOn: [depsPrepare] },
+        );
+
+        // Sources: keyed by the archive (and the release id).
+        const prepare = new command.remote.Command(
+            `${name}-prepare`,
+            { connection, create: releaseScript("prepare", { APP: args.app, RELEASE_ID: releaseId }) },
+            { parent: this },
+        );
+        const sourceUpload = new command.remote.CopyToRemote(
+            `${name}-source-upload`,
+            { connection, source: new pulumi.asset.FileAsset(archiveFile), remotePath: `${plan.paths.releases}/${releaseId}/.source.tar` },
+            { parent: this, dependsOn: [prepare] },
+        );
+        const build = new command.remote.Command(
+            `${name}-build`,
+            {
+                connection,
+                create: releaseScript("delta-build", {
+                    APP: args.app,
+                    RELEASE_ID: releaseId,
+                    DEPENDENCIES_KEY: key,
+                    EXECUTABLE: executableName,
+                    SYSTEM: delta.image.app.systemName,
+                    ENTRY_POINT: delta.image.app.entryPoint,
+                    COMPRESSION: delta.image.spec.compression ? "true" : "false",
+                }),
+            },
+            { parent: this, dependsOn: [depsUpload, sourceUpload] },
+        );
+
+        const environment = pulumi.output(args.environment ?? {}) as pulumi.Output<Record<string, string>>;
+        const unit = environment.apply((env) =>
+            renderUnit({ ...plan.unitSpec, environment: args.swankPort === undefined ? env : { ...env, SWANK_PORT: String(args.swankPort) } }),
+        );
+        const secretEnv = args.secretEnvironment
+            ? pulumi.secret(pulumi.output(args.secretEnvironment).apply((env) => renderEnvironmentFile(env as Record<string, string>)))
+            : undefined;
+        const activate = new command.remote.Command(
+            `${name}-activate`,
+            {
+                connection,
+                create: unit.apply((unitText) =>
+                    releaseScript("activate", {
+                        APP: args.app,
+                        EXECUTABLE: executableName,
+                        RELEASE_ID: releaseId,
+                        KEEP_RELEASES: String(plan.keepReleases),
+                        UNIT_CONTENT: unitText,
+                        SECRET_ENV: secretEnv ? "1" : "0",
+                        SERVICE_USER: args.user ?? "",
+                        HEALTH_URL: `http://127.0.0.1:${args.port}${plan.healthPath}`,
+                        HEALTH_STATUS: String(plan.expectedStatus),
+                        HEALTH_TIMEOUT: String(plan.timeoutSeconds),
+                        JOURNAL_LINES: String(plan.journalLines),
+                    }),
+                ),
+                // remove.sh removes /opt/<app> whole, dependencies included.
+                delete: releaseScript("remove", { APP: args.app }),
+                stdin: secretEnv,
+            },
+            { parent: this, dependsOn: [build] },
+        );
+
+        const host = pulumi.unsecret(connection.apply((c) => c.host));
+        this.releaseId = pulumi.all([activate.stdout]).apply(() => releaseId);
+        this.dependenciesKey = pulumi.output(key);
+        this.sourceHash = pulumi.output(delta.sourceHash);
+        this.sourceArchiveBytes = pulumi.output(delta.sourceArchive.length);
+        this.deltaKind = build.stdout.apply((out) => out.trim().split("\n").pop() ?? "");
+        this.url = pulumi.all([host, activate.stdout]).apply(([h]) => `http://${h}:${args.port}/`);
+        this.unit = unit;
+        this.registerOutputs({
+            releaseId: this.releaseId,
+            dependenciesKey: this.dependenciesKey,
+            sourceHash: this.sourceHash,
+            sourceArchiveBytes: this.sourceArchiveBytes,
+            deltaKind: this.deltaKind,
+            url: this.url,
+            unit: this.unit,
+        });
+    }
+}
+
+function toPosix(p: string): string {
+    return p.split(path.sep).join("/");
+}
