@@ -87,13 +87,14 @@ export class DeltaRelease extends pulumi.ComponentResource {
         const root = `/opt/${args.app}`;
 
         // Dependencies: keyed by the dependencies hash alone.
+        const depsFile = `${workDir}/dependencies/${key12}/${DEPENDENCIES_EXECUTABLE}`;
         const depsExecutable = new command.local.Command(
             `${name}-dependencies-executable`,
             {
                 create: dependenciesExecutableCommand({
                     contextDir,
                     imageTag: `${args.dependenciesImageName ?? `${delta.image.app.systemName}-dependencies`}:${key12}`,
-                    destination: `${workDir}/dependencies/${key12}/${DEPENDENCIES_EXECUTABLE}`,
+                    destination: depsFile,
                     network: args.buildNetwork,
                     script: readDependenciesExecutableScript(),
                 }),
@@ -109,7 +110,8 @@ export class DeltaRelease extends pulumi.ComponentResource {
             `${name}-dependencies-upload`,
             {
                 connection,
-                source: depsExecutable.stdout.apply((out) => new pulumi.asset.FileAsset(out.trim())),
+                // The path is known now; waiting for stdout orders the upload after the local build.
+                source: depsExecutable.stdout.apply(() => new pulumi.asset.FileAsset(depsFile)),
                 remotePath: `${root}/dependencies/${key}/.upload-${DEPENDENCIES_EXECUTABLE}`,
             },
             { parent: this, dependsOn: [depsPrepare] },
@@ -181,7 +183,7 @@ export class DeltaRelease extends pulumi.ComponentResource {
         this.dependenciesKey = pulumi.output(key);
         this.sourceHash = pulumi.output(delta.sourceHash);
         this.sourceArchiveBytes = pulumi.output(delta.sourceArchive.length);
-        this.deltaKind = build.stdout.apply((out) => out.trim().split("\n").pop() ?? "");
+        this.deltaKind = build.stdout.apply((out) => (out ?? "").trim().split("\n").pop() ?? "");
         this.url = pulumi.all([host, activate.stdout]).apply(([h]) => `http://${h}:${args.port}/`);
         this.unit = unit;
         this.registerOutputs({
