@@ -9,3 +9,4 @@ export * from "./host/sshHost";
 export * from "./image/lispImage";
 export * from "./release/heroku";
 export * from "./release/systemdRelease";
+export * from "./release/delta";

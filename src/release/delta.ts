@@ -5,10 +5,11 @@ import * as command from "@pulumi/command";
 import { ValidationError } from "../errors";
 import { writeContext } from "../image/context";
 import { DEPENDENCIES_EXECUTABLE, dependenciesExecutableCommand, planDelta, readDependenciesExecutableScript } from "../image/deltaPlan";
-import { ImagePlanOptions } from "../image/plan";
+import { DependencySource, ImagePlanOptions } from "../image/plan";
+import { HostConnection } from "../host/connection";
 import { renderUnit } from "./unit";
 import { releaseScript, renderEnvironmentFile } from "./scripts";
-import { planRelease, SystemdReleaseArgs } from "./systemdRelease";
+import { HealthCheck, planRelease, SystemdReleaseArgs } from "./systemdRelease";
 
 /** Which artifacts a delta release ships: only the sources, or the dependencies executable too. */
 export const DeltaKind = {
@@ -20,16 +21,111 @@ export const DeltaKind = {
 /** See {@link DeltaKind}. */
 export type DeltaKind = (typeof DeltaKind)[keyof typeof DeltaKind];
 
-/** Arguments of a {@link DeltaRelease}: SystemdRelease's, with the app's sources instead of an executable. */
-export interface DeltaReleaseArgs extends Omit<SystemdReleaseArgs, "executable" | "executableName"> {
-    /** The app, as LispImage takes it (appDir, dependencySource, compression...): the same plan builds the dependencies executable. */
-    readonly source: ImagePlanOptions;
+/** Where the dependencies' sources come from (LispImage's `dependencySource.kind`). */
+export const DependencySourceKind = {
+    /** Quicklisp with a pinned dist (`quicklispDist`). */
+    Quicklisp: "quicklisp",
+    /** qlot: `qlfile` and `qlfile.lock` in `qlfileDir` (default: the app directory). */
+    Qlot: "qlot",
+    /** Debian's `cl-*` packages (`debianPackages` overrides the system-to-package mapping). */
+    Debian: "debian",
+    /** A directory of library sources (`vendorDir`). */
+    Vendored: "vendored",
+} as const;
+/** See {@link DependencySourceKind}. */
+export type DependencySourceKind = (typeof DependencySourceKind)[keyof typeof DependencySourceKind];
+
+/**
+ * Arguments of a {@link DeltaRelease}: SystemdRelease's release settings, and the app's sources as
+ * LispImage reads them (flat and without unions, so Pulumi's schema inference can express them).
+ */
+export interface DeltaReleaseArgs {
+    /** How to reach the host (Ec2Host's or SshHost's `connection`); the login user must be root or have passwordless sudo. */
+    readonly connection: pulumi.Input<HostConnection>;
+    /** App name: the unit is `<app>.service`, releases and dependencies live in `/opt/<app>`. Lower-case letters, digits and '-'. */
+    readonly app: string;
+    /** TCP port the app listens on (passed as PORT). */
+    readonly port: number;
+    /** The app directory holding its `.asd`, relative to the program's directory (as for LispImage). */
+    readonly appDir: string;
+    /** The system to build (default: the only `.asd` at the top of appDir). */
+    readonly systemName?: string;
+    /** `package:function` the executable calls (default: the system's `:entry-point`). */
+    readonly entryPoint?: string;
+    /** Where dependencies come from (default quicklisp), as in LispImage. */
+    readonly dependencySource?: DependencySourceKind;
+    /** The Quicklisp dist version (dependencySource quicklisp), e.g. "2024-10-12". */
+    readonly quicklispDist?: string;
+    /** The directory of vendored library sources (dependencySource vendored). */
+    readonly vendorDir?: string;
+    /** The directory holding qlfile and qlfile.lock (dependencySource qlot; default appDir). */
+    readonly qlfileDir?: string;
+    /** System name to Debian package overrides (dependencySource debian); "" for none. */
+    readonly debianPackages?: Record<string, string>;
+    /** Extra Debian packages for the dependencies stage. */
+    readonly buildPackages?: string[];
+    /** Base image of the dependencies stage (default `debian:bookworm-slim`, matching Debian bookworm hosts). */
+    readonly baseImage?: string;
+    /** Compress the executable built on the host (default false). */
+    readonly compression?: boolean;
+    /** `notify` (default) for apps using lisp-deploy's runtime; `exec` for apps that never notify. */
+    readonly serviceType?: string;
+    /** Non-secret environment variables, written into the unit (and so shown in previews). */
+    readonly environment?: Record<string, pulumi.Input<string>>;
+    /** Secret environment variables: sent on stdin into a 0600 file read through `EnvironmentFile=`. */
+    readonly secretEnvironment?: Record<string, pulumi.Input<string>>;
+    /** The health check; defaults: `/`, 200, 30 s. */
+    readonly healthCheck?: HealthCheck;
+    /** How many release directories to keep on the host; default 5. */
+    readonly keepReleases?: number;
+    /** Run as this system user (created if missing) instead of systemd's DynamicUser. */
+    readonly user?: string;
+    /** Start Swank on 127.0.0.1:<swankPort> (sets SWANK_PORT). */
+    readonly swankPort?: number;
+    /** Journal lines included in the error when a release fails its health check; default 30. */
+    readonly journalLines?: number;
     /** Network of the local `docker build`/`docker create` that make the dependencies executable, e.g. "host". */
     readonly buildNetwork?: string;
     /** Repository of the local dependencies-stage image (tagged with the dependencies key); default `<system>-dependencies`. */
     readonly dependenciesImageName?: string;
     /** Where local artifacts go, relative to the program's directory; default `.lisp-deploy/delta/<name>`. */
     readonly workDir?: string;
+}
+
+/** LispImage's plan options from a DeltaRelease's flat arguments; throws ValidationError naming the field. */
+export function deltaImageOptions(args: DeltaReleaseArgs, excludeFromApp: readonly string[] = []): ImagePlanOptions {
+    if (typeof args.appDir !== "string" || args.appDir === "") {
+        throw new ValidationError("args.appDir", "give the app directory (holding its .asd), as for LispImage.");
+    }
+    const kind = args.dependencySource ?? DependencySourceKind.Quicklisp;
+    let dependencySource: DependencySource;
+    switch (kind) {
+        case "quicklisp":
+            dependencySource = { kind, distVersion: args.quicklispDist };
+            break;
+        case "qlot":
+            dependencySource = { kind, qlfileDir: args.qlfileDir };
+            break;
+        case "debian":
+            dependencySource = { kind, packages: args.debianPackages };
+            break;
+        case "vendored":
+            if (!args.vendorDir) throw new ValidationError("args.vendorDir", "is required with dependencySource \"vendored\": the directory of library sources.");
+            dependencySource = { kind, dir: args.vendorDir };
+            break;
+        default:
+            throw new ValidationError("args.dependencySource", `must be one of ${Object.values(DependencySourceKind).join(", ")}; got ${JSON.stringify(kind)}.`);
+    }
+    return {
+        appDir: args.appDir,
+        systemName: args.systemName,
+        entryPoint: args.entryPoint,
+        dependencySource,
+        buildPackages: args.buildPackages,
+        baseImage: args.baseImage,
+        compression: args.compression,
+        excludeFromApp,
+    };
 }
 
 /**
@@ -61,18 +157,20 @@ export class DeltaRelease extends pulumi.ComponentResource {
 
     constructor(name: string, args: DeltaReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lisp-deploy:index:DeltaRelease", name, {}, opts);
-        if (!args.source || typeof args.source.appDir !== "string") {
-            throw new ValidationError("args.source.appDir", "give the app directory (holding its .asd), as for LispImage.");
-        }
         const workDir = toPosix(path.normalize(args.workDir ?? path.join(".lisp-deploy", "delta", name)));
         if (path.isAbsolute(workDir) || workDir.startsWith("..")) {
             throw new ValidationError("args.workDir", `"${args.workDir}" must be a path inside the program's directory (relative, no ".."), so previews do not depend on the machine.`);
         }
         const contextDir = `${workDir}/context`;
-        const delta = planDelta({ ...args.source, excludeFromApp: [...(args.source.excludeFromApp ?? []), workDir] });
+        const delta = planDelta(deltaImageOptions(args, [workDir]), "args");
         const executableName = delta.image.app.buildPathname;
         // SystemdRelease's validation and defaults; the executable is built on the host, named after :build-pathname.
-        const plan = planRelease({ ...args, executable: { image: "delta", path: `/${executableName}` }, executableName });
+        const plan = planRelease({
+            ...args,
+            serviceType: args.serviceType as SystemdReleaseArgs["serviceType"],
+            executable: { image: "delta", path: `/${executableName}` },
+            executableName,
+        });
         const key = delta.dependenciesKey;
         const key12 = key.slice(0, 12);
         const releaseId = delta.releaseId;

@@ -28,7 +28,9 @@ function release() {
     return new DeltaRelease("hello", {
         connection: host.connection,
         app: "hello",
-        source: { appDir, dependencySource: { kind: "debian" }, compression: true },
+        appDir,
+        dependencySource: "debian",
+        compression: true,
         port: APP_PORT,
         healthCheck: { path: "/healthz", timeoutSeconds: 20 },
         keepReleases: 3,

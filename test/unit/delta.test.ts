@@ -8,7 +8,8 @@ import { RecordingMocks, RecordedResource, valueOf } from "../harness/mocks";
 import { ValidationError } from "../../src/errors";
 import { dependencyStagesText, planDelta } from "../../src/image/deltaPlan";
 import { ARCHIVE_MTIME, deterministicTar } from "../../src/image/sourceArchive";
-import { DeltaRelease, DeltaReleaseArgs } from "../../src/release/delta";
+import { ComponentProvider } from "@pulumi/pulumi/provider/experimental";
+import { deltaImageOptions, DeltaRelease, DeltaReleaseArgs } from "../../src/release/delta";
 import { helloCopy } from "./deltaFixtures";
 
 // Unit layer: the Pulumi engine is stood in for by RecordingMocks; nothing runs on a host or in Docker.
@@ -104,7 +105,9 @@ describe("DeltaRelease under mocks (Pulumi engine stood in for by RecordingMocks
         return {
             connection,
             app: "hello",
-            source: { appDir, dependencySource: debian, compression: true },
+            appDir,
+            dependencySource: "debian",
+            compression: true,
             port: 8080,
             secretEnvironment: { API_TOKEN: pulumi.secret("tok-123") },
             buildNetwork: "host",
@@ -180,5 +183,32 @@ describe("DeltaRelease under mocks (Pulumi engine stood in for by RecordingMocks
         expect(() => new DeltaRelease("bad1", args(dir, { workDir: "/abs/dir" }))).toThrow(/args\.workDir/);
         expect(() => new DeltaRelease("bad2", args(dir, { app: "Bad App" }))).toThrow(/args\.app/);
         expect(() => new DeltaRelease("bad3", args(dir, { port: 0 }))).toThrow(/args\.port/);
+        expect(() => new DeltaRelease("bad4", args(dir, { dependencySource: "pip" as any }))).toThrow(/args\.dependencySource/);
+        expect(() => new DeltaRelease("bad5", args(dir, { dependencySource: "vendored" }))).toThrow(/args\.vendorDir/);
+        expect(() => new DeltaRelease("bad6", args(path.join(work, "no-such-app")))).toThrow(ValidationError);
+    });
+
+    test("the flat arguments map to LispImage's plan options", () => {
+        expect(deltaImageOptions(args("app", { dependencySource: "quicklisp", quicklispDist: "2024-10-12" }), ["w"])).toEqual({
+            appDir: "app",
+            systemName: undefined,
+            entryPoint: undefined,
+            dependencySource: { kind: "quicklisp", distVersion: "2024-10-12" },
+            buildPackages: undefined,
+            baseImage: undefined,
+            compression: true,
+            excludeFromApp: ["w"],
+        });
+        expect(deltaImageOptions(args("app", { dependencySource: "vendored", vendorDir: "vendor" })).dependencySource).toEqual({ kind: "vendored", dir: "vendor" });
+    });
+
+    test("the component's schema is inferable by Pulumi's multi-language hosting (no unions, plain data)", async () => {
+        const provider = new ComponentProvider({ components: [DeltaRelease], name: "lisp-deploy", dirname: cwd, version: "0.1.0" });
+        const schema = JSON.parse(await provider.getSchema());
+        const delta = schema.resources["lisp-deploy:index:DeltaRelease"];
+        expect([...delta.requiredInputs].sort()).toEqual(["app", "appDir", "connection", "port"]);
+        expect(delta.inputProperties.dependencySource.$ref).toBe("#/types/lisp-deploy:index:DependencySourceKind");
+        expect(delta.properties.deltaKind.type).toBe("string");
+        expect(schema.types["lisp-deploy:index:DependencySourceKind"].enum.map((e: { value: string }) => e.value)).toEqual(["quicklisp", "qlot", "debian", "vendored"]);
     });
 });
