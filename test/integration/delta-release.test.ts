@@ -32,6 +32,8 @@ function release() {
         dependencySource: "debian",
         compression: true,
         port: APP_PORT,
+        // Loopback only: the host container shares this machine's network.
+        environment: { BIND_ADDRESS: "127.0.0.1" },
         healthCheck: { path: "/healthz", timeoutSeconds: 20 },
         keepReleases: 3,
         buildNetwork: "host",
