@@ -178,7 +178,7 @@ Raw (ms): delta ${JSON.stringify(rows.map((r) => r.deltaMs))}; uncompressed ${JS
 
 Notes: on loopback, bandwidth is nearly free, so the delta release is slower here: it spends its time
 compiling the app and saving (and compressing) the core on the host. The byte ratio is what matters on a
-real link: at 10 Mbit/s the uncompressed executable alone takes about ${((last.uncompressedBytes * 8) / 10e6).toFixed(0)} s to upload,
+real link (arithmetic from the sizes above, not measured): at 10 Mbit/s the uncompressed executable alone takes about ${((last.uncompressedBytes * 8) / 10e6).toFixed(0)} s to upload,
 the compressed one about ${((last.compressedBytes * 8) / 10e6).toFixed(0)} s, the source archive well under a second.
 `;
     fs.writeFileSync(path.join(repo, "bench", "REPORT-delta.md"), report);
