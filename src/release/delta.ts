@@ -90,6 +90,17 @@ export interface DeltaReleaseArgs {
     readonly dependenciesImageName?: string;
     /** Where local artifacts go, relative to the program's directory; default `.lisp-deploy/delta/<name>`. */
     readonly workDir?: string;
+    /**
+     * This release's `dependenciesKey` from the last deployment (e.g. read from this same stack with a
+     * StackReference). When given, `deltaKind` is computed from it and so is known at preview time;
+     * otherwise the host reports it after the update.
+     */
+    readonly previousDependenciesKey?: pulumi.Input<string>;
+}
+
+/** Which kind of delta an update ships, given the dependencies key deployed last (if any) and the new one. */
+export function deltaKindOf(previousKey: string | undefined, key: string): DeltaKind {
+    return previousKey === key ? DeltaKind.SourceOnly : DeltaKind.DependenciesAndSource;
 }
 
 /** LispImage's plan options from a DeltaRelease's flat arguments; throws ValidationError naming the field. */
@@ -148,7 +159,10 @@ export class DeltaRelease extends pulumi.ComponentResource {
     readonly sourceHash: pulumi.Output<string>;
     /** Size in bytes of the source archive. */
     readonly sourceArchiveBytes: pulumi.Output<number>;
-    /** What the last update shipped: "source-only" or "dependencies-and-source" (reported by the host). */
+    /**
+     * What the update ships: "source-only" or "dependencies-and-source". Known at preview time when
+     * `previousDependenciesKey` is given; otherwise reported by the host's build step after the update.
+     */
     readonly deltaKind: pulumi.Output<string>;
     /** Where the app answers: http://<host>:<port>/. */
     readonly url: pulumi.Output<string>;
@@ -281,7 +295,10 @@ export class DeltaRelease extends pulumi.ComponentResource {
         this.dependenciesKey = pulumi.output(key);
         this.sourceHash = pulumi.output(delta.sourceHash);
         this.sourceArchiveBytes = pulumi.output(delta.sourceArchive.length);
-        this.deltaKind = build.stdout.apply((out) => (out ?? "").trim().split("\n").pop() ?? "");
+        this.deltaKind =
+            args.previousDependenciesKey !== undefined
+                ? pulumi.output(args.previousDependenciesKey).apply((previous) => deltaKindOf(previous || undefined, key))
+                : build.stdout.apply((out) => (out ?? "").trim().split("\n").pop() ?? "");
         this.url = pulumi.all([host, activate.stdout]).apply(([h]) => `http://${h}:${args.port}/`);
         this.unit = unit;
         this.registerOutputs({

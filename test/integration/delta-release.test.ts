@@ -43,6 +43,16 @@ function release() {
 
 /** The actions the engine performed from index `from` on, as "op name". */
 const actionsSince = (from: number) => engine.actions.slice(from).map((a) => `${a.op} ${a.name}`);
+/**
+ * The front page once it answers 200, polling for up to 15 s: this machine is shared and heavily loaded
+ * (a single 3 s curl once timed out right after a passing health check), and a page that never answers
+ * still fails the test.
+ */
+async function page(): Promise<{ status: string; body: string }> {
+    let last = { status: "", body: "" };
+    await host.waitFor(async () => (last = await host.curl(APP_PORT, "/")).status === "200", `the app on port ${APP_PORT}`, 15).catch(() => undefined);
+    return last;
+}
 const currentLink = async () => (await host.exec("readlink", "/opt/hello/current")).stdout.trim();
 
 beforeAll(async () => {
@@ -77,9 +87,9 @@ describe("DeltaRelease on a real systemd host over real SSH (Pulumi engine stood
         const ran = actionsSince(from);
         expect(ran).toEqual(expect.arrayContaining(["create hello-dependencies-executable", "create hello-dependencies-upload", "create hello-source-upload", "create hello-build", "create hello-activate"]));
 
-        const page = await host.curl(APP_PORT, "/");
-        expect(page.status).toBe("200");
-        expect(page.body).toContain(FIRST_TEXT);
+        const first = await page();
+        expect(first.status).toBe("200");
+        expect(first.body).toContain(FIRST_TEXT);
         const plan = planDelta({ appDir, dependencySource: { kind: "debian" } });
         expect(await currentLink()).toBe(`releases/${plan.releaseId}`);
         expect((await host.exec("test", "-x", `/opt/hello/dependencies/${plan.dependenciesKey}/lisp-deploy-dependencies`)).code).toBe(0);
@@ -96,9 +106,9 @@ describe("DeltaRelease on a real systemd host over real SSH (Pulumi engine stood
         expect(ran.filter((a) => a.includes("dependencies"))).toEqual([]);
         expect(ran).toEqual(expect.arrayContaining(["update hello-source-upload", "update hello-build", "update hello-activate"]));
 
-        const page = await host.curl(APP_PORT, "/");
-        expect(page.status).toBe("200");
-        expect(page.body).toContain(SECOND_TEXT);
+        const served = await page();
+        expect(served.status).toBe("200");
+        expect(served.body).toContain(SECOND_TEXT);
         expect(await currentLink()).not.toBe(before);
         expect(await currentLink()).toBe(`releases/${planDelta({ appDir, dependencySource: { kind: "debian" } }).releaseId}`);
     }, 5 * 60 * 1000);
@@ -118,8 +128,8 @@ describe("DeltaRelease on a real systemd host over real SSH (Pulumi engine stood
         expect(actionsSince(from)).not.toContain("update hello-activate");
 
         expect(await currentLink()).toBe(before);
-        const page = await host.curl(APP_PORT, "/");
-        expect(page.status).toBe("200");
-        expect(page.body).toContain(SECOND_TEXT);
+        const served = await page();
+        expect(served.status).toBe("200");
+        expect(served.body).toContain(SECOND_TEXT);
     }, 5 * 60 * 1000);
 });

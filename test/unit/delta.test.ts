@@ -9,7 +9,7 @@ import { ValidationError } from "../../src/errors";
 import { dependencyStagesText, planDelta } from "../../src/image/deltaPlan";
 import { ARCHIVE_MTIME, deterministicTar } from "../../src/image/sourceArchive";
 import { ComponentProvider } from "@pulumi/pulumi/provider/experimental";
-import { deltaImageOptions, DeltaRelease, DeltaReleaseArgs } from "../../src/release/delta";
+import { deltaImageOptions, deltaKindOf, DeltaRelease, DeltaReleaseArgs } from "../../src/release/delta";
 import { helloCopy } from "./deltaFixtures";
 
 // Unit layer: the Pulumi engine is stood in for by RecordingMocks; nothing runs on a host or in Docker.
@@ -174,6 +174,26 @@ describe("DeltaRelease under mocks (Pulumi engine stood in for by RecordingMocks
         const first = await program(helloCopy(dir));
         const second = await program(helloCopy(dir, { extraDependency: "cl-ppcre" }));
         expect(changed(first, second)).toEqual([...DEPENDENCY_RESOURCES, ...SOURCE_RESOURCES].sort());
+    });
+
+    test("with the previous dependencies key, deltaKind is known without the host: same key source-only, else both", async () => {
+        const dir = helloCopy(path.join(work, "kind"));
+        const key = planDelta({ appDir: dir, dependencySource: debian }).dependenciesKey;
+        // Nothing runs on a host here (the mocks answer the build with no stdout), yet the kind is computed.
+        await pulumi.runtime.setMocks(new RecordingMocks(), "lisp-deploy", "unit", false);
+        const same = new DeltaRelease("same", args(dir, { previousDependenciesKey: key }));
+        const other = new DeltaRelease("other", args(dir, { previousDependenciesKey: "0".repeat(64) }));
+        const first = new DeltaRelease("first", args(dir, { previousDependenciesKey: "" }));
+        expect(await valueOf(same.deltaKind)).toBe("source-only");
+        expect(await valueOf(other.deltaKind)).toBe("dependencies-and-source");
+        expect(await valueOf(first.deltaKind)).toBe("dependencies-and-source");
+        expect(deltaKindOf(undefined, key)).toBe("dependencies-and-source");
+        // Without it, the kind is the host's report: here there is none.
+        const host = new DeltaRelease("host", args(dir));
+        expect(await valueOf(host.deltaKind)).toBe("");
+        // Let every component register its outputs before the next test replaces the mocks.
+        await Promise.all([same, other, first, host].map((r) => valueOf(r.url)));
+        await new Promise((res) => setTimeout(res, 200));
     });
 
     test("bad input fails at construction, naming the field", async () => {
