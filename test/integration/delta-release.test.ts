@@ -8,6 +8,7 @@ import { run } from "../harness/run";
 import { SystemdHost } from "../harness/systemd-host";
 import { planDelta } from "../../src/image/deltaPlan";
 import { DeltaRelease } from "../../src/release/delta";
+import { releaseScript } from "../../src/release/scripts";
 import { helloCopy } from "../unit/deltaFixtures";
 
 // Real Docker engine (the image plan's dependencies stage), real SBCL inside it, a real systemd host over
@@ -132,4 +133,22 @@ describe("DeltaRelease on a real systemd host over real SSH (Pulumi engine stood
         expect(served.status).toBe("200");
         expect(served.body).toContain(SECOND_TEXT);
     }, 5 * 60 * 1000);
+
+    test("the host build refuses a dependencies executable of another architecture, naming both", async () => {
+        // A copy of the real dependencies executable with its ELF machine field set to aarch64 (183).
+        const key = "f".repeat(64);
+        const real = `/opt/hello/dependencies/${planDelta({ appDir, dependencySource: { kind: "debian" } }).dependenciesKey}/lisp-deploy-dependencies`;
+        const setup = await host.ssh(
+            `set -e; mkdir -p /opt/hello/dependencies/${key} /opt/hello/releases/archtest; cp ${real} /opt/hello/dependencies/${key}/lisp-deploy-dependencies; ` +
+                `printf '\\267\\000' | dd of=/opt/hello/dependencies/${key}/lisp-deploy-dependencies bs=1 seek=18 conv=notrunc status=none`,
+        );
+        expect(setup.stderr).toBe("");
+        const r = await host.ssh(
+            releaseScript("delta-build", { APP: "hello", RELEASE_ID: "archtest", DEPENDENCIES_KEY: key, EXECUTABLE: "hello", SYSTEM: "hello", ENTRY_POINT: "hello:main", COMPRESSION: "false" }),
+        );
+        const hostArch = (await host.exec("uname", "-m")).stdout.trim();
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain(`the dependencies executable is built for aarch64, but this host is ${hostArch}`);
+        await host.ssh(`rm -rf /opt/hello/dependencies/${key} /opt/hello/releases/archtest`);
+    });
 });
