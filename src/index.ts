@@ -11,3 +11,4 @@ export * from "./release/heroku";
 export * from "./release/systemdRelease";
 export * from "./release/localRelease";
 export * from "./app/webApp";
+export * from "./release/delta";

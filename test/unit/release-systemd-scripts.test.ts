@@ -6,8 +6,8 @@ import { requireCommand } from "../harness/engines";
 
 const scripts = fs.readdirSync(scriptsDirectory()).filter((f) => f.endsWith(".sh"));
 
-test("the release scripts are the three files the component reads", () => {
-    expect(scripts.sort()).toEqual(["activate.sh", "prepare.sh", "remove.sh"]);
+test("the release scripts are the files the components read (SystemdRelease; delta-build for DeltaRelease)", () => {
+    expect(scripts.sort()).toEqual(["activate.sh", "delta-build.sh", "prepare.sh", "remove.sh"]);
 });
 
 test.each(scripts)("%s passes shellcheck", (file) => {

@@ -11,7 +11,7 @@ import * as lib from "../../src/index";
 // reference to a non-@pulumi class) fails here instead of silently missing in every other language.
 
 const ROOT = path.resolve(__dirname, "../..");
-const EXPECTED_COMPONENTS = ["LispImage", "Ec2Host", "SshHost", "SystemdRelease", "HerokuRelease", "LocalRelease", "WebApp"];
+const EXPECTED_COMPONENTS = ["LispImage", "Ec2Host", "SshHost", "SystemdRelease", "HerokuRelease", "LocalRelease", "WebApp", "DeltaRelease"];
 
 /** The TypeScript view of src/index.ts: exported component classes and every exported interface's property names. */
 function declarations() {
@@ -46,7 +46,7 @@ describe("the package schema other languages get (PulumiPlugin.yaml, inferred fr
         schema = JSON.parse(await provider.getSchema());
     }, 120000);
 
-    test("every component exported from src/index.ts is one of the seven and is in the schema", () => {
+    test("every component exported from src/index.ts is one of the expected components and is in the schema", () => {
         expect([...components.keys()].sort()).toEqual([...EXPECTED_COMPONENTS].sort());
         expect(Object.keys(schema.resources).sort()).toEqual(EXPECTED_COMPONENTS.map((n) => `lisp-deploy:index:${n}`).sort());
         for (const r of Object.values<any>(schema.resources)) expect(r.isComponent).toBe(true);
