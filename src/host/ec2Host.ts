@@ -5,7 +5,7 @@ import { ValidationError } from "../errors";
 import { debianAmiQuery } from "./ami";
 import { DEFAULT_APP_USER, renderUserData, ReverseProxy } from "./cloudInit";
 import { HostConnection } from "./connection";
-import { renderFirewall, SSH_FROM_ANYWHERE_TAG, SSH_PORT } from "./firewall";
+import { renderFirewall, SSH_FROM_ANYWHERE_TAG, SSH_PORT, SSH_PORT_TAG } from "./firewall";
 import { Arch, archOfPlatform, Host, Platform } from "./host";
 import { archOfInstanceType } from "./instanceArch";
 import { CLOUD_INIT_WAIT_SCRIPT } from "./readiness";
@@ -98,9 +98,13 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
         // a looked-up AMI is only used at creation. Pass `ami` to move to a new image deliberately.
         const ami = args.ami ?? aws.ec2.getAmiOutput(arch.apply(debianAmiQuery), child).id;
 
-        // The opt-in is recorded on the group itself, where the policy pack looks for it.
-        const securityGroupTags = args.allowSshFromAnywhere
-            ? tags.apply((t) => mergeTags(t.Name, { ...t, [SSH_FROM_ANYWHERE_TAG]: "true" }))
+        // The opt-in and a moved SSH port are recorded on the group itself, where the policy pack looks.
+        const policyTags: Record<string, string> = {
+            ...(args.allowSshFromAnywhere ? { [SSH_FROM_ANYWHERE_TAG]: "true" } : {}),
+            ...(sshPort !== SSH_PORT ? { [SSH_PORT_TAG]: String(sshPort) } : {}),
+        };
+        const securityGroupTags = Object.keys(policyTags).length > 0
+            ? tags.apply((t) => mergeTags(t.Name, { ...t, ...policyTags }))
             : tags;
         const securityGroup = new aws.ec2.SecurityGroup(
             `${name}-sg`,

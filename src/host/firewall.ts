@@ -14,6 +14,12 @@ export const SWANK_PORT = 4005;
  */
 export const SSH_FROM_ANYWHERE_TAG = "lisp-deploy:ssh-from-anywhere";
 
+/**
+ * The tag Ec2Host puts on its security group when sshd listens elsewhere than 22 (`sshPort`), so the
+ * policy pack checks that port too. Same text as the pack's SSH_PORT_TAG.
+ */
+export const SSH_PORT_TAG = "lisp-deploy:ssh-port";
+
 /** One security group rule in the shape aws.ec2.SecurityGroup takes for `ingress` and `egress`. */
 export interface SecurityGroupRule {
     /** What the rule is for, shown in the AWS console and in previews. */

@@ -7,6 +7,9 @@ import { ingressPermissions, looksSecret, openToWorld, opensPort, plainEnvironme
  */
 export const SSH_FROM_ANYWHERE_TAG = "lisp-deploy:ssh-from-anywhere";
 
+/** The tag a security group carries when its sshd listens on another port than 22 (Ec2Host's `sshPort`). */
+export const SSH_PORT_TAG = "lisp-deploy:ssh-port";
+
 /** Ports Swank listens on by default; a Swank port in a security group is a remote-code-execution hole. */
 export const DEFAULT_SWANK_PORTS = [4005];
 
@@ -17,10 +20,12 @@ export const sshNotOpenToWorld: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     validateResource: (args, reportViolation) => {
         if (args.props.tags?.[SSH_FROM_ANYWHERE_TAG] === "true") return;
+        const movedPort = Number(args.props.tags?.[SSH_PORT_TAG]);
+        const sshPorts = Number.isInteger(movedPort) && movedPort > 0 ? [22, movedPort] : [22];
         for (const p of ingressPermissions(args.type, args.props)) {
-            if (opensPort(p, 22) && openToWorld(p)) {
+            for (const port of sshPorts.filter((sp) => opensPort(p, sp) && openToWorld(p))) {
                 reportViolation(
-                    `${args.name} opens SSH (port 22) to ${p.cidrs.filter((c) => c.endsWith("/0")).join(", ")}. ` +
+                    `${args.name} opens SSH (port ${port}) to ${p.cidrs.filter((c) => c.endsWith("/0")).join(", ")}. ` +
                         `Name the networks that may connect (Ec2Host's sshCidrs), or opt in explicitly ` +
                         `(allowSshFromAnywhere: true, which tags the group ${SSH_FROM_ANYWHERE_TAG}=true).`,
                 );

@@ -82,8 +82,9 @@ export function plainEnvironment(type: string, props: Record<string, any>): Arra
         case "command:remote:Command":
         case "command:local:Command":
             return Object.entries(props.environment ?? {});
-        case "pulumi-nodejs:dynamic:Resource":
-            return Object.entries(props.configVars ?? {});
+        case "pulumi-nodejs:dynamic:HerokuRelease":
+            // HerokuRelease's plain config vars; its secretConfig is never listed here.
+            return Object.entries(props.config ?? {});
         default:
             return [];
     }

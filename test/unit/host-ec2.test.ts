@@ -3,9 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../../src/errors";
 import { renderUserData } from "../../src/host/cloudInit";
 import { Ec2Host, Ec2HostArgs } from "../../src/host/ec2Host";
-import { SSH_FROM_ANYWHERE_TAG } from "../../src/host/firewall";
+import { SSH_FROM_ANYWHERE_TAG, SSH_PORT_TAG } from "../../src/host/firewall";
 import { CLOUD_INIT_WAIT_SCRIPT } from "../../src/host/readiness";
-import { lispDeployPolicies, SSH_FROM_ANYWHERE_TAG as POLICY_SSH_FROM_ANYWHERE_TAG } from "../../src/policy/policies";
+import {
+    lispDeployPolicies,
+    SSH_FROM_ANYWHERE_TAG as POLICY_SSH_FROM_ANYWHERE_TAG,
+    SSH_PORT_TAG as POLICY_SSH_PORT_TAG,
+} from "../../src/policy/policies";
 import { isSecretOutput, valueOf } from "../harness/mocks";
 import { drain, installFakeAws, plainJson, PRIVATE_KEY, PRIVATE_KEY_BODY, PUBLIC_KEY, unwrapSecrets } from "./hostFixtures";
 
@@ -191,8 +195,20 @@ describe("Ec2Host passes the project's policy pack (stand-in for AWS's API and t
         return reported;
     }
 
-    test("the pack's opt-in tag is the one Ec2Host writes", () => {
+    test("the pack's opt-in and SSH-port tags are the ones Ec2Host writes", () => {
         expect(SSH_FROM_ANYWHERE_TAG).toBe(POLICY_SSH_FROM_ANYWHERE_TAG);
+        expect(SSH_PORT_TAG).toBe(POLICY_SSH_PORT_TAG);
+    });
+
+    test("a moved SSH port is tagged on the group, so the pack checks it: open to the world without opt-in, it is reported", async () => {
+        const { fake } = await build({ ...args, sshPort: 2230, sshCidrs: ["0.0.0.0/0"], allowSshFromAnywhere: true });
+        const group = fake.mocks.resources.find((r) => r.type === "aws:ec2/securityGroup:SecurityGroup")!;
+        expect(group.inputs.tags).toEqual(expect.objectContaining({ [SSH_PORT_TAG]: "2230", [SSH_FROM_ANYWHERE_TAG]: "true" }));
+        expect(await violationsOf(fake.mocks.resources)).toEqual([]);
+        const withoutOptIn = fake.mocks.resources.map((r) =>
+            r === group ? { ...r, inputs: { ...r.inputs, tags: { Name: "web", [SSH_PORT_TAG]: "2230" } } } : r,
+        );
+        expect(await violationsOf(withoutOptIn)).toEqual([expect.stringMatching(/web-sg opens SSH \(port 2230\) to 0\.0\.0\.0\/0/)]);
     });
 
     test.each([

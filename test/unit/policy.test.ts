@@ -5,6 +5,7 @@ import {
     noSwankPortInSecurityGroup,
     sshNotOpenToWorld,
     SSH_FROM_ANYWHERE_TAG,
+    SSH_PORT_TAG,
 } from "../../src/policy/policies";
 
 /**
@@ -41,6 +42,11 @@ describe("ssh-not-open-to-world", () => {
         expect(await violations(sshNotOpenToWorld, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
             { ipProtocol: "tcp", fromPort: 20, toPort: 30, cidrIpv6: "::/0" })).toHaveLength(1);
         expect(await violations(sshNotOpenToWorld, SG, sg([{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }]))).toHaveLength(1);
+    });
+    test("checks the moved SSH port a group's tag names, besides 22", async () => {
+        const rule = { protocol: "tcp", fromPort: 2222, toPort: 2222, cidrBlocks: ["0.0.0.0/0"] };
+        expect(await violations(sshNotOpenToWorld, SG, sg([rule]))).toEqual([]);
+        expect(await violations(sshNotOpenToWorld, SG, sg([rule], { [SSH_PORT_TAG]: "2222" }))).toEqual([expect.stringContaining("SSH (port 2222)")]);
     });
     test("accepts the explicit opt-in tag", async () => {
         const open = [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }];
@@ -91,6 +97,11 @@ describe("no-plain-secret-env", () => {
         const v = await violations(noPlainSecretEnv, "docker:index/container:Container", { envs: ["DATABASE_PASSWORD=hunter2"] });
         expect(v).toEqual([expect.stringContaining("DATABASE_PASSWORD")]);
         expect(v.join()).not.toContain("hunter2");
+    });
+    test("fails a secret among HerokuRelease's plain config vars", async () => {
+        const heroku = "pulumi-nodejs:dynamic:HerokuRelease";
+        expect(await violations(noPlainSecretEnv, heroku, { config: { LOG_LEVEL: "info" }, secretConfig: { API_TOKEN: "x" } })).toEqual([]);
+        expect(await violations(noPlainSecretEnv, heroku, { config: { STRIPE_API_KEY: "sk_live_x" } })).toEqual([expect.stringContaining("STRIPE_API_KEY")]);
     });
     test("fails a URL carrying a password, and a token in a command's environment", async () => {
         expect(await violations(noPlainSecretEnv, "command:remote:Command", { environment: { DATABASE_URL: "postgres://app:s3cret@db/app" } })).toHaveLength(1);
