@@ -6,8 +6,8 @@ import { requireCommand } from "../harness/engines";
 
 const scripts = fs.readdirSync(scriptsDirectory()).filter((f) => f.endsWith(".sh"));
 
-test("the release scripts are the three files the component reads", () => {
-    expect(scripts.sort()).toEqual(["activate.sh", "prepare.sh", "remove.sh"]);
+test("the release scripts are the files the component reads (plain and zero-downtime mode)", () => {
+    expect(scripts.sort()).toEqual(["activate-slot.sh", "activate.sh", "prepare.sh", "remove-slots.sh", "remove.sh"]);
 });
 
 test.each(scripts)("%s passes shellcheck", (file) => {
