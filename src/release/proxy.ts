@@ -1,15 +1,9 @@
 import { ValidationError } from "../errors";
+import { ReverseProxy } from "../host/cloudInit";
 import { validatePort } from "./unit";
 
-/** The reverse proxies zero-downtime mode can put in front of the two slots (both from Debian). */
-export const ReverseProxy = {
-    /** Caddy: automatic HTTPS when a domain is given; reloads through its admin API on 127.0.0.1. */
-    Caddy: "caddy",
-    /** nginx: HTTPS from certificates at a documented path (see {@link nginxCertificatePaths}). */
-    Nginx: "nginx",
-} as const;
-/** One of {@link ReverseProxy}'s values. */
-export type ReverseProxy = (typeof ReverseProxy)[keyof typeof ReverseProxy];
+// The same enum Ec2Host's `reverseProxy` user-data option installs, so one schema type serves both.
+export { ReverseProxy };
 
 /** Everything a proxy config needs: plain data, so the renderers stay pure and previews show the text. */
 export interface ProxySpec {

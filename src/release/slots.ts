@@ -1,8 +1,6 @@
 import { ValidationError } from "../errors";
-import { nginxCertificatePaths, proxyConfigFile, renderProxyConfig, ReverseProxy, validateDomain, validateListenAddress } from "./proxy";
+import { proxyConfigFile, renderProxyConfig, ReverseProxy, validateDomain, validateListenAddress } from "./proxy";
 import { renderUnit, UnitSpec, validatePort } from "./unit";
-
-export { ReverseProxy, nginxCertificatePaths };
 
 /** The two slots of zero-downtime mode; a release goes to the one not serving. */
 export const SLOTS = ["blue", "green"] as const;
