@@ -9,3 +9,6 @@ export * from "./host/sshHost";
 export * from "./image/lispImage";
 export * from "./release/heroku";
 export * from "./release/systemdRelease";
+export * from "./release/slots";
+export * from "./release/rollingRelease";
+export * from "./release/loadBalancer";
