@@ -35,6 +35,24 @@ function release(app: string, executable: string, proxy: ReverseProxy) {
     });
 }
 
+/**
+ * engine.up, failing with a clear message when the stand-in engine deleted a resource of this program:
+ * ActingEngine decides "the program registered everything" after 400 ms without activity, which a heavily
+ * loaded machine can exceed between two steps; it then runs the release's delete (remove-slots.sh) mid-update.
+ */
+async function up<T>(program: () => T): Promise<T> {
+    const before = engine.actions.length;
+    try {
+        return await engine.up(program);
+    } finally {
+        const deletes = engine.actions.slice(before).filter((a) => a.op === "delete").map((a) => a.name);
+        if (deletes.length > 0) {
+            // eslint-disable-next-line no-unsafe-finally
+            throw new Error(`ActingEngine deleted ${deletes.join(", ")} during an update (its idle heuristic ended the program early on a loaded machine); the results below it are not about the release.`);
+        }
+    }
+}
+
 const activeSlot = async (app: string) => (await host.exec("cat", `/opt/${app}/active-slot`)).stdout.trim();
 
 beforeAll(async () => {
@@ -63,7 +81,7 @@ describe.each([ReverseProxy.Caddy, ReverseProxy.Nginx])(
         const publicUrl = `http://127.0.0.1:${(proxy === ReverseProxy.Caddy ? CADDY : NGINX).public}/`;
 
         test("the first release installs the proxy, starts the blue slot on loopback and serves through the proxy", async () => {
-            const r = await engine.up(() => release(app, v1, proxy));
+            const r = await up(() => release(app, v1, proxy));
             expect(await valueOf(r.url)).toBe(publicUrl);
             expect(await activeSlot(app)).toBe("blue");
             const page = await host.curl((proxy === ReverseProxy.Caddy ? CADDY : NGINX).public, "/");
@@ -76,7 +94,7 @@ describe.each([ReverseProxy.Caddy, ReverseProxy.Nginx])(
 
         test("a release under a request loop drops zero requests and serves the new text afterwards", async () => {
             const load = startLoad(publicUrl, { maxRequests: 2000, tailMs: 2000, hardLimitMs: 180_000 });
-            await engine.up(() => release(app, v2, proxy));
+            await up(() => release(app, v2, proxy));
             const seen = await load.stop();
             expect(seen.failures).toEqual([]);
             expect(seen.total).toBeGreaterThan(20);
@@ -92,7 +110,7 @@ describe.each([ReverseProxy.Caddy, ReverseProxy.Nginx])(
             const configBefore = (await host.exec("sh", "-c", `cat /etc/caddy/Caddyfile /etc/nginx/conf.d/lisp-deploy-${app}.conf 2>/dev/null`)).stdout;
             const load = startLoad(publicUrl, { maxRequests: 2000, tailMs: 2000, hardLimitMs: 180_000 });
             let error: Error | undefined;
-            await engine.up(() => release(app, broken, proxy)).catch((e) => (error = e));
+            await up(() => release(app, broken, proxy)).catch((e) => (error = e));
             const seen = await load.stop();
             expect(error).toBeDefined();
             expect(error!.message).toContain("failed its health check on slot blue");
@@ -109,7 +127,7 @@ describe.each([ReverseProxy.Caddy, ReverseProxy.Nginx])(
 
         test("going back to the serving release is a no-op on the host; destroying removes the slots and the proxy config", async () => {
             const pid = (await host.exec("systemctl", "show", "-p", "MainPID", "--value", `${app}-green.service`)).stdout.trim();
-            await engine.up(() => release(app, v2, proxy));
+            await up(() => release(app, v2, proxy));
             expect((await host.exec("systemctl", "show", "-p", "MainPID", "--value", `${app}-green.service`)).stdout.trim()).toBe(pid);
             await engine.destroy();
             expect((await host.exec("test", "-e", `/opt/${app}`)).code).not.toBe(0);
