@@ -12,4 +12,6 @@ mkdir -p "$out/src/release" && cp -r src/release/scripts "$out/src/release/"
 cp -r test/harness/systemd-host "$out/test/harness/"
 # buildHello copies examples/hello from beside the compiled test tree.
 mkdir -p "$out/examples" && cp -r examples/hello "$out/examples/"
+# ... and lisp-deploy's runtime system, which hello depends on, from beside it too.
+cp -r lisp "$out/"
 node "$out/bench/zdt.js"

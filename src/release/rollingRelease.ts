@@ -26,8 +26,6 @@ export interface RollingReleaseArgs extends Omit<SystemdReleaseArgs, "connection
  * is dropped.
  */
 export class RollingRelease extends pulumi.ComponentResource {
-    /** The release on each host, in order. */
-    readonly releases: SystemdRelease[];
     /** Each host's URL, in order. */
     readonly urls: pulumi.Output<string[]>;
     /** The release id (the same build on every host). */
@@ -49,7 +47,6 @@ export class RollingRelease extends pulumi.ComponentResource {
                 ),
             );
         });
-        this.releases = releases;
         this.urls = pulumi.all(releases.map((r) => r.url));
         this.releaseId = releases[releases.length - 1].releaseId;
         this.registerOutputs({ urls: this.urls, releaseId: this.releaseId });
