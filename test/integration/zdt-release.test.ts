@@ -129,6 +129,12 @@ describe.each([ReverseProxy.Caddy, ReverseProxy.Nginx])(
             const pid = (await host.exec("systemctl", "show", "-p", "MainPID", "--value", `${app}-green.service`)).stdout.trim();
             await up(() => release(app, v2, proxy));
             expect((await host.exec("systemctl", "show", "-p", "MainPID", "--value", `${app}-green.service`)).stdout.trim()).toBe(pid);
+            // activate-slot.sh run again by hand with the same parameters: idempotent, nothing restarts or switches.
+            const again = await host.ssh(engine.inputsOf("command:remote:Command", `${app}-activate`)!.create);
+            expect(again.stderr).toContain("is already serving from slot green");
+            expect(again.code).toBe(0);
+            expect((await host.exec("systemctl", "show", "-p", "MainPID", "--value", `${app}-green.service`)).stdout.trim()).toBe(pid);
+            expect(await activeSlot(app)).toBe("green");
             await engine.destroy();
             expect((await host.exec("test", "-e", `/opt/${app}`)).code).not.toBe(0);
             expect((await host.exec("test", "-e", `/etc/systemd/system/${app}-green.service`)).code).not.toBe(0);
