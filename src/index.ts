@@ -12,3 +12,6 @@ export * from "./release/systemdRelease";
 export * from "./release/localRelease";
 export * from "./app/webApp";
 export * from "./release/delta";
+export * from "./release/slots";
+export * from "./release/rollingRelease";
+export * from "./release/loadBalancer";

@@ -7,6 +7,7 @@ import { ValidationError } from "../errors";
 import { HostConnection } from "../host/connection";
 import { releasePaths, renderUnit, validateAppName, validateEnvironmentNames, validateExecutableName, validatePort } from "./unit";
 import { releaseScript, renderEnvironmentFile, shellQuote } from "./scripts";
+import { planZeroDowntime, proxyUrl, renderSlotUnits, slotActivateParams, slotRemoveParams, ZeroDowntime } from "./slots";
 
 /** The executable comes from a file on the machine running Pulumi (e.g. `asdf:make` output). */
 export interface ExecutableFile {
@@ -83,6 +84,12 @@ export interface SystemdReleaseArgs {
     readonly swankPort?: number;
     /** Journal lines included in the error when a release fails its health check; default 30. */
     readonly journalLines?: number;
+    /**
+     * Zero-downtime mode: a reverse proxy on the host in front of two slots (`port` and `port + 1` on
+     * 127.0.0.1); each release starts on the idle slot, is health-checked there, then the proxy switches
+     * to it and the old slot drains. A failed check leaves the old slot serving. Off by default.
+     */
+    readonly zeroDowntime?: ZeroDowntime;
 }
 
 /** Short content hash of a file: the release id, so the same build is always the same release. */
@@ -165,9 +172,30 @@ export class SystemdRelease extends pulumi.ComponentResource {
             ? pulumi.secret(pulumi.output(args.secretEnvironment).apply((env) => renderEnvironmentFile(env as Record<string, string>)))
             : undefined;
 
+        const zdt = plan.zeroDowntime;
+        const slotUnits = zdt ? environment.apply((env) => renderSlotUnits({ ...plan.unitSpec, environment: withSwank(env, args.swankPort) }, zdt)) : undefined;
         const activate = new command.remote.Command(
             `${name}-activate`,
-            {
+            zdt && slotUnits ? {
+                connection,
+                create: pulumi.all([releaseId, slotUnits]).apply(([id, units]) =>
+                    releaseScript("activate-slot", slotActivateParams({
+                        app: args.app,
+                        executable: plan.executableName,
+                        releaseId: id,
+                        keepReleases: plan.keepReleases,
+                        units,
+                        secretEnvironment: secretEnv !== undefined,
+                        user: args.user,
+                        healthPath: plan.healthPath,
+                        expectedStatus: plan.expectedStatus,
+                        timeoutSeconds: plan.timeoutSeconds,
+                        journalLines: plan.journalLines,
+                    }, zdt)),
+                ),
+                delete: releaseScript("remove-slots", slotRemoveParams(args.app, zdt)),
+                stdin: secretEnv,
+            } : {
                 connection,
                 create: pulumi.all([releaseId, unit]).apply(([id, unitText]) =>
                     releaseScript("activate", {
@@ -193,8 +221,9 @@ export class SystemdRelease extends pulumi.ComponentResource {
         const host = pulumi.unsecret(connection.apply((c) => c.host));
         const sshTarget = pulumi.unsecret(connection.apply((c) => ({ host: c.host, port: c.port, user: c.user })));
         this.releaseId = pulumi.all([releaseId, activate.stdout]).apply(([id]) => id);
-        this.url = pulumi.all([host, activate.stdout]).apply(([h]) => `http://${h}:${args.port}/`);
-        this.unit = unit;
+        this.url = pulumi.all([host, activate.stdout]).apply(([h]) => (zdt ? proxyUrl(h, zdt) : `http://${h}:${args.port}/`));
+        // In zero-downtime mode: the blue slot's unit (green's differs only in slot name and port).
+        this.unit = slotUnits ? slotUnits.apply((u) => u.blue) : unit;
         this.swankTunnel = sshTarget.apply((t) =>
             args.swankPort === undefined
                 ? undefined
@@ -241,6 +270,10 @@ export function planRelease(args: SystemdReleaseArgs) {
         validatePort("args.swankPort", args.swankPort);
         if (args.swankPort === args.port) throw new ValidationError("args.swankPort", "must differ from args.port.");
     }
+    if (args.zeroDowntime && args.swankPort !== undefined) {
+        // Both slots run side by side during a switch and would both want the one Swank port.
+        throw new ValidationError("args.swankPort", "is not available with args.zeroDowntime yet: leave one of them out.");
+    }
     const keepReleases = args.keepReleases ?? 5;
     if (!Number.isInteger(keepReleases) || keepReleases < 2) {
         throw new ValidationError("args.keepReleases", `must be an integer of at least 2 (the current and the previous release); got ${JSON.stringify(keepReleases)}.`);
@@ -285,5 +318,6 @@ export function planRelease(args: SystemdReleaseArgs) {
         journalLines,
         paths: releasePaths(args.app, executableName),
         unitSpec,
+        zeroDowntime: args.zeroDowntime ? planZeroDowntime("args.zeroDowntime", args.app, args.port, args.zeroDowntime) : undefined,
     };
 }

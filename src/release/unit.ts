@@ -27,19 +27,27 @@ export interface UnitSpec {
     user?: string;
     /** Extra arguments after the executable, each quoted for systemd. */
     args?: string[];
+    /**
+     * Zero-downtime mode: the slot (`blue` or `green`) this unit runs. The unit is `<app>-<slot>.service`,
+     * runs the release `/opt/<app>/slots/<slot>` points at, has its own cache directory and secret file,
+     * and listens on 127.0.0.1 only (BIND_ADDRESS): the reverse proxy in front is the public entry.
+     */
+    slot?: string;
 }
 
-/** Where a release tree lives on the host; the one place these paths are spelled out. */
-export function releasePaths(app: string, executable: string) {
+/** Where a release tree lives on the host; the one place these paths are spelled out. With a slot (zero-downtime mode), that slot's link, secret file and unit. */
+export function releasePaths(app: string, executable: string, slot?: string) {
     const root = `/opt/${app}`;
+    const current = slot === undefined ? `${root}/current` : `${root}/slots/${slot}`;
+    const service = slot === undefined ? app : `${app}-${slot}`;
     return {
         root,
         releases: `${root}/releases`,
-        current: `${root}/current`,
-        executable: `${root}/current/${executable}`,
-        environmentFile: `${root}/secret.env`,
-        unitName: `${app}.service`,
-        unitFile: `/etc/systemd/system/${app}.service`,
+        current,
+        executable: `${current}/${executable}`,
+        environmentFile: slot === undefined ? `${root}/secret.env` : `${root}/secret-${slot}.env`,
+        unitName: `${service}.service`,
+        unitFile: `/etc/systemd/system/${service}.service`,
     };
 }
 
@@ -111,10 +119,17 @@ export function renderUnit(spec: UnitSpec): string {
     if (spec.user !== undefined && !USER_NAME.test(spec.user)) {
         throw new ValidationError("user", `must be a system user name (lower-case letters, digits, '_' or '-'); got ${JSON.stringify(spec.user)}.`);
     }
-    const paths = releasePaths(spec.app, spec.executable);
+    if (spec.slot !== undefined && !/^[a-z]{1,16}$/.test(spec.slot)) {
+        throw new ValidationError("slot", `must be a short lower-case word such as "blue"; got ${JSON.stringify(spec.slot)}.`);
+    }
+    const paths = releasePaths(spec.app, spec.executable, spec.slot);
+    // Each slot gets its own cache directory: two dynamic users sharing one would take it from each other.
+    const cache = spec.slot === undefined ? spec.app : `${spec.app}-${spec.slot}`;
+    // A slot is reached only through the proxy on the same host, so it listens on loopback only.
+    const bind: Record<string, string> = spec.slot === undefined ? {} : { BIND_ADDRESS: "127.0.0.1" };
     // SBCL executables (UIOP's image restore) resolve the home directory at start and die without one;
     // a dynamic user has none, so HOME is the service's own cache directory, which systemd creates for it.
-    const env: Record<string, string> = { HOME: `/var/cache/${spec.app}`, ...spec.environment, PORT: String(spec.port) };
+    const env: Record<string, string> = { HOME: `/var/cache/${cache}`, ...spec.environment, ...bind, PORT: String(spec.port) };
     const envLines = Object.keys(env)
         .sort()
         .map((name) => `Environment=${quoteForSystemd(`${name}=${env[name]}`)}`);
@@ -123,7 +138,7 @@ export function renderUnit(spec: UnitSpec): string {
     const lines = [
         "# Rendered by lisp-deploy (SystemdRelease); changes here are overwritten by the next release.",
         "[Unit]",
-        `Description=${spec.description ?? `${spec.app} (Common Lisp web app)`}`,
+        `Description=${spec.description ?? `${spec.app}${spec.slot === undefined ? "" : ` slot ${spec.slot}`} (Common Lisp web app)`}`,
         "Wants=network-online.target",
         "After=network-online.target",
         // Restart=always must never give up: without this, five quick crashes stop the restarts for good.
@@ -143,7 +158,7 @@ export function renderUnit(spec: UnitSpec): string {
         // SBCL's SIGTERM handler unwinds and exits; SIGINT is what examples without a handler expect.
         "KillSignal=SIGTERM",
         ...(spec.user === undefined ? ["DynamicUser=yes"] : [`User=${spec.user}`, `Group=${spec.user}`]),
-        `CacheDirectory=${spec.app}`,
+        `CacheDirectory=${cache}`,
         "UMask=0077",
         "NoNewPrivileges=yes",
         "CapabilityBoundingSet=",

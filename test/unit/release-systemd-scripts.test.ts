@@ -6,8 +6,8 @@ import { requireCommand } from "../harness/engines";
 
 const scripts = fs.readdirSync(scriptsDirectory()).filter((f) => f.endsWith(".sh"));
 
-test("the release scripts are the files the components read (SystemdRelease; delta-build for DeltaRelease)", () => {
-    expect(scripts.sort()).toEqual(["activate.sh", "delta-build.sh", "prepare.sh", "remove.sh"]);
+test("the release scripts are the files the components read (SystemdRelease plain and zero-downtime; DeltaRelease)", () => {
+    expect(scripts.sort()).toEqual(["activate-slot.sh", "activate.sh", "delta-build.sh", "prepare.sh", "remove-slots.sh", "remove.sh"]);
 });
 
 test.each(scripts)("%s passes shellcheck", (file) => {

@@ -11,7 +11,7 @@ import * as lib from "../../src/index";
 // reference to a non-@pulumi class) fails here instead of silently missing in every other language.
 
 const ROOT = path.resolve(__dirname, "../..");
-const EXPECTED_COMPONENTS = ["LispImage", "Ec2Host", "SshHost", "SystemdRelease", "HerokuRelease", "LocalRelease", "WebApp", "DeltaRelease"];
+const EXPECTED_COMPONENTS = ["LispImage", "Ec2Host", "SshHost", "SystemdRelease", "HerokuRelease", "LocalRelease", "WebApp", "DeltaRelease", "RollingRelease", "AppLoadBalancer"];
 
 /** The TypeScript view of src/index.ts: exported component classes and every exported interface's property names. */
 function declarations() {

@@ -1,0 +1,146 @@
+import { ValidationError } from "../errors";
+import { proxyConfigFile, renderProxyConfig, ReverseProxy, validateDomain, validateListenAddress } from "./proxy";
+import { renderUnit, UnitSpec, validatePort } from "./unit";
+
+/** The two slots of zero-downtime mode; a release goes to the one not serving. */
+export const SLOTS = ["blue", "green"] as const;
+
+/**
+ * Zero-downtime mode of a {@link SystemdRelease}: a reverse proxy from the distribution in front of two
+ * slots (`<app>-blue.service` on `port`, `<app>-green.service` on `port + 1`, both on 127.0.0.1 only).
+ */
+export interface ZeroDowntime {
+    /** `caddy` (default) or `nginx`; installed from the distribution on the first release when missing. */
+    readonly proxy?: ReverseProxy;
+    /** Public domain: HTTPS on 443 (Caddy: automatic certificates; nginx: certificates at /etc/ssl/lisp-deploy/<domain>/), port 80 redirects. */
+    readonly domain?: string;
+    /** Plain-HTTP port the proxy listens on when there is no domain; default 80. */
+    readonly publicPort?: number;
+    /** Address the proxy binds to; default every interface. */
+    readonly listenAddress?: string;
+    /** Seconds the old slot keeps running after the switch before it is stopped (it then drains on SIGTERM); default 2. */
+    readonly drainSeconds?: number;
+    /** Caddy only: port of Caddy's admin API on 127.0.0.1, through which reloads happen; default 2019. */
+    readonly adminPort?: number;
+}
+
+/** Zero-downtime settings with defaults filled in, checked. */
+export interface ZeroDowntimePlan {
+    proxy: ReverseProxy;
+    domain?: string;
+    publicPort: number;
+    listenAddress?: string;
+    drainSeconds: number;
+    adminPort: number;
+    /** Port of each slot on 127.0.0.1. */
+    slotPorts: { blue: number; green: number };
+    proxyConfigFile: string;
+}
+
+/** Validates `zeroDowntime` against the app's port; throws ValidationError naming the field. */
+export function planZeroDowntime(field: string, app: string, port: number, zdt: ZeroDowntime): ZeroDowntimePlan {
+    const proxy = zdt.proxy ?? ReverseProxy.Caddy;
+    if (!Object.values(ReverseProxy).includes(proxy)) {
+        throw new ValidationError(`${field}.proxy`, `must be "caddy" or "nginx"; got ${JSON.stringify(proxy)}.`);
+    }
+    if (port + 1 > 65535) throw new ValidationError("args.port", "zero-downtime mode also uses port + 1 (the green slot): choose a port below 65535.");
+    if (zdt.domain !== undefined) {
+        validateDomain(`${field}.domain`, zdt.domain);
+        if (zdt.publicPort !== undefined) {
+            throw new ValidationError(`${field}.publicPort`, "leave it out when a domain is given: the proxy then serves HTTPS on 443 and redirects 80.");
+        }
+    }
+    const publicPort = zdt.publicPort ?? 80;
+    validatePort(`${field}.publicPort`, publicPort);
+    const adminPort = zdt.adminPort ?? 2019;
+    validatePort(`${field}.adminPort`, adminPort);
+    const slotPorts = { blue: port, green: port + 1 };
+    const taken = zdt.domain !== undefined ? [80, 443] : [publicPort];
+    for (const [name, p] of Object.entries(slotPorts)) {
+        if (taken.includes(p)) throw new ValidationError(`${field}.publicPort`, `the ${name} slot listens on ${p}; give the proxy another port (or change args.port).`);
+    }
+    if (proxy === ReverseProxy.Caddy && [...taken, port, port + 1].includes(adminPort)) {
+        throw new ValidationError(`${field}.adminPort`, `${adminPort} is already used by the proxy or a slot; choose another port.`);
+    }
+    if (zdt.listenAddress !== undefined) validateListenAddress(`${field}.listenAddress`, zdt.listenAddress);
+    const drainSeconds = zdt.drainSeconds ?? 2;
+    if (!Number.isInteger(drainSeconds) || drainSeconds < 0 || drainSeconds > 600) {
+        throw new ValidationError(`${field}.drainSeconds`, `must be a whole number of seconds between 0 and 600; got ${JSON.stringify(drainSeconds)}.`);
+    }
+    return { proxy, domain: zdt.domain, publicPort, listenAddress: zdt.listenAddress, drainSeconds, adminPort, slotPorts, proxyConfigFile: proxyConfigFile(proxy, app) };
+}
+
+/** Both slot units, rendered from the plain-mode unit spec: only the slot and its port differ. */
+export function renderSlotUnits(spec: UnitSpec, plan: ZeroDowntimePlan): { blue: string; green: string } {
+    return {
+        blue: renderUnit({ ...spec, slot: "blue", port: plan.slotPorts.blue }),
+        green: renderUnit({ ...spec, slot: "green", port: plan.slotPorts.green }),
+    };
+}
+
+/** The proxy config pointing at each slot; the release script writes the one for the slot it switches to. */
+export function renderSlotProxyConfigs(app: string, plan: ZeroDowntimePlan): { blue: string; green: string } {
+    const config = (upstreamPort: number) =>
+        renderProxyConfig({
+            app,
+            proxy: plan.proxy,
+            upstreamPort,
+            domain: plan.domain,
+            publicPort: plan.publicPort,
+            listenAddress: plan.listenAddress,
+            adminPort: plan.adminPort,
+        });
+    return { blue: config(plan.slotPorts.blue), green: config(plan.slotPorts.green) };
+}
+
+/** The public URL in zero-downtime mode: the proxy's, not a slot's. */
+export function proxyUrl(host: string, plan: ZeroDowntimePlan): string {
+    if (plan.domain !== undefined) return `https://${plan.domain}/`;
+    return `http://${host}${plan.publicPort === 80 ? "" : `:${plan.publicPort}`}/`;
+}
+
+/** What activate-slot.sh needs besides the release itself (see the script's header). */
+export interface SlotReleaseInputs {
+    app: string;
+    executable: string;
+    releaseId: string;
+    keepReleases: number;
+    units: { blue: string; green: string };
+    secretEnvironment: boolean;
+    user?: string;
+    healthPath: string;
+    expectedStatus: number;
+    timeoutSeconds: number;
+    journalLines: number;
+}
+
+/** The parameters of activate-slot.sh, all plain strings (sorted into the command by releaseScript). */
+export function slotActivateParams(inputs: SlotReleaseInputs, plan: ZeroDowntimePlan): Record<string, string> {
+    const proxyConfigs = renderSlotProxyConfigs(inputs.app, plan);
+    return {
+        APP: inputs.app,
+        EXECUTABLE: inputs.executable,
+        RELEASE_ID: inputs.releaseId,
+        KEEP_RELEASES: String(inputs.keepReleases),
+        UNIT_BLUE: inputs.units.blue,
+        UNIT_GREEN: inputs.units.green,
+        PORT_BLUE: String(plan.slotPorts.blue),
+        PORT_GREEN: String(plan.slotPorts.green),
+        SECRET_ENV: inputs.secretEnvironment ? "1" : "0",
+        SERVICE_USER: inputs.user ?? "",
+        HEALTH_PATH: inputs.healthPath,
+        HEALTH_STATUS: String(inputs.expectedStatus),
+        HEALTH_TIMEOUT: String(inputs.timeoutSeconds),
+        JOURNAL_LINES: String(inputs.journalLines),
+        PROXY: plan.proxy,
+        PROXY_CONFIG_FILE: plan.proxyConfigFile,
+        PROXY_CONFIG_BLUE: proxyConfigs.blue,
+        PROXY_CONFIG_GREEN: proxyConfigs.green,
+        DRAIN_SECONDS: String(plan.drainSeconds),
+    };
+}
+
+/** The parameters of remove-slots.sh. */
+export function slotRemoveParams(app: string, plan: ZeroDowntimePlan): Record<string, string> {
+    return { APP: app, PROXY: plan.proxy, PROXY_CONFIG_FILE: plan.proxyConfigFile };
+}
