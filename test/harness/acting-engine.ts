@@ -9,6 +9,13 @@ import { RecordingMocks } from "./mocks";
 import { run, RunResult } from "./run";
 import { sshOptions } from "./systemd-host";
 
+/**
+ * The SDK's wait for its RPC queue to drain (what `pulumi.runtime.disconnect` awaits before a program
+ * exits). It is marked internal, so it is not in the type declarations.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
+
 /** One resource as the stand-in engine remembers it between program runs. */
 interface StateEntry {
     type: string;
@@ -98,17 +105,24 @@ export class ActingEngine {
         };
         await pulumi.runtime.setMocks(mocks, this.project, this.stack, false);
         const result = program();
-        while (inflight > 0 || Date.now() - lastActivity < 400) {
-            await new Promise((r) => setTimeout(r, 100));
-        }
+        // Done is when the SDK's own RPC queue has drained, the signal the real Node runtime waits for
+        // before it exits: every registration (including those made inside applies) answered. Guessing
+        // from a quiet spell instead ran deletions in the middle of slow updates on a loaded machine.
+        // A failed resource never answers (its dependents must not run), so a failure with nothing else
+        // in flight ends the run too.
+        const drained: Promise<void> = waitForRPCs();
+        const failedAndSettled = new Promise<void>((resolve) => {
+            const timer = setInterval(() => {
+                if (failures.length > 0 && inflight === 0 && Date.now() - lastActivity > 400) {
+                    clearInterval(timer);
+                    resolve();
+                }
+            }, 100);
+            drained.finally(() => clearInterval(timer));
+        });
+        await Promise.race([drained, failedAndSettled]);
         if (failures.length === 0 && result && typeof (result as any).then === "function") {
-            // The program may still wait on outputs (its exports) when the engine went quiet between two
-            // registrations; a failure after this point must still fail the run rather than leave it hanging.
-            let timer: NodeJS.Timeout | undefined;
-            const failed = new Promise<never>((_, reject) => {
-                timer = setInterval(() => failures.length > 0 && reject(new Error("failed")), 200);
-            });
-            await Promise.race([result, failed]).catch(() => undefined).finally(() => clearInterval(timer));
+            await Promise.race([result, failedAndSettled]);
         }
         if (failures.length > 0) {
             throw new Error(`update failed:\n${failures.map((f) => f.message).join("\n---\n")}`);

@@ -34,7 +34,7 @@ async function dockerOk(argv: string[], env?: NodeJS.ProcessEnv): Promise<Docker
     return r;
 }
 
-/** One `docker build` performed for a `docker:index/image:Image`, with its full output. */
+/** One `docker build` performed for a `docker:index/image:Image`, with its full output (`imageId` "" when it failed). */
 export interface BuildRecord {
     imageName: string;
     args: string[];
@@ -54,9 +54,15 @@ export async function buildImage(inputs: Record<string, any>, builds?: BuildReco
     if (build.platform) argv.push("--platform", build.platform);
     for (const image of build.cacheFrom?.images ?? []) argv.push("--cache-from", image);
     argv.push(build.context);
-    const r = await dockerOk(argv, { ...process.env, DOCKER_BUILDKIT: "0" });
+    const r = await dockerAsync(argv, { ...process.env, DOCKER_BUILDKIT: "0" });
+    const output = `${r.stdout}${r.stderr}`;
+    if (r.code !== 0) {
+        // Recorded all the same: a test of a failing build reads what the build printed.
+        builds?.push({ imageName: inputs.imageName, args: argv, output, imageId: "" });
+        throw new Error(`docker ${argv.join(" ")} failed (exit ${r.code}):\n${output.slice(-6000)}`);
+    }
     const imageId = (await dockerOk(["image", "inspect", "--format", "{{.Id}}", inputs.imageName])).stdout.trim();
-    builds?.push({ imageName: inputs.imageName, args: argv, output: `${r.stdout}${r.stderr}`, imageId });
+    builds?.push({ imageName: inputs.imageName, args: argv, output, imageId });
     return { repoDigest: imageId };
 }
 
