@@ -13,6 +13,7 @@ import { DependencySourceArgs, toDependencySource } from "../image/args";
 import { RollingRelease } from "../release/rollingRelease";
 import { AppLoadBalancer, planLoadBalancer } from "../release/loadBalancer";
 import * as aws from "@pulumi/aws";
+import { planZeroDowntime, ZeroDowntime } from "../release/slots";
 
 /** Where a WebApp runs (the enum form Pulumi's schema inference understands). */
 export const TargetKind = {
@@ -102,6 +103,13 @@ export interface Ec2TargetArgs {
     readonly sshPort?: number;
     /** Start Swank on the host's 127.0.0.1:<swankPort>; WebApp outputs the tunnel command. */
     readonly swankPort?: number;
+    /**
+     * Release through a reverse proxy in front of two slots, so a restart drops no request (see
+     * SystemdRelease's `zeroDowntime`). The host opens the proxy's ports instead of the app's; behind a
+     * load balancer (`hosts` of 2 or more) the balancer targets the proxy's `publicPort` and ends TLS itself,
+     * so `domain` is not available there.
+     */
+    readonly zeroDowntime?: ZeroDowntime;
     /** Tags for every AWS resource. */
     readonly tags?: pulumi.Input<{ [key: string]: string }>;
 }
@@ -208,6 +216,9 @@ export function planEc2Fleet(ec2: Ec2TargetArgs): number {
     if (ec2.elasticIp) {
         throw new ValidationError("args.target.ec2.hosts", `is ${hosts} with elasticIp: true; the load balancer's DNS name is the stable address of several hosts, so remove elasticIp (or set hosts to 1).`);
     }
+    if (ec2.zeroDowntime?.domain !== undefined) {
+        throw new ValidationError("args.target.ec2.zeroDowntime.domain", `is not available with hosts: ${hosts}: TLS for several hosts ends at the load balancer; leave domain out (each host's proxy then serves plain HTTP on publicPort to the balancer only).`);
+    }
     if (ec2.subnetId !== undefined) {
         throw new ValidationError("args.target.ec2.hosts", `is ${hosts} with a single subnetId, but a load balancer needs subnets in at least two availability zones; give subnetIds (two or more, in different zones) instead of subnetId, or leave both out to use the default VPC's subnets.`);
     }
@@ -269,13 +280,15 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
         // plain settings, before anything is registered.
         validateAppName("name", name);
         const swankPort = kind === TargetKind.Ec2 ? target.ec2!.swankPort : target.ssh!.swankPort;
+        const zeroDowntime = kind === TargetKind.Ec2 ? target.ec2!.zeroDowntime : undefined;
         try {
-            planRelease({ ...systemdReleaseSettings(name, args, { kind, port, healthPath, hosts }, swankPort), connection: { host: "planned", port: 22, user: "root", privateKey: "planned" }, executable: { image: "planned", path: "/app/planned" } });
+            planRelease({ ...systemdReleaseSettings(name, args, { kind, port, healthPath, hosts }, swankPort, zeroDowntime), connection: { host: "planned", port: 22, user: "root", privateKey: "planned" }, executable: { image: "planned", path: "/app/planned" } });
         } catch (e) {
             if (!(e instanceof ValidationError)) throw e;
             // Name the WebApp's own field, not the release's.
             const field = e.field
                 .replace(/^args\.swankPort/, `args.target.${kind}.swankPort`)
+                .replace(/^args\.zeroDowntime/, `args.target.${kind}.zeroDowntime`)
                 .replace(/^args\.(environment|secretEnvironment|port)/, "args.app.$1")
                 .replace(/^args\.healthCheck\.path/, "args.app.healthPath");
             throw new ValidationError(field, e.problem);
@@ -443,8 +456,9 @@ function wireHeroku(parent: WebApp, name: string, args: WebAppArgs, image: LispI
 }
 
 /** The SystemdRelease settings both SSH-reached targets share: everything but the connection and the executable. */
-function systemdReleaseSettings(name: string, args: WebAppArgs, plan: WebAppPlan, swankPort: number | undefined) {
+function systemdReleaseSettings(name: string, args: WebAppArgs, plan: WebAppPlan, swankPort: number | undefined, zeroDowntime?: ZeroDowntime) {
     return {
+        ...(zeroDowntime !== undefined ? { zeroDowntime } : {}),
         app: name,
         port: plan.port,
         environment: args.app.environment,
@@ -474,13 +488,13 @@ function wireEc2(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPla
             sshPort: ec2.sshPort,
             allowSshFromAnywhere: ec2.allowSshFromAnywhere,
             elasticIp: ec2.elasticIp,
-            // The app serves HTTP itself on its port; nothing else is opened to the world.
-            publicPorts: [plan.port],
+            // The app serves HTTP itself on its port (or the proxy on its ports); nothing else is opened to the world.
+            publicPorts: ec2.zeroDowntime ? proxyPorts(name, plan, ec2.zeroDowntime) : [plan.port],
             tags: ec2.tags,
         },
         { parent },
     );
-    const release = newSystemdRelease(parent, name, args, plan, image, host.connection, ec2.swankPort);
+    const release = newSystemdRelease(parent, name, args, plan, image, host.connection, ec2.swankPort, ec2.zeroDowntime);
     return {
         url: release.url,
         unit: release.unit,
@@ -525,14 +539,22 @@ function wireEc2Fleet(parent: WebApp, name: string, args: WebAppArgs, plan: WebA
     );
     const balancer = new AppLoadBalancer(
         `${name}-lb`,
-        { vpcId, subnetIds, instanceIds: hosts.map((h) => h.instanceId), port: plan.port, healthCheckPath: plan.healthPath, tags: ec2.tags },
+        {
+            vpcId,
+            subnetIds,
+            instanceIds: hosts.map((h) => h.instanceId),
+            // With zero-downtime releases the balancer talks to each host's proxy, which follows the active slot.
+            port: ec2.zeroDowntime ? proxyPorts(name, plan, ec2.zeroDowntime)[0] : plan.port,
+            healthCheckPath: plan.healthPath,
+            tags: ec2.tags,
+        },
         { parent },
     );
     resolveTargetsGroupId(balancer.targetSecurityGroupId);
     const release = new RollingRelease(
         `${name}-release`,
         {
-            ...systemdReleaseSettings(name, args, plan, ec2.swankPort),
+            ...systemdReleaseSettings(name, args, plan, ec2.swankPort, ec2.zeroDowntime),
             hosts: hosts.map((h) => ({ connection: h.connection })),
             executable: { image: image.imageRef, path: image.executablePathInImage },
         },
@@ -550,6 +572,12 @@ function wireEc2Fleet(parent: WebApp, name: string, args: WebAppArgs, plan: WebA
         swankTunnels: release.swankTunnels,
         logsCommand: pulumi.unsecret(hosts[0].connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host} journalctl -fu ${name}.service`)),
     };
+}
+
+/** The ports a zero-downtime host's proxy serves: 80 and 443 with a domain, else its plain-HTTP `publicPort`. */
+function proxyPorts(name: string, plan: WebAppPlan, zeroDowntime: ZeroDowntime): number[] {
+    const zdt = planZeroDowntime("args.target.ec2.zeroDowntime", name, plan.port, zeroDowntime);
+    return zdt.domain !== undefined ? [80, 443] : [zdt.publicPort];
 }
 
 /**
@@ -585,11 +613,11 @@ function wireSsh(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPla
     };
 }
 
-function newSystemdRelease(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage, connection: pulumi.Output<HostConnection>, swankPort: number | undefined): SystemdRelease {
+function newSystemdRelease(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage, connection: pulumi.Output<HostConnection>, swankPort: number | undefined, zeroDowntime?: ZeroDowntime): SystemdRelease {
     return new SystemdRelease(
         `${name}-release`,
         {
-            ...systemdReleaseSettings(name, args, plan, swankPort),
+            ...systemdReleaseSettings(name, args, plan, swankPort, zeroDowntime),
             connection,
             // Plain data, not the LispImage: the release copies the executable out of this exact image.
             executable: { image: image.imageRef, path: image.executablePathInImage },

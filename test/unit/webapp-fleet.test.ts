@@ -315,6 +315,39 @@ describe("WebApp ec2 fleet: the rest (AWS API and Pulumi engine stood in for)", 
         expect(mocks.resources).toEqual([]);
     });
 
+    test("zeroDowntime with two hosts: the balancer targets each host's proxy port, which only the balancer reaches", async () => {
+        const { mocks, app } = await run(ec2({ hosts: 2, zeroDowntime: { proxy: "caddy", publicPort: 8000 } }));
+        const tg = mocks.ofType("aws:lb/targetGroup:TargetGroup")[0].inputs;
+        expect([tg.port, tg.healthCheck.path]).toEqual([8000, "/healthz"]);
+        expect(mocks.ofType("aws:lb/targetGroupAttachment:TargetGroupAttachment").map((r) => r.inputs.port)).toEqual([8000, 8000]);
+        const rule = mocks.resources.find((r) => r.name === "hello-lb-targets-in")!.inputs;
+        expect([rule.fromPort, rule.toPort, rule.referencedSecurityGroupId, rule.cidrIpv4]).toEqual([8000, 8000, "hello-lb-lb-sg-id", undefined]);
+        for (const sg of mocks.ofType("aws:ec2/securityGroup:SecurityGroup")) {
+            expect((sg.inputs.ingress ?? []).map((r: any) => r.fromPort)).not.toContain(8000);
+            expect((sg.inputs.ingress ?? []).map((r: any) => r.fromPort)).not.toContain(8080);
+        }
+        // Each host's release is a zero-downtime one: the activation switches slots behind the proxy.
+        expect(unwrap(mocks.resources.find((r) => r.name === "hello-release-host1-activate")!.inputs).create).toContain("active-slot");
+        expect(await valueOf(app.url)).toBe("http://hello-123.eu-west-1.elb.amazonaws.com/");
+    });
+
+    test("zeroDowntime on one host: the host opens the proxy's port to the world instead of the app's", async () => {
+        const { mocks, app } = await run(ec2({ zeroDowntime: { proxy: "nginx" } }));
+        const [sg] = mocks.ofType("aws:ec2/securityGroup:SecurityGroup");
+        expect(sg.inputs.ingress.map((r: any) => [r.fromPort, r.cidrBlocks])).toEqual([[80, ["0.0.0.0/0"]], [22, ["203.0.113.7/32"]]]);
+        expect(await valueOf(app.url)).toBe("http://198.51.100.10/");
+    });
+
+    test.each([
+        [{ hosts: 2, zeroDowntime: { domain: "blog.example.com" } }, "args.target.ec2.zeroDowntime.domain", /TLS for several hosts ends at the load balancer/],
+        [{ hosts: 2, zeroDowntime: {}, swankPort: 4005 }, "args.target.ec2.swankPort", /zeroDowntime/],
+        [{ zeroDowntime: { publicPort: 8080 } }, "args.target.ec2.zeroDowntime.publicPort", /slot/],
+    ])("rejects %j naming %s", (patch, field, why) => {
+        const call = () => new WebApp("hello", appArgs(ec2(patch as Partial<Ec2TargetArgs>)));
+        expect(call).toThrow(new RegExp(`^${field.replace(/[.[\]]/g, "\\$&")}: `));
+        expect(call).toThrow(why);
+    });
+
     test("a health path the balancer cannot check is refused naming args.app.healthPath", () => {
         const args = appArgs(ec2({ hosts: 2 }));
         const call = () => new WebApp("hello", { ...args, app: { ...args.app, healthPath: "/health?deep=1" } });
