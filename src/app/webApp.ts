@@ -1,3 +1,4 @@
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
 import { Platform } from "../host/host";
@@ -12,7 +13,6 @@ import { checkEnvironmentNames, LocalRelease, NetworkMode, planLocalRelease } fr
 import { DependencySourceArgs, toDependencySource } from "../image/args";
 import { RollingRelease } from "../release/rollingRelease";
 import { AppLoadBalancer, planLoadBalancer } from "../release/loadBalancer";
-import * as aws from "@pulumi/aws";
 import { planZeroDowntime, ZeroDowntime } from "../release/slots";
 
 /** Where a WebApp runs (the enum form Pulumi's schema inference understands). */
