@@ -35,12 +35,15 @@ const app = new WebApp("hello", {
             sshPort: config.getNumber("sshPort"),
             swankPort: config.getNumber("swankPort"),
             elasticIp: config.getBoolean("elasticIp") ?? false,
+            // 2 or more: that many hosts behind a load balancer, released one at a time.
+            hosts: config.getNumber("hosts"),
         },
     },
 });
 
 export const url = app.url;
 export const sshCommand = app.sshCommand;
+export const sshCommands = app.sshCommands;
 export const swankTunnel = app.swankTunnel;
 export const logsCommand = app.logsCommand;
 export const imageRef = app.imageRef;

@@ -1,3 +1,4 @@
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
 import { Platform } from "../host/host";
@@ -10,6 +11,9 @@ import { planRelease, SystemdRelease } from "../release/systemdRelease";
 import { validateAppName } from "../release/unit";
 import { checkEnvironmentNames, LocalRelease, NetworkMode, planLocalRelease } from "../release/localRelease";
 import { DependencySourceArgs, toDependencySource } from "../image/args";
+import { RollingRelease } from "../release/rollingRelease";
+import { AppLoadBalancer, planLoadBalancer } from "../release/loadBalancer";
+import { planZeroDowntime, ZeroDowntime } from "../release/slots";
 
 /** Where a WebApp runs (the enum form Pulumi's schema inference understands). */
 export const TargetKind = {
@@ -81,12 +85,31 @@ export interface Ec2TargetArgs {
     readonly elasticIp?: boolean;
     /** An AMI id instead of the newest official Debian 12 image. */
     readonly ami?: pulumi.Input<string>;
-    /** The subnet to launch in (default: a default subnet of the default VPC). */
+    /** The subnet to launch in (default: a default subnet of the default VPC). One host only: see `subnetIds`. */
     readonly subnetId?: pulumi.Input<string>;
+    /**
+     * How many instances run the app. Default 1: one host, the app's port open to the world. With 2 to 20,
+     * the hosts sit behind an Application Load Balancer (health-checking `app.healthPath`), only the balancer
+     * reaches the app's port, and each release rolls one host at a time, stopping at the first failure.
+     */
+    readonly hosts?: number;
+    /**
+     * With `hosts` of 2 or more: the subnets (at least two, in different availability zones, as the load
+     * balancer requires) the hosts are spread over, round-robin, and the balancer spans. Default: the
+     * default VPC's default subnets (one per zone).
+     */
+    readonly subnetIds?: pulumi.Input<string>[];
     /** sshd's port on the instance. Default 22. */
     readonly sshPort?: number;
     /** Start Swank on the host's 127.0.0.1:<swankPort>; WebApp outputs the tunnel command. */
     readonly swankPort?: number;
+    /**
+     * Release through a reverse proxy in front of two slots, so a restart drops no request (see
+     * SystemdRelease's `zeroDowntime`). The host opens the proxy's ports instead of the app's; behind a
+     * load balancer (`hosts` of 2 or more) the balancer targets the proxy's `publicPort` and ends TLS itself,
+     * so `domain` is not available there.
+     */
+    readonly zeroDowntime?: ZeroDowntime;
     /** Tags for every AWS resource. */
     readonly tags?: pulumi.Input<{ [key: string]: string }>;
 }
@@ -149,6 +172,8 @@ export interface WebAppArgs {
 /** What every target's wiring hands back to the WebApp. */
 export interface TargetOutputs {
     readonly url: pulumi.Output<string>;
+    readonly sshCommands?: pulumi.Output<string[]>;
+    readonly swankTunnels?: pulumi.Output<string[]>;
     readonly unit?: pulumi.Output<string>;
     readonly userData?: pulumi.Output<string>;
     readonly sshCommand?: pulumi.Output<string>;
@@ -161,6 +186,51 @@ export interface WebAppPlan {
     readonly kind: TargetKind;
     readonly port: number;
     readonly healthPath: string;
+    /** How many hosts (ec2 target; 1 for every other target). */
+    readonly hosts: number;
+}
+
+/** The most hosts one WebApp spreads over: beyond it, a fleet wants its own autoscaling, not a list of hosts. */
+export const MAX_EC2_HOSTS = 20;
+
+/**
+ * Validates the ec2 target's fleet settings (`hosts`, and what a load balancer rules out); returns the
+ * number of hosts. Plain values only, so a bad combination fails at preview time with nothing registered.
+ */
+export function planEc2Fleet(ec2: Ec2TargetArgs): number {
+    const hosts = ec2.hosts ?? 1;
+    if (typeof hosts !== "number" || !Number.isInteger(hosts) || hosts < 1 || hosts > MAX_EC2_HOSTS) {
+        throw new ValidationError("args.target.ec2.hosts", `must be a whole number from 1 to ${MAX_EC2_HOSTS}; got ${JSON.stringify(ec2.hosts)}. Use 1 for a single host, 2 or more for hosts behind a load balancer.`);
+    }
+    if (ec2.subnetIds !== undefined && !Array.isArray(ec2.subnetIds)) {
+        throw new ValidationError("args.target.ec2.subnetIds", "must be a list of subnet ids, e.g. [\"subnet-a\", \"subnet-b\"].");
+    }
+    if (hosts === 1) {
+        if (ec2.subnetIds !== undefined) {
+            throw new ValidationError("args.target.ec2.hosts", "is 1 but subnetIds is given: subnetIds are for several hosts behind a load balancer; set hosts to 2 or more, or give one subnetId instead.");
+        }
+        return hosts;
+    }
+    // The balancer's DNS name is the app's stable address, and the hosts' own addresses serve SSH only:
+    // an Elastic IP per host would cost money and keep an address nobody should send traffic to.
+    if (ec2.elasticIp) {
+        throw new ValidationError("args.target.ec2.hosts", `is ${hosts} with elasticIp: true; the load balancer's DNS name is the stable address of several hosts, so remove elasticIp (or set hosts to 1).`);
+    }
+    if (ec2.zeroDowntime?.domain !== undefined) {
+        throw new ValidationError("args.target.ec2.zeroDowntime.domain", `is not available with hosts: ${hosts}: TLS for several hosts ends at the load balancer; leave domain out (each host's proxy then serves plain HTTP on publicPort to the balancer only).`);
+    }
+    if (ec2.subnetId !== undefined) {
+        throw new ValidationError("args.target.ec2.hosts", `is ${hosts} with a single subnetId, but a load balancer needs subnets in at least two availability zones; give subnetIds (two or more, in different zones) instead of subnetId, or leave both out to use the default VPC's subnets.`);
+    }
+    if (ec2.subnetIds !== undefined) {
+        if (ec2.subnetIds.length < 2) {
+            throw new ValidationError("args.target.ec2.subnetIds", `lists ${ec2.subnetIds.length} subnet(s); a load balancer needs at least two, in different availability zones.`);
+        }
+        ec2.subnetIds.forEach((id, i) => {
+            if (id === undefined || id === null || id === "") throw new ValidationError(`args.target.ec2.subnetIds[${i}]`, "is empty: give a subnet id such as \"subnet-0abc\".");
+        });
+    }
+    return hosts;
 }
 
 const KINDS = Object.values(TargetKind) as string[];
@@ -196,18 +266,29 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
         const local = target.local ?? {};
         planLocalRelease(`${name}-release`, { image: "planned", executablePath: "/planned", port: local.port, containerPort: port, networkMode: local.networkMode, containerName: local.containerName }, "args.target.local");
     }
+    const hosts = kind === TargetKind.Ec2 ? planEc2Fleet(target.ec2!) : 1;
+    if (hosts > 1) {
+        try {
+            planLoadBalancer({ vpcId: "planned", subnetIds: ["planned-a", "planned-b"], instanceIds: ["planned"], port, healthCheckPath: healthPath });
+        } catch (e) {
+            if (!(e instanceof ValidationError)) throw e;
+            throw new ValidationError(e.field.replace(/^args\.healthCheckPath/, "args.app.healthPath"), `${e.problem} (the load balancer's health check requests it)`);
+        }
+    }
     if (kind === TargetKind.Ec2 || kind === TargetKind.Ssh) {
         // The unit names /opt/<app> and <app>.service after the WebApp: check it, and the release's other
         // plain settings, before anything is registered.
         validateAppName("name", name);
         const swankPort = kind === TargetKind.Ec2 ? target.ec2!.swankPort : target.ssh!.swankPort;
+        const zeroDowntime = kind === TargetKind.Ec2 ? target.ec2!.zeroDowntime : undefined;
         try {
-            planRelease({ ...systemdReleaseSettings(name, args, { kind, port, healthPath }, swankPort), connection: { host: "planned", port: 22, user: "root", privateKey: "planned" }, executable: { image: "planned", path: "/app/planned" } });
+            planRelease({ ...systemdReleaseSettings(name, args, { kind, port, healthPath, hosts }, swankPort, zeroDowntime), connection: { host: "planned", port: 22, user: "root", privateKey: "planned" }, executable: { image: "planned", path: "/app/planned" } });
         } catch (e) {
             if (!(e instanceof ValidationError)) throw e;
             // Name the WebApp's own field, not the release's.
             const field = e.field
                 .replace(/^args\.swankPort/, `args.target.${kind}.swankPort`)
+                .replace(/^args\.zeroDowntime/, `args.target.${kind}.zeroDowntime`)
                 .replace(/^args\.(environment|secretEnvironment|port)/, "args.app.$1")
                 .replace(/^args\.healthCheck\.path/, "args.app.healthPath");
             throw new ValidationError(field, e.problem);
@@ -224,7 +305,7 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
             throw new ValidationError(field, e.problem);
         }
     }
-    return { kind, port, healthPath };
+    return { kind, port, healthPath, hosts };
 }
 
 /**
@@ -257,8 +338,12 @@ export class WebApp extends pulumi.ComponentResource {
     readonly sshCommand: pulumi.Output<string>;
     /** The command that tunnels Swank to this machine (when a swankPort is set; empty otherwise). */
     readonly swankTunnel: pulumi.Output<string>;
-    /** The command that follows the app's log. */
+    /** The command that follows the app's log (on the first host, with several). */
     readonly logsCommand: pulumi.Output<string>;
+    /** One SSH command per host, in host order (ec2 and ssh targets; empty otherwise). `sshCommand` is the first. */
+    readonly sshCommands: pulumi.Output<string[]>;
+    /** One Swank tunnel command per host, in host order, when a swankPort is set; empty otherwise. */
+    readonly swankTunnels: pulumi.Output<string[]>;
 
     constructor(name: string, args: WebAppArgs, opts?: pulumi.ComponentResourceOptions) {
         // Everything plain is checked before anything is registered: bad input leaves nothing behind.
@@ -296,6 +381,8 @@ export class WebApp extends pulumi.ComponentResource {
         this.sshCommand = outputs.sshCommand ?? empty;
         this.swankTunnel = outputs.swankTunnel ? outputs.swankTunnel.apply((t) => t ?? "") : empty;
         this.logsCommand = outputs.logsCommand ?? empty;
+        this.sshCommands = outputs.sshCommands ?? (outputs.sshCommand ? outputs.sshCommand.apply((c) => [c]) : pulumi.output([]));
+        this.swankTunnels = outputs.swankTunnels ?? this.swankTunnel.apply((t) => (t ? [t] : []));
         this.registerOutputs({
             url: this.url,
             targetKind: this.targetKind,
@@ -306,6 +393,8 @@ export class WebApp extends pulumi.ComponentResource {
             sshCommand: this.sshCommand,
             swankTunnel: this.swankTunnel,
             logsCommand: this.logsCommand,
+            sshCommands: this.sshCommands,
+            swankTunnels: this.swankTunnels,
         });
     }
 }
@@ -317,7 +406,7 @@ function wireTarget(parent: WebApp, name: string, args: WebAppArgs, plan: WebApp
         case TargetKind.Heroku:
             return wireHeroku(parent, name, args, image);
         case TargetKind.Ec2:
-            return wireEc2(parent, name, args, plan, image);
+            return plan.hosts > 1 ? wireEc2Fleet(parent, name, args, plan, image) : wireEc2(parent, name, args, plan, image);
         case TargetKind.Ssh:
             return wireSsh(parent, name, args, plan, image);
         default:
@@ -367,8 +456,9 @@ function wireHeroku(parent: WebApp, name: string, args: WebAppArgs, image: LispI
 }
 
 /** The SystemdRelease settings both SSH-reached targets share: everything but the connection and the executable. */
-function systemdReleaseSettings(name: string, args: WebAppArgs, plan: WebAppPlan, swankPort: number | undefined) {
+function systemdReleaseSettings(name: string, args: WebAppArgs, plan: WebAppPlan, swankPort: number | undefined, zeroDowntime?: ZeroDowntime) {
     return {
+        ...(zeroDowntime !== undefined ? { zeroDowntime } : {}),
         app: name,
         port: plan.port,
         environment: args.app.environment,
@@ -398,13 +488,13 @@ function wireEc2(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPla
             sshPort: ec2.sshPort,
             allowSshFromAnywhere: ec2.allowSshFromAnywhere,
             elasticIp: ec2.elasticIp,
-            // The app serves HTTP itself on its port; nothing else is opened to the world.
-            publicPorts: [plan.port],
+            // The app serves HTTP itself on its port (or the proxy on its ports); nothing else is opened to the world.
+            publicPorts: ec2.zeroDowntime ? proxyPorts(name, plan, ec2.zeroDowntime) : [plan.port],
             tags: ec2.tags,
         },
         { parent },
     );
-    const release = newSystemdRelease(parent, name, args, plan, image, host.connection, ec2.swankPort);
+    const release = newSystemdRelease(parent, name, args, plan, image, host.connection, ec2.swankPort, ec2.zeroDowntime);
     return {
         url: release.url,
         unit: release.unit,
@@ -413,6 +503,101 @@ function wireEc2(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPla
         swankTunnel: release.swankTunnel,
         logsCommand: pulumi.unsecret(host.connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host} journalctl -fu ${name}.service`)),
     };
+}
+
+/**
+ * Several EC2 hosts behind an Application Load Balancer: hosts `${name}-host<i>` spread round-robin over the
+ * subnets, the balancer `${name}-lb` over their instances (health check on the app's health path), and one
+ * RollingRelease `${name}-release` that releases host after host and stops at the first failure.
+ */
+function wireEc2Fleet(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage): TargetOutputs {
+    const ec2 = args.target!.ec2!;
+    const { vpcId, subnetIds } = fleetNetwork(parent, ec2);
+    // The hosts need the balancer's target group before the balancer exists (it needs their instances):
+    // a deferred Output closes the loop and carries the dependency on the group, so each instance waits for it.
+    const [targetsGroupId, resolveTargetsGroupId] = pulumi.deferredOutput<string>();
+    const hosts = Array.from({ length: plan.hosts }, (_, i) =>
+        new Ec2Host(
+            `${name}-host${i}`,
+            {
+                instanceType: ec2.instanceType,
+                platform: args.app.platform,
+                ami: ec2.ami,
+                subnetId: subnetIds.apply((ids) => ids[i % ids.length]),
+                publicKey: ec2.publicKey,
+                privateKey: ec2.privateKey,
+                sshCidrs: ec2.sshCidrs,
+                sshPort: ec2.sshPort,
+                allowSshFromAnywhere: ec2.allowSshFromAnywhere,
+                // Nothing is open to the world: the app's port is reached through the balancer's group only.
+                publicPorts: [],
+                extraSecurityGroupIds: [targetsGroupId],
+                tags: ec2.tags,
+            },
+            { parent },
+        ),
+    );
+    const balancer = new AppLoadBalancer(
+        `${name}-lb`,
+        {
+            vpcId,
+            subnetIds,
+            instanceIds: hosts.map((h) => h.instanceId),
+            // With zero-downtime releases the balancer talks to each host's proxy, which follows the active slot.
+            port: ec2.zeroDowntime ? proxyPorts(name, plan, ec2.zeroDowntime)[0] : plan.port,
+            healthCheckPath: plan.healthPath,
+            tags: ec2.tags,
+        },
+        { parent },
+    );
+    resolveTargetsGroupId(balancer.targetSecurityGroupId);
+    const release = new RollingRelease(
+        `${name}-release`,
+        {
+            ...systemdReleaseSettings(name, args, plan, ec2.swankPort, ec2.zeroDowntime),
+            hosts: hosts.map((h) => ({ connection: h.connection })),
+            executable: { image: image.imageRef, path: image.executablePathInImage },
+        },
+        { parent },
+    );
+    const sshCommands = pulumi.all(hosts.map((h) => sshCommandOf(h.connection)));
+    return {
+        // Waits for the last host's release, so `url` answers only once every host runs the new build.
+        url: pulumi.all([balancer.url, release.releaseId]).apply(([url]) => url),
+        unit: release.units.apply((units) => units[0]),
+        userData: pulumi.output(hosts[0].userData),
+        sshCommand: sshCommands.apply((c) => c[0]),
+        sshCommands,
+        swankTunnel: release.swankTunnels.apply((t) => t[0]),
+        swankTunnels: release.swankTunnels,
+        logsCommand: pulumi.unsecret(hosts[0].connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host} journalctl -fu ${name}.service`)),
+    };
+}
+
+/** The ports a zero-downtime host's proxy serves: 80 and 443 with a domain, else its plain-HTTP `publicPort`. */
+function proxyPorts(name: string, plan: WebAppPlan, zeroDowntime: ZeroDowntime): number[] {
+    const zdt = planZeroDowntime("args.target.ec2.zeroDowntime", name, plan.port, zeroDowntime);
+    return zdt.domain !== undefined ? [80, 443] : [zdt.publicPort];
+}
+
+/**
+ * The fleet's VPC and subnets: the given `subnetIds` (the VPC from the first), or the default VPC's default
+ * subnets, sorted so that the same subnets always give the same placement, whatever order AWS lists them in.
+ */
+function fleetNetwork(parent: WebApp, ec2: Ec2TargetArgs): { vpcId: pulumi.Output<string>; subnetIds: pulumi.Output<string[]> } {
+    const opts = { parent };
+    if (ec2.subnetIds !== undefined) {
+        return { vpcId: aws.ec2.getSubnetOutput({ id: ec2.subnetIds[0] }, opts).vpcId, subnetIds: pulumi.output(ec2.subnetIds) };
+    }
+    const vpcId = aws.ec2.getVpcOutput({ default: true }, opts).id;
+    const found = aws.ec2.getSubnetsOutput({ filters: [{ name: "vpc-id", values: [vpcId] }, { name: "default-for-az", values: ["true"] }] }, opts);
+    const subnetIds = found.ids.apply((ids) => {
+        if (ids.length < 2) {
+            throw new ValidationError("args.target.ec2.subnetIds", `the default VPC has ${ids.length} default subnet(s), but a load balancer needs two in different availability zones; give subnetIds.`);
+        }
+        return [...ids].sort();
+    });
+    return { vpcId, subnetIds };
 }
 
 function wireSsh(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage): TargetOutputs {
@@ -428,11 +613,11 @@ function wireSsh(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPla
     };
 }
 
-function newSystemdRelease(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage, connection: pulumi.Output<HostConnection>, swankPort: number | undefined): SystemdRelease {
+function newSystemdRelease(parent: WebApp, name: string, args: WebAppArgs, plan: WebAppPlan, image: LispImage, connection: pulumi.Output<HostConnection>, swankPort: number | undefined, zeroDowntime?: ZeroDowntime): SystemdRelease {
     return new SystemdRelease(
         `${name}-release`,
         {
-            ...systemdReleaseSettings(name, args, plan, swankPort),
+            ...systemdReleaseSettings(name, args, plan, swankPort, zeroDowntime),
             connection,
             // Plain data, not the LispImage: the release copies the executable out of this exact image.
             executable: { image: image.imageRef, path: image.executablePathInImage },

@@ -42,6 +42,11 @@ export interface Ec2HostArgs {
     readonly allowSshFromAnywhere?: boolean;
     /** TCP ports open to the world: the app's HTTP(S) ports. Default [80, 443]. */
     readonly publicPorts?: pulumi.Input<number[]>;
+    /**
+     * More security groups for the instance, next to its own (e.g. AppLoadBalancer's `targetSecurityGroupId`,
+     * which opens the app's port to the load balancer only). Default none.
+     */
+    readonly extraSecurityGroupIds?: pulumi.Input<string>[];
     /** TCP ports the host may connect out to (apt, registries, APIs, databases). Default [80, 443]. */
     readonly outboundTcpPorts?: pulumi.Input<number[]>;
     /** Give the host an Elastic IP, so its address survives a replacement. Default false. */
@@ -124,7 +129,8 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
                 ami,
                 instanceType: args.instanceType,
                 subnetId: args.subnetId,
-                vpcSecurityGroupIds: [securityGroup.id],
+                // The host's own group first, then the caller's, in the caller's order: a stable list, no diff.
+                vpcSecurityGroupIds: [securityGroup.id, ...(args.extraSecurityGroupIds ?? [])],
                 associatePublicIpAddress: true,
                 keyName: keyPair.keyName,
                 userData,
@@ -210,6 +216,9 @@ function prepareEc2HostArgs(name: string, args: Ec2HostArgs) {
     }
     if (args.sshCidrs === undefined) {
         throw new ValidationError("args.sshCidrs", 'is required: list the networks allowed to SSH in, e.g. ["203.0.113.7/32"].');
+    }
+    if (args.extraSecurityGroupIds !== undefined && !Array.isArray(args.extraSecurityGroupIds)) {
+        throw new ValidationError("args.extraSecurityGroupIds", "must be a list of security group ids, e.g. [balancer.targetSecurityGroupId].");
     }
     const sshPort = args.sshPort ?? SSH_PORT;
     if (!Number.isInteger(sshPort) || sshPort < 1 || sshPort > 65535) {

@@ -30,6 +30,10 @@ export class RollingRelease extends pulumi.ComponentResource {
     readonly urls: pulumi.Output<string[]>;
     /** The release id (the same build on every host). */
     readonly releaseId: pulumi.Output<string>;
+    /** Each host's rendered systemd unit, in order (they differ only when a host has its own port). */
+    readonly units: pulumi.Output<string[]>;
+    /** Each host's Swank tunnel command, in order, when `swankPort` is set; empty otherwise. */
+    readonly swankTunnels: pulumi.Output<string[]>;
 
     constructor(name: string, args: RollingReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lisp-deploy:index:RollingRelease", name, {}, opts);
@@ -49,7 +53,9 @@ export class RollingRelease extends pulumi.ComponentResource {
         });
         this.urls = pulumi.all(releases.map((r) => r.url));
         this.releaseId = releases[releases.length - 1].releaseId;
-        this.registerOutputs({ urls: this.urls, releaseId: this.releaseId });
+        this.units = pulumi.all(releases.map((r) => r.unit));
+        this.swankTunnels = pulumi.all(releases.map((r) => r.swankTunnel)).apply((ts) => ts.filter((t): t is string => t !== undefined));
+        this.registerOutputs({ urls: this.urls, releaseId: this.releaseId, units: this.units, swankTunnels: this.swankTunnels });
     }
 }
 
