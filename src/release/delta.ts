@@ -10,7 +10,7 @@ import { ImagePlanOptions } from "../image/plan";
 import { HostConnection } from "../host/connection";
 import { renderUnit } from "./unit";
 import { releaseScript, renderEnvironmentFile } from "./scripts";
-import { HealthCheck, planRelease, SystemdReleaseArgs } from "./systemdRelease";
+import { activateParameters, HealthCheck, planRelease, SystemdReleaseArgs } from "./systemdRelease";
 
 /** Which artifacts a delta release ships: only the sources, or the dependencies executable too. */
 export const DeltaKind = {
@@ -230,19 +230,7 @@ export class DeltaRelease extends pulumi.ComponentResource {
             {
                 connection,
                 create: unit.apply((unitText) =>
-                    releaseScript("activate", {
-                        APP: args.app,
-                        EXECUTABLE: executableName,
-                        RELEASE_ID: releaseId,
-                        KEEP_RELEASES: String(plan.keepReleases),
-                        UNIT_CONTENT: unitText,
-                        SECRET_ENV: secretEnv ? "1" : "0",
-                        SERVICE_USER: args.user ?? "",
-                        HEALTH_URL: `http://127.0.0.1:${args.port}${plan.healthPath}`,
-                        HEALTH_STATUS: String(plan.expectedStatus),
-                        HEALTH_TIMEOUT: String(plan.timeoutSeconds),
-                        JOURNAL_LINES: String(plan.journalLines),
-                    }),
+                    releaseScript("activate", activateParameters(args, plan, { releaseId, executableName, unitText, hasSecrets: !!secretEnv })),
                 ),
                 // remove.sh removes /opt/<app> whole, dependencies included.
                 delete: releaseScript("remove", { APP: args.app }),

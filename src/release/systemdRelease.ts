@@ -198,19 +198,7 @@ export class SystemdRelease extends pulumi.ComponentResource {
             } : {
                 connection,
                 create: pulumi.all([releaseId, unit]).apply(([id, unitText]) =>
-                    releaseScript("activate", {
-                        APP: args.app,
-                        EXECUTABLE: plan.executableName,
-                        RELEASE_ID: id,
-                        KEEP_RELEASES: String(plan.keepReleases),
-                        UNIT_CONTENT: unitText,
-                        SECRET_ENV: secretEnv ? "1" : "0",
-                        SERVICE_USER: args.user ?? "",
-                        HEALTH_URL: `http://127.0.0.1:${args.port}${plan.healthPath}`,
-                        HEALTH_STATUS: String(plan.expectedStatus),
-                        HEALTH_TIMEOUT: String(plan.timeoutSeconds),
-                        JOURNAL_LINES: String(plan.journalLines),
-                    }),
+                    releaseScript("activate", activateParameters(args, plan, { releaseId: id, executableName: plan.executableName, unitText, hasSecrets: !!secretEnv })),
                 ),
                 delete: releaseScript("remove", { APP: args.app }),
                 stdin: secretEnv,
@@ -236,6 +224,30 @@ export class SystemdRelease extends pulumi.ComponentResource {
 /** Adds SWANK_PORT when Swank is wanted; the runtime then binds Swank to 127.0.0.1 only. */
 function withSwank(env: Record<string, string>, swankPort: number | undefined): Record<string, string> {
     return swankPort === undefined ? env : { ...env, SWANK_PORT: String(swankPort) };
+}
+
+/**
+ * The parameters of activate.sh (plain mode), shared by SystemdRelease and DeltaRelease so the two switch,
+ * health-check, roll back and prune a release in exactly the same way.
+ */
+export function activateParameters(
+    args: Pick<SystemdReleaseArgs, "app" | "port" | "user">,
+    plan: Pick<ReturnType<typeof planRelease>, "keepReleases" | "healthPath" | "expectedStatus" | "timeoutSeconds" | "journalLines">,
+    release: { releaseId: string; executableName: string; unitText: string; hasSecrets: boolean },
+): Record<string, string> {
+    return {
+        APP: args.app,
+        EXECUTABLE: release.executableName,
+        RELEASE_ID: release.releaseId,
+        KEEP_RELEASES: String(plan.keepReleases),
+        UNIT_CONTENT: release.unitText,
+        SECRET_ENV: release.hasSecrets ? "1" : "0",
+        SERVICE_USER: args.user ?? "",
+        HEALTH_URL: `http://127.0.0.1:${args.port}${plan.healthPath}`,
+        HEALTH_STATUS: String(plan.expectedStatus),
+        HEALTH_TIMEOUT: String(plan.timeoutSeconds),
+        JOURNAL_LINES: String(plan.journalLines),
+    };
 }
 
 /** Validates the plain arguments and fills in defaults; throws ValidationError naming the field at fault. */
