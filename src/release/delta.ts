@@ -7,10 +7,9 @@ import { writeContext } from "../image/context";
 import { DEPENDENCIES_EXECUTABLE, dependenciesExecutableCommand, planDelta, readDependenciesExecutableScript } from "../image/deltaPlan";
 import { DependencySourceArgs, toDependencySource } from "../image/args";
 import { ImagePlanOptions } from "../image/plan";
-import { HostConnection } from "../host/connection";
 import { renderUnit } from "./unit";
 import { releaseScript, renderEnvironmentFile } from "./scripts";
-import { activateParameters, HealthCheck, planRelease, SystemdReleaseArgs } from "./systemdRelease";
+import { activateParameters, planRelease, ReleaseSettings } from "./systemdRelease";
 
 /** Which artifacts a delta release ships: only the sources, or the dependencies executable too. */
 export const DeltaKind = {
@@ -26,13 +25,7 @@ export type DeltaKind = (typeof DeltaKind)[keyof typeof DeltaKind];
  * Arguments of a {@link DeltaRelease}: SystemdRelease's release settings, and the app's sources as
  * LispImage reads them (flat and without unions, so Pulumi's schema inference can express them).
  */
-export interface DeltaReleaseArgs {
-    /** How to reach the host (Ec2Host's or SshHost's `connection`); the login user must be root or have passwordless sudo. */
-    readonly connection: pulumi.Input<HostConnection>;
-    /** App name: the unit is `<app>.service`, releases and dependencies live in `/opt/<app>`. Lower-case letters, digits and '-'. */
-    readonly app: string;
-    /** TCP port the app listens on (passed as PORT). */
-    readonly port: number;
+export interface DeltaReleaseArgs extends ReleaseSettings {
     /** The app directory holding its `.asd`, relative to the program's directory (as for LispImage). */
     readonly appDir: string;
     /** The system to build (default: the only `.asd` at the top of appDir). */
@@ -47,22 +40,6 @@ export interface DeltaReleaseArgs {
     readonly baseImage?: string;
     /** Compress the executable built on the host (default false). */
     readonly compression?: boolean;
-    /** `notify` (default) for apps using lisp-deploy's runtime; `exec` for apps that never notify. */
-    readonly serviceType?: string;
-    /** Non-secret environment variables, written into the unit (and so shown in previews). */
-    readonly environment?: Record<string, pulumi.Input<string>>;
-    /** Secret environment variables: sent on stdin into a 0600 file read through `EnvironmentFile=`. */
-    readonly secretEnvironment?: Record<string, pulumi.Input<string>>;
-    /** The health check; defaults: `/`, 200, 30 s. */
-    readonly healthCheck?: HealthCheck;
-    /** How many release directories to keep on the host; default 5. */
-    readonly keepReleases?: number;
-    /** Run as this system user (created if missing) instead of systemd's DynamicUser. */
-    readonly user?: string;
-    /** Start Swank on 127.0.0.1:<swankPort> (sets SWANK_PORT). */
-    readonly swankPort?: number;
-    /** Journal lines included in the error when a release fails its health check; default 30. */
-    readonly journalLines?: number;
     /** Network of the local `docker build`/`docker create` that make the dependencies executable, e.g. "host". */
     readonly buildNetwork?: string;
     /** Repository of the local dependencies-stage image (tagged with the dependencies key); default `<system>-dependencies`. */
@@ -142,7 +119,6 @@ export class DeltaRelease extends pulumi.ComponentResource {
         // SystemdRelease's validation and defaults; the executable is built on the host, named after :build-pathname.
         const plan = planRelease({
             ...args,
-            serviceType: args.serviceType as SystemdReleaseArgs["serviceType"],
             executable: { image: "delta", path: `/${executableName}` },
             executableName,
         });

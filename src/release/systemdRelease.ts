@@ -56,16 +56,16 @@ export interface HealthCheck {
     readonly timeoutSeconds?: number;
 }
 
-/** Arguments of a {@link SystemdRelease}. */
-export interface SystemdReleaseArgs {
+/**
+ * What every release to a systemd host takes, whatever ships the executable: the host, the app's name
+ * and port, its unit, environment, health check and retention. SystemdRelease and DeltaRelease extend it,
+ * so both validate and apply these the same way (planRelease, activateParameters).
+ */
+export interface ReleaseSettings {
     /** How to reach the host (Ec2Host's or SshHost's `connection`); the login user must be root or have passwordless sudo. */
     readonly connection: pulumi.Input<HostConnection>;
     /** App name: the unit is `<app>.service`, releases live in `/opt/<app>`. Lower-case letters, digits and '-'. */
     readonly app: string;
-    /** Where the executable comes from: a local file or an image. */
-    readonly executable: ExecutableSource;
-    /** File name of the executable on the host; default the source's base name. */
-    readonly executableName?: string;
     /** TCP port the app listens on (passed as PORT). */
     readonly port: number;
     /** `notify` (default) for apps using lisp-deploy's runtime, which sends READY=1; `exec` for apps that never notify. */
@@ -84,6 +84,14 @@ export interface SystemdReleaseArgs {
     readonly swankPort?: number;
     /** Journal lines included in the error when a release fails its health check; default 30. */
     readonly journalLines?: number;
+}
+
+/** Arguments of a {@link SystemdRelease}. */
+export interface SystemdReleaseArgs extends ReleaseSettings {
+    /** Where the executable comes from: a local file or an image. */
+    readonly executable: ExecutableSource;
+    /** File name of the executable on the host; default the source's base name. */
+    readonly executableName?: string;
     /**
      * Zero-downtime mode: a reverse proxy on the host in front of two slots (`port` and `port + 1` on
      * 127.0.0.1); each release starts on the idle slot, is health-checked there, then the proxy switches
