@@ -3,9 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import { BuildRecord, buildImage, removeContainer, runContainer } from "./dockerActs";
-import { RecordingMocks } from "./mocks";
+import { RecordingMocks, unwrapSecrets } from "./mocks";
 import { run, RunResult } from "./run";
 import { sshOptions } from "./systemd-host";
 
@@ -231,18 +230,6 @@ export class ActingEngine {
             }
         }
     }
-}
-
-/** Replaces the mock monitor's secret wrappers (`{<sig>: <secret sig>, value}`) by their values. */
-export function unwrapSecrets(value: any): any {
-    if (Array.isArray(value)) return value.map(unwrapSecrets);
-    if (value && typeof value === "object" && !pulumi.asset.Asset.isInstance(value) && !pulumi.asset.Archive.isInstance(value)) {
-        if (value[rpc.specialSigKey] === rpc.specialSecretSig) return unwrapSecrets(value.value);
-        const out: Record<string, any> = {};
-        for (const k of Object.keys(value)) out[k] = unwrapSecrets(value[k]);
-        return out;
-    }
-    return value;
 }
 
 function target(connection: { user: string; host: string }): string {

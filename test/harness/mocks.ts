@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as rpc from "@pulumi/pulumi/runtime/rpc";
 
 /** One resource the program registered, with the exact inputs Pulumi would send to its provider. */
 export interface RecordedResource {
@@ -49,4 +50,19 @@ export async function isSecretOutput(output: pulumi.Output<unknown>): Promise<bo
 /** Waits until all resources registered so far have been answered by the mocks. */
 export function settle(): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/**
+ * A recorded value with the mock monitor's secret wrappers (`{<sig>: <secret sig>, value}`) replaced by
+ * their values: what a provider or a policy is handed. Assets and archives are kept as they are.
+ */
+export function unwrapSecrets(value: any): any {
+    if (Array.isArray(value)) return value.map(unwrapSecrets);
+    if (value && typeof value === "object" && !pulumi.asset.Asset.isInstance(value) && !pulumi.asset.Archive.isInstance(value)) {
+        if (value[rpc.specialSigKey] === rpc.specialSecretSig) return unwrapSecrets(value.value);
+        const out: Record<string, any> = {};
+        for (const k of Object.keys(value)) out[k] = unwrapSecrets(value[k]);
+        return out;
+    }
+    return value;
 }

@@ -3,7 +3,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { RecordingMocks, valueOf } from "../harness/mocks";
+import { RecordingMocks, unwrapSecrets, valueOf } from "../harness/mocks";
 import { requireCommand, requireDocker } from "../harness/engines";
 import { FakeHerokuApi } from "../harness/heroku-api";
 import { LocalRegistry, MEDIA_TYPES } from "../harness/registry";
@@ -15,21 +15,10 @@ import { herokuReleaseProvider, HerokuReleaseInputs } from "../../src/release/he
 
 jest.setTimeout(10 * 60 * 1000);
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const KEY = "hrku-component-it-71c4-key";
 const IMAGE = "heroku-itc-app:latest";
 const registry = new LocalRegistry(18452, { user: "_", password: KEY });
 const api = new FakeHerokuApi(18453);
-
-/** Unwraps Pulumi's secret envelopes, as the engine does before calling a dynamic provider. */
-function unwrap(v: any): any {
-    if (Array.isArray(v)) return v.map(unwrap);
-    if (v && typeof v === "object") {
-        if (SECRET_SIG in v) return unwrap(v.value);
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
-    }
-    return v;
-}
 
 /** Rejects with the provider's error, if one fails: an Output whose resource failed never resolves. */
 let providerFailed: (e: Error) => void = () => undefined;
@@ -38,7 +27,7 @@ failure.catch(() => undefined);
 
 const mocks = new RecordingMocks(async (args) => {
     if (args.type !== "pulumi-nodejs:dynamic:HerokuRelease") return undefined;
-    const { __provider, ...inputs } = unwrap(args.inputs);
+    const { __provider, ...inputs } = unwrapSecrets(args.inputs);
     try {
         const res = await herokuReleaseProvider.create(inputs as HerokuReleaseInputs);
         return res.outs;

@@ -6,7 +6,7 @@ import { requireCommand, requireDocker } from "../harness/engines";
 import { FakeHerokuApi } from "../harness/heroku-api";
 import { bootOnPort, HEROKU_BOOT_LIMIT_MS } from "../harness/heroku-boot";
 import { docker, dockerBuildAct, RecordedBuild, removeDockerObjects, waitFor200 } from "../harness/imageBuild";
-import { RecordingMocks, valueOf } from "../harness/mocks";
+import { RecordingMocks, unwrapSecrets, valueOf } from "../harness/mocks";
 import { LocalRegistry, MEDIA_TYPES } from "../harness/registry";
 import { herokuReleaseProvider, HerokuReleaseInputs } from "../../src/release/heroku/provider";
 import { LispImage } from "../../src/image/lispImage";
@@ -19,7 +19,6 @@ import { HerokuRelease } from "../../src/release/heroku";
 
 jest.setTimeout(25 * 60 * 1000);
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const KEY = "hrku-lisp-it-4e0a-key";
 const IMAGE_NAME = "lisp-deploy-heroku-it/hello";
 const BOOT_PORT = 18470;
@@ -27,15 +26,6 @@ const registry = new LocalRegistry(18454, { user: "_", password: KEY });
 const api = new FakeHerokuApi(18455);
 const builds: RecordedBuild[] = [];
 let appDir = "";
-
-function unwrap(v: any): any {
-    if (Array.isArray(v)) return v.map(unwrap);
-    if (v && typeof v === "object") {
-        if (SECRET_SIG in v) return unwrap(v.value);
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
-    }
-    return v;
-}
 
 let providerFailed: (e: Error) => void = () => undefined;
 const failure = new Promise<never>((_, reject) => (providerFailed = reject));
@@ -46,7 +36,7 @@ pulumi.runtime.setMocks(
     new RecordingMocks(async (args) => {
         try {
             if (args.type === "pulumi-nodejs:dynamic:HerokuRelease") {
-                const { __provider, ...inputs } = unwrap(args.inputs);
+                const { __provider, ...inputs } = unwrapSecrets(args.inputs);
                 return (await herokuReleaseProvider.create(inputs as HerokuReleaseInputs)).outs;
             }
             return await build(args);

@@ -6,12 +6,12 @@ import { Ec2Host, Ec2HostArgs } from "../../src/host/ec2Host";
 import { SSH_FROM_ANYWHERE_TAG, SSH_PORT_TAG } from "../../src/host/firewall";
 import { CLOUD_INIT_WAIT_SCRIPT } from "../../src/host/readiness";
 import {
-    lispDeployPolicies,
     SSH_FROM_ANYWHERE_TAG as POLICY_SSH_FROM_ANYWHERE_TAG,
     SSH_PORT_TAG as POLICY_SSH_PORT_TAG,
 } from "../../src/policy/policies";
 import { isSecretOutput, valueOf } from "../harness/mocks";
-import { drain, installFakeAws, plainJson, PRIVATE_KEY, PRIVATE_KEY_BODY, PUBLIC_KEY, unwrapSecrets } from "./hostFixtures";
+import { policyViolations } from "../harness/policy";
+import { drain, installFakeAws, plainJson, PRIVATE_KEY, PRIVATE_KEY_BODY, PUBLIC_KEY } from "./hostFixtures";
 
 // These tests stand in for AWS's API and the Pulumi engine (RecordingMocks): they check what Ec2Host
 // would ask AWS for, not that AWS does it.
@@ -182,18 +182,6 @@ describe("Ec2Host (stand-in for AWS's API)", () => {
 });
 
 describe("Ec2Host passes the project's policy pack (stand-in for AWS's API and the policy engine)", () => {
-    /** Every violation the pack reports on the recorded resources, as the engine would hand them over. */
-    async function violationsOf(resources: { type: string; name: string; inputs: Record<string, any> }[]): Promise<string[]> {
-        const reported: string[] = [];
-        for (const r of resources) {
-            for (const policy of lispDeployPolicies) {
-                const fns = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource!];
-                const policyArgs: any = { type: r.type, props: unwrapSecrets(r.inputs), urn: `urn:pulumi:dev::p::${r.type}::${r.name}`, name: r.name, opts: {}, getConfig: () => ({}) };
-                for (const fn of fns) await fn(policyArgs, (m: string) => reported.push(`${policy.name}: ${m}`));
-            }
-        }
-        return reported;
-    }
 
     test("the pack's opt-in and SSH-port tags are the ones Ec2Host writes", () => {
         expect(SSH_FROM_ANYWHERE_TAG).toBe(POLICY_SSH_FROM_ANYWHERE_TAG);
@@ -204,11 +192,11 @@ describe("Ec2Host passes the project's policy pack (stand-in for AWS's API and t
         const { fake } = await build({ ...args, sshPort: 2230, sshCidrs: ["0.0.0.0/0"], allowSshFromAnywhere: true });
         const group = fake.mocks.resources.find((r) => r.type === "aws:ec2/securityGroup:SecurityGroup")!;
         expect(group.inputs.tags).toEqual(expect.objectContaining({ [SSH_PORT_TAG]: "2230", [SSH_FROM_ANYWHERE_TAG]: "true" }));
-        expect(await violationsOf(fake.mocks.resources)).toEqual([]);
+        expect(await policyViolations(fake.mocks.resources)).toEqual([]);
         const withoutOptIn = fake.mocks.resources.map((r) =>
             r === group ? { ...r, inputs: { ...r.inputs, tags: { Name: "web", [SSH_PORT_TAG]: "2230" } } } : r,
         );
-        expect(await violationsOf(withoutOptIn)).toEqual([expect.stringMatching(/web-sg opens SSH \(port 2230\) to 0\.0\.0\.0\/0/)]);
+        expect(await policyViolations(withoutOptIn)).toEqual([expect.stringMatching(/web-sg opens SSH \(port 2230\) to 0\.0\.0\.0\/0/)]);
     });
 
     test.each([
@@ -217,7 +205,7 @@ describe("Ec2Host passes the project's policy pack (stand-in for AWS's API and t
         ["SSH from anywhere, opted in", { sshCidrs: ["0.0.0.0/0", "::/0"], allowSshFromAnywhere: true }],
     ])("%s: no violation", async (_name, change) => {
         const { fake } = await build({ ...args, ...change });
-        expect(await violationsOf(fake.mocks.resources)).toEqual([]);
+        expect(await policyViolations(fake.mocks.resources)).toEqual([]);
     });
 
     test("the check can fail: the same group without its opt-in tag is reported", async () => {
@@ -225,7 +213,7 @@ describe("Ec2Host passes the project's policy pack (stand-in for AWS's API and t
         const stripped = fake.mocks.resources.map((r) =>
             r.type === "aws:ec2/securityGroup:SecurityGroup" ? { ...r, inputs: { ...r.inputs, tags: { Name: "web" } } } : r,
         );
-        expect(await violationsOf(stripped)).toEqual([expect.stringMatching(/^lisp-deploy-ssh-not-open-to-world: web-sg opens SSH \(port 22\) to 0\.0\.0\.0\/0/)]);
+        expect(await policyViolations(stripped)).toEqual([expect.stringMatching(/^lisp-deploy-ssh-not-open-to-world: web-sg opens SSH \(port 22\) to 0\.0\.0\.0\/0/)]);
     });
 });
 

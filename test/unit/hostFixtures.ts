@@ -74,17 +74,6 @@ export function plainJson(value: unknown): string {
     return JSON.stringify(strip(value));
 }
 
-/** A recorded value with secrets unwrapped: what a policy sees (the engine hands policies plain values). */
-export function unwrapSecrets(value: unknown): any {
-    if (Array.isArray(value)) return value.map(unwrapSecrets);
-    if (value && typeof value === "object") {
-        const v = value as Record<string, unknown>;
-        if (Object.values(v).includes(SECRET_SIG) && "value" in v) return unwrapSecrets(v.value);
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
-    }
-    return value;
-}
-
 /** Waits for every registration the program started to be answered. */
 export async function drain(): Promise<void> {
     await new Promise((r) => setTimeout(r, 150));

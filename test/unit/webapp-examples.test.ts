@@ -3,9 +3,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
-import { lispDeployPolicies } from "../../src/policy/policies";
 import { WebApp, WebAppArgs } from "../../src/app/webApp";
-import { RecordedResource, RecordingMocks, valueOf } from "../harness/mocks";
+import { RecordedResource, RecordingMocks, unwrapSecrets, valueOf } from "../harness/mocks";
+import { policyViolations } from "../harness/policy";
 import { readProject, runProgram, setStackConfig } from "../harness/program";
 import { PRIVATE_KEY, PUBLIC_KEY } from "./hostFixtures";
 
@@ -24,20 +24,11 @@ const quiet = () => new Promise<void>((resolve) => setTimeout(resolve, 300));
 const ROOT = path.resolve(__dirname, "../..");
 const sha = (s: string) => crypto.createHash("sha256").update(s).digest("hex");
 
-function unwrap(value: any): any {
-    if (Array.isArray(value)) return value.map(unwrap);
-    if (value && typeof value === "object" && !pulumi.asset.Asset.isInstance(value)) {
-        if (value[rpc.specialSigKey] === rpc.specialSecretSig) return unwrap(value.value);
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v)]));
-    }
-    return value;
-}
-
 /** A stand-in for the Pulumi engine and AWS that answers like the providers would, from the inputs. */
 function standInMocks(): RecordingMocks {
     return new RecordingMocks(
         async (args) => {
-            const inputs = unwrap(args.inputs);
+            const inputs = unwrapSecrets(args.inputs);
             switch (args.type) {
                 case "docker:index/image:Image":
                     // A build's digest follows its context (the context hash is in the tag).
@@ -92,19 +83,6 @@ async function runExample(example: string, extra: Record<string, string> = {}) {
     return { resources: mocks.resources, outputs };
 }
 
-/** Runs the policy pack over resources as the policy engine would get them (secrets unwrapped). */
-async function policyViolations(resources: RecordedResource[]): Promise<string[]> {
-    const reported: string[] = [];
-    for (const r of resources) {
-        for (const policy of lispDeployPolicies) {
-            const fns = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource!];
-            const args: any = { type: r.type, props: unwrap(r.inputs), urn: `urn:pulumi:dev::p::${r.type}::${r.name}`, name: r.name, opts: {}, getConfig: () => ({}) };
-            for (const fn of fns) await fn(args, (message: string) => reported.push(`${policy.name}: ${message}`));
-        }
-    }
-    return reported;
-}
-
 /** The resources whose inputs differ between two runs, as `type name` (added and removed ones too). */
 function changed(a: RecordedResource[], b: RecordedResource[]): string[] {
     const index = (rs: RecordedResource[]) => new Map(rs.map((r) => [`${r.type} ${r.name}`, JSON.stringify(r.inputs)]));
@@ -132,7 +110,7 @@ describe("every example program under the stand-in, checked by the policy pack",
         expect(ssh).toEqual([expect.objectContaining({ fromPort: 2230, toPort: 2230, cidrBlocks: ["203.0.113.7/32"] })]);
         expect(sg.inputs.ingress.some((rule: any) => rule.fromPort === 22)).toBe(false);
         const [ready] = resources.filter((r) => r.name === "hello-host-cloud-init");
-        expect(unwrap(ready.inputs.connection).port).toBe(2230);
+        expect(unwrapSecrets(ready.inputs.connection).port).toBe(2230);
         expect(outputs.sshCommand).toBe("ssh -p 2230 admin@198.51.100.10");
     });
 

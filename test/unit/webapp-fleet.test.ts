@@ -2,11 +2,10 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import { ValidationError } from "../../src/errors";
-import { lispDeployPolicies } from "../../src/policy/policies";
 import { Ec2TargetArgs, WebApp, WebAppArgs } from "../../src/app/webApp";
-import { RecordedResource, RecordingMocks, valueOf } from "../harness/mocks";
+import { RecordedResource, RecordingMocks, unwrapSecrets, valueOf } from "../harness/mocks";
+import { policyViolations } from "../harness/policy";
 import { readProject, runProgram, setStackConfig } from "../harness/program";
 import { PRIVATE_KEY, PUBLIC_KEY } from "./hostFixtures";
 
@@ -20,15 +19,6 @@ const GOLDEN = path.join(__dirname, "fixtures", "webapp-ec2-single-host.json");
 const sha = (s: string) => crypto.createHash("sha256").update(s).digest("hex");
 /** Lets every registration reach the mocks before the next run installs new ones (see webapp-examples). */
 const quiet = () => new Promise<void>((resolve) => setTimeout(resolve, 300));
-
-function unwrap(value: any): any {
-    if (Array.isArray(value)) return value.map(unwrap);
-    if (value && typeof value === "object" && !pulumi.asset.Asset.isInstance(value)) {
-        if (value[rpc.specialSigKey] === rpc.specialSecretSig) return unwrap(value.value);
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v)]));
-    }
-    return value;
-}
 
 /** What happened, in order: a registration, and the moment the stand-in answered it. */
 type Event = `register ${string}` | `answer ${string}`;
@@ -44,7 +34,7 @@ function standInMocks(events: Event[] = [], opts: { failing?: string; calls?: pu
     return new RecordingMocks(
         async (args) => {
             events.push(`register ${args.name}`);
-            const inputs = unwrap(args.inputs);
+            const inputs = unwrapSecrets(args.inputs);
             let answer: Record<string, any> | undefined;
             switch (args.type) {
                 case "docker:index/image:Image":
@@ -146,19 +136,6 @@ describe("WebApp ec2 target, one host (the default): unchanged by the fleet opti
     });
 });
 
-/** Runs the policy pack over resources as the policy engine would get them (secrets unwrapped). */
-async function policyViolations(resources: RecordedResource[]): Promise<string[]> {
-    const reported: string[] = [];
-    for (const r of resources) {
-        for (const policy of lispDeployPolicies) {
-            const fns = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource!];
-            const args: any = { type: r.type, props: unwrap(r.inputs), urn: `urn:pulumi:dev::p::${r.type}::${r.name}`, name: r.name, opts: {}, getConfig: () => ({}) };
-            for (const fn of fns) await fn(args, (message: string) => reported.push(`${policy.name}: ${message}`));
-        }
-    }
-    return reported;
-}
-
 describe("WebApp ec2 target with two hosts behind a load balancer (AWS API and Pulumi engine stood in for)", () => {
     let fleet: Awaited<ReturnType<typeof run>>;
     const events: Event[] = [];
@@ -166,8 +143,8 @@ describe("WebApp ec2 target with two hosts behind a load balancer (AWS API and P
     beforeAll(async () => {
         fleet = await run(ec2({ hosts: 2, swankPort: 4005, tags: { team: "blog" } }), events, calls);
     });
-    const inputsOf = (type: string) => fleet.mocks.ofType(type).map((r) => [r.name, unwrap(r.inputs)]);
-    const one = (name: string) => unwrap(fleet.resources.find((r) => r.name === name)!.inputs);
+    const inputsOf = (type: string) => fleet.mocks.ofType(type).map((r) => [r.name, unwrapSecrets(r.inputs)]);
+    const one = (name: string) => unwrapSecrets(fleet.resources.find((r) => r.name === name)!.inputs);
 
     test("two hosts named <name>-host<i>, one balancer, one rolling release; no single-host children", () => {
         const components = fleet.resources.filter((r) => r.type.startsWith("lisp-deploy:")).map((r) => `${r.type} ${r.name}`).sort();
@@ -327,7 +304,7 @@ describe("WebApp ec2 fleet: the rest (AWS API and Pulumi engine stood in for)", 
             expect((sg.inputs.ingress ?? []).map((r: any) => r.fromPort)).not.toContain(8080);
         }
         // Each host's release is a zero-downtime one: the activation switches slots behind the proxy.
-        expect(unwrap(mocks.resources.find((r) => r.name === "hello-release-host1-activate")!.inputs).create).toContain("active-slot");
+        expect(unwrapSecrets(mocks.resources.find((r) => r.name === "hello-release-host1-activate")!.inputs).create).toContain("active-slot");
         expect(await valueOf(app.url)).toBe("http://hello-123.eu-west-1.elb.amazonaws.com/");
     });
 
