@@ -17,9 +17,13 @@ export function scriptsDirectory(): string {
     return found;
 }
 
-/** The text of one script, read at construction time so the command carries exactly the file in the repo. */
+/**
+ * The text of one script, read at construction time so the command carries exactly the files in the repo:
+ * the functions the scripts share (scripts/lib/common.sh), then the script itself.
+ */
 export function readReleaseScript(name: ReleaseScriptName): string {
-    return fs.readFileSync(path.join(scriptsDirectory(), `${name}.sh`), "utf8");
+    const dir = scriptsDirectory();
+    return fs.readFileSync(path.join(dir, "lib", "common.sh"), "utf8") + "\n" + fs.readFileSync(path.join(dir, `${name}.sh`), "utf8");
 }
 
 /** Quotes a word for a POSIX shell: single quotes, with embedded single quotes closed and escaped. */

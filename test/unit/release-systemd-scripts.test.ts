@@ -17,15 +17,23 @@ test.each(scripts)("%s passes shellcheck", (file) => {
     expect(r.status).toBe(0);
 });
 
+test("the functions the scripts share (lib/common.sh) pass shellcheck", () => {
+    requireCommand("shellcheck", "shellcheck");
+    const r = spawnSync("shellcheck", ["--severity=style", "--shell=bash", path.join(scriptsDirectory(), "lib", "common.sh")], { encoding: "utf8" });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+});
+
 test("shellcheck is strict enough to fail a careless script (the check can fail)", () => {
     const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: "#!/usr/bin/env bash\nrm -rf $DIR/*\n", encoding: "utf8" });
     expect(r.status).not.toBe(0);
 });
 
 describe("releaseScript", () => {
-    test("carries the script file verbatim with sorted, quoted parameters", () => {
+    test("carries the shared functions and the script file verbatim, with sorted, quoted parameters", () => {
         const text = releaseScript("remove", { APP: "hello" });
-        expect(text).toContain(`  APP='hello' \\\n  bash -c ${shellQuote(fs.readFileSync(path.join(scriptsDirectory(), "remove.sh"), "utf8"))} remove.sh`);
+        const file = (name: string) => fs.readFileSync(path.join(scriptsDirectory(), name), "utf8");
+        expect(text).toContain(`  APP='hello' \\\n  bash -c ${shellQuote(`${file("lib/common.sh")}\n${file("remove.sh")}`)} remove.sh`);
         expect(releaseScript("prepare", { RELEASE_ID: "abc", APP: "x" })).toBe(releaseScript("prepare", { APP: "x", RELEASE_ID: "abc" }));
     });
 

@@ -28,13 +28,12 @@
 #
 # Idempotent: when the active slot already runs this release with the same unit, secret file and proxy
 # config, nothing is written and nothing restarts; the health check still runs.
+# Uses say, wait_healthy and prune_releases from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 
 root="/opt/${APP}"
 releases="${root}/releases"
 release_dir="${releases}/${RELEASE_ID}"
-
-say() { printf 'lisp-deploy: %s\n' "$*" >&2; }
 
 scratch="$(umask 077 && mktemp -d /run/lisp-deploy-"${APP}".XXXXXX)"
 trap 'rm -rf "${scratch}"' EXIT
@@ -86,19 +85,7 @@ slot_proxy() { if [ "$1" = blue ]; then printf '%s' "${PROXY_CONFIG_BLUE}"; else
 
 if [ "${SECRET_ENV}" = 1 ]; then cat > "${scratch}/secret.env"; else : > "${scratch}/secret.env"; fi
 
-healthy() {
-  local url="http://127.0.0.1:$1${HEALTH_PATH}" deadline status
-  deadline=$(( $(date +%s) + HEALTH_TIMEOUT ))
-  while :; do
-    status="$(curl --silent --output /dev/null --max-time 2 --write-out '%{http_code}' "${url}" || true)"
-    if [ "${status}" = "${HEALTH_STATUS}" ]; then return 0; fi
-    if [ "$(date +%s)" -ge "${deadline}" ]; then
-      say "health check ${url} answered '${status}', expected ${HEALTH_STATUS}, for ${HEALTH_TIMEOUT}s"
-      return 1
-    fi
-    sleep 0.2
-  done
-}
+healthy() { wait_healthy "http://127.0.0.1:$1${HEALTH_PATH}"; }
 
 # Same secret file content, whether it should exist or not.
 same_secret() {
@@ -189,18 +176,6 @@ fi
 # Prune: keep the newest KEEP_RELEASES directories, never one a slot points at.
 keep_blue="$(basename "$(readlink "${root}/slots/blue" || true)")"
 keep_green="$(basename "$(readlink "${root}/slots/green" || true)")"
-kept=0
-while IFS= read -r name; do
-  [ -n "${name}" ] || continue
-  if [ "${name}" = "${keep_blue}" ] || [ "${name}" = "${keep_green}" ]; then
-    kept=$((kept + 1)); continue
-  fi
-  if [ "${kept}" -lt "${KEEP_RELEASES}" ]; then
-    kept=$((kept + 1))
-  else
-    say "pruning release ${name}"
-    rm -rf "${releases:?}/${name}"
-  fi
-done < <(find "${releases}" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\n' | sort -rn | cut -d' ' -f2-)
+prune_releases "${releases}" "${KEEP_RELEASES}" "${keep_blue}" "${keep_green}"
 
 say "release ${RELEASE_ID} is serving from slot ${idle}"

@@ -17,6 +17,7 @@
 #
 # Idempotent: when the release, unit and secret environment are already in place and the service is
 # active, nothing is written and nothing restarts; the health check still runs.
+# Uses say, wait_healthy and prune_releases from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 
 root="/opt/${APP}"
@@ -25,8 +26,6 @@ release_dir="${releases}/${RELEASE_ID}"
 unit_name="${APP}.service"
 unit_file="/etc/systemd/system/${unit_name}"
 env_file="${root}/secret.env"
-
-say() { printf 'lisp-deploy: %s\n' "$*" >&2; }
 
 # Scratch space outside /opt/$APP (a private tmpfs directory), so a run that changes nothing leaves
 # even directory times alone. It holds candidate files and the backups a rollback restores: exactly
@@ -113,19 +112,7 @@ if [ "${changed}" = 1 ] || ! systemctl is-active --quiet "${unit_name}"; then
   systemctl restart "${unit_name}" || true
 fi
 
-healthy() {
-  local deadline status
-  deadline=$(( $(date +%s) + HEALTH_TIMEOUT ))
-  while :; do
-    status="$(curl --silent --output /dev/null --max-time 2 --write-out '%{http_code}' "${HEALTH_URL}" || true)"
-    if [ "${status}" = "${HEALTH_STATUS}" ]; then return 0; fi
-    if [ "$(date +%s)" -ge "${deadline}" ]; then
-      say "health check ${HEALTH_URL} answered '${status}', expected ${HEALTH_STATUS}, for ${HEALTH_TIMEOUT}s"
-      return 1
-    fi
-    sleep 0.2
-  done
-}
+healthy() { wait_healthy "${HEALTH_URL}"; }
 
 if ! healthy; then
   journal="$(journalctl --unit "${unit_name}" --lines "${JOURNAL_LINES}" --no-pager --output short-iso 2>&1 || true)"
@@ -167,18 +154,6 @@ fi
 # Prune: keep the newest KEEP_RELEASES directories, never the current or the previous one.
 current_name="$(basename "$(readlink "${root}/current")")"
 previous_name="$(basename "$(readlink "${root}/previous" || true)")"
-kept=0
-while IFS= read -r name; do
-  [ -n "${name}" ] || continue
-  if [ "${name}" = "${current_name}" ] || [ "${name}" = "${previous_name}" ]; then
-    kept=$((kept + 1)); continue
-  fi
-  if [ "${kept}" -lt "${KEEP_RELEASES}" ]; then
-    kept=$((kept + 1))
-  else
-    say "pruning release ${name}"
-    rm -rf "${releases:?}/${name}"
-  fi
-done < <(find "${releases}" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\n' | sort -rn | cut -d' ' -f2-)
+prune_releases "${releases}" "${KEEP_RELEASES}" "${current_name}" "${previous_name}"
 
 say "release ${RELEASE_ID} is serving"

@@ -17,13 +17,13 @@
 # Prints one line on stdout: "source-only" when the dependencies executable was already on the host,
 # "dependencies-and-source" when this update uploaded it. A Lisp error (e.g. a syntax error in the app)
 # fails the script with the error on stderr, before anything is switched: the running release stays.
+# Uses say from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 
 root="/opt/${APP}"
 deps_dir="${root}/dependencies/${DEPENDENCIES_KEY}"
 deps="${deps_dir}/lisp-deploy-dependencies"
 release_dir="${root}/releases/${RELEASE_ID}"
-say() { printf 'lisp-deploy: %s\n' "$*" >&2; }
 
 kind="source-only"
 # A fresh upload lands under a temporary name (a running build could hold the old file open).

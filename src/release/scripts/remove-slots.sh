@@ -4,16 +4,10 @@
 # and everything under /opt/$APP. The proxy package stays installed. Idempotent.
 #
 # Parameters (environment variables): APP, PROXY, PROXY_CONFIG_FILE.
+# Uses remove_unit from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 for slot in blue green; do
-  unit_name="${APP}-${slot}.service"
-  unit_file="/etc/systemd/system/${unit_name}"
-  if [ -f "${unit_file}" ]; then
-    systemctl disable --now --quiet "${unit_name}" || true
-    rm -f "${unit_file}"
-    systemctl daemon-reload
-  fi
-  systemctl reset-failed "${unit_name}" 2>/dev/null || true
+  remove_unit "${APP}-${slot}.service"
 done
 if [ -f "${PROXY_CONFIG_FILE}" ]; then
   rm -f "${PROXY_CONFIG_FILE}"

@@ -3,13 +3,7 @@
 # /opt/$APP. Idempotent: a second run finds nothing and changes nothing.
 #
 # Parameters (environment variables): APP.
+# Uses remove_unit from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
-unit_name="${APP}.service"
-unit_file="/etc/systemd/system/${unit_name}"
-if [ -f "${unit_file}" ]; then
-  systemctl disable --now --quiet "${unit_name}" || true
-  rm -f "${unit_file}"
-  systemctl daemon-reload
-fi
-systemctl reset-failed "${unit_name}" 2>/dev/null || true
+remove_unit "${APP}.service"
 rm -rf "/opt/${APP}"
