@@ -453,8 +453,10 @@ class SshSession {
             const log = path.join(this.dir, "dial.log");
             fs.rmSync(log, { force: true });
             // -f: background once authenticated, so exit 0 means the connection is up (stdio ignored: the
-            // backgrounded master must not hold our pipes; its messages go to the -E file).
-            const r = await runProcess("ssh", [...this.options, "-o", "ControlMaster=yes", "-o", "ControlPersist=120", "-E", log, "-f", "-N", this.host], { env: this.env, quiet: true });
+            // backgrounded master must not hold our pipes; its messages go to the -E file). SendEnv=*: the
+            // master forwards only what its own SendEnv allows of what a client sends, and the client
+            // sends only the names its SendEnv lists (see exec).
+            const r = await runProcess("ssh", [...this.options, "-o", "ControlMaster=yes", "-o", "ControlPersist=120", "-o", "SendEnv=*", "-E", log, "-f", "-N", this.host], { env: this.env, quiet: true });
             if (!r.spawnError && r.code === 0) return;
             const message = r.spawnError ? r.spawnError.message : (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim() : "") || `ssh exited ${r.code}`;
             const dials = attempt + 1;
@@ -535,7 +537,7 @@ async function copyToRemote(urn: string, inputs: Record<string, any>): Promise<v
     if (isAsset(source) && typeof source.text === "string") {
         cleanup = fs.mkdtempSync(path.join(os.tmpdir(), "cmd-text-"));
         local = path.join(cleanup, path.posix.basename(remotePath) || "asset");
-        fs.writeFileSync(local, source.text, { mode: 0o600 });
+        fs.writeFileSync(local, source.text, { mode: 0o644 }); // sftp gives a new remote file this mode
     } else if ((isAsset(source) || isArchive(source)) && typeof source.path === "string") {
         local = path.resolve(source.path);
     } else {
