@@ -425,15 +425,18 @@ function shellWord(s: string): string {
 }
 
 async function upload(id: string, u: any, dir: string, i: number): Promise<void> {
-    // A tar stream carrying the file with its mode (and owner), unpacked by the engine, as the real provider
-    // does with CopyToContainer. The content goes through a 0600 file, never a command line.
+    // Like the real provider (CopyToContainer of a one-entry tar named by the file's full path, unpacked at
+    // "/", so missing parent directories are made): the entry carries the mode, owner and group. The content
+    // goes through a 0600 file, never a command line.
     const staged = path.join(dir, `upload-${i}`);
     fs.mkdirSync(staged, { mode: 0o700 });
-    const base = path.posix.basename(u.file);
-    fs.writeFileSync(path.join(staged, base), u.content ?? "", { mode: 0o600 });
+    fs.writeFileSync(path.join(staged, "f"), u.content ?? "", { mode: 0o600 });
+    const target = path.posix.normalize(u.file).replace(/^\/+/, "");
+    if (!path.posix.isAbsolute(u.file) || target === "" || target.startsWith("..")) throw new Error(`${STANDIN}: upload file "${u.file}" must be an absolute path`);
     const mode = u.permissions ?? (u.executable ? "0744" : "0644");
-    const tar = ["tar", "-c", "-C", staged, `--owner=${u.owner ?? 0}`, `--group=${u.group ?? 0}`, `--mode=${mode}`, "--numeric-owner", base];
-    const script = `${tar.map(shellWord).join(" ")} | docker cp - ${shellWord(`${id}:${path.posix.dirname(u.file)}`)}`;
+    const transform = `s,^f$,${target.replace(/[\\,&]/g, (c) => `\\${c}`)},`;
+    const tar = ["tar", "-c", "-C", staged, `--transform=${transform}`, `--owner=${u.owner ?? 0}`, `--group=${u.group ?? 0}`, `--mode=${mode}`, "--numeric-owner", "f"];
+    const script = `${tar.map(shellWord).join(" ")} | docker cp - ${shellWord(`${id}:/`)}`;
     const r = await run("bash", ["-o", "pipefail", "-c", script]);
     if (r.code !== 0) throw new Error(`upload of ${u.file} into container ${id} failed: ${`${r.stdout}${r.stderr}`.trim()}`);
 }
