@@ -466,6 +466,8 @@ async function createContainer(inputs: any): Promise<{ id: string; outs: any }> 
         for (const e of envs) {
             // --env-file takes one line per variable, verbatim: a newline would split the value.
             if (/[\r\n]/.test(e)) throw new Error(`${STANDIN}: an envs entry (${e.split("=")[0]}) holds a line break, which it cannot pass through --env-file`);
+            // A NAME without "=" in an env file would copy NAME's value from this process's environment.
+            if (!/^[^=]+=/.test(e)) throw new Error(`${STANDIN}: envs entry "${e.split("=")[0]}" is not NAME=value`);
         }
         fs.writeFileSync(envFile, envs.map((e) => `${e}\n`).join(""), { mode: 0o600 });
         // No removal of an existing container of that name first: like the real provider, docker answers
