@@ -273,14 +273,52 @@ interface Ran {
 
 const running = new Set<ChildProcess>();
 
+type Logger = (urn: string, message: string) => void;
+let engineLog: Logger | null | undefined;
+
+/**
+ * An ephemeral info message on `urn`, as the real provider's InfoStatus: sent to the engine's Log service
+ * (the engine passes its address as our argument), or to stderr when run without an engine. Never stdout:
+ * that carries the handshake. Callers scrub secrets first.
+ */
+function status(urn: string, message: string): void {
+    if (engineLog === undefined) engineLog = connectEngineLog();
+    if (engineLog) engineLog(urn, message);
+    else process.stderr.write(`${nameOf(urn)}: ${message}\n`);
+}
+
+function connectEngineLog(): Logger | null {
+    try {
+        const args = process.argv.slice(2);
+        if (args[0] === "command-standin") args.shift(); // launch.js's folder argument
+        const parsed = require("@pulumi/pulumi/provider/internals").parseArgs(args);
+        if (!parsed?.engineAddress) return null;
+        const grpc = require("@grpc/grpc-js");
+        const engrpc = require("@pulumi/pulumi/proto/engine_grpc_pb");
+        const engproto = require("@pulumi/pulumi/proto/engine_pb");
+        const client = new engrpc.EngineClient(parsed.engineAddress, grpc.credentials.createInsecure());
+        return (urn, message) => {
+            const req = new engproto.LogRequest();
+            req.setSeverity(engproto.LogSeverity.INFO);
+            req.setMessage(message);
+            req.setUrn(urn);
+            req.setEphemeral(true);
+            client.log(req, () => undefined);
+        };
+    } catch (e) {
+        process.stderr.write(`command-standin: no engine log (${(e as Error).message}); status goes to stderr\n`);
+        return null;
+    }
+}
+
 interface RunOptions {
     cwd?: string;
     env?: NodeJS.ProcessEnv;
     stdin?: string;
     /** No pipes at all (for `ssh -f`, whose backgrounded master would otherwise hold them open). */
     quiet?: boolean;
-    /** Lines of output are written to our stderr (the engine shows plugin stderr), scrubbed, when set. */
-    log?: { stdout: boolean; stderr: boolean; prefix: string; scrub: (s: string) => string };
+    /** Lines of output go to the engine as status messages of `urn`, scrubbed, when set. */
+    log?: { stdout: boolean; stderr: boolean; urn: string; scrub: (s: string) => string };
 }
 
 function runProcess(file: string, args: string[], opts: RunOptions = {}): Promise<Ran> {
@@ -300,7 +338,7 @@ function runProcess(file: string, args: string[], opts: RunOptions = {}): Promis
                 pending += chunk;
                 const lines = pending.split("\n");
                 pending = flush ? "" : lines.pop()!;
-                for (const line of lines) if (line !== "" || !flush) process.stderr.write(`${opts.log.prefix}${opts.log.scrub(line)}\n`);
+                for (const line of lines) if (line !== "" || !flush) status(opts.log.urn, opts.log.scrub(line));
             };
         };
         const logOut = logLines("stdout");
@@ -329,9 +367,9 @@ function runProcess(file: string, args: string[], opts: RunOptions = {}): Promis
 
 const trimNewline = (s: string) => (s.endsWith("\n") ? s.slice(0, -1) : s);
 
-function loggingOf(inputs: Record<string, any>, prefix: string, scrub: (s: string) => string): RunOptions["log"] {
+function loggingOf(inputs: Record<string, any>, urn: string, scrub: (s: string) => string): RunOptions["log"] {
     const l = reveal(inputs.logging) ?? "stdoutAndStderr";
-    return { stdout: l === "stdout" || l === "stdoutAndStderr", stderr: l === "stderr" || l === "stdoutAndStderr", prefix, scrub };
+    return { stdout: l === "stdout" || l === "stdoutAndStderr", stderr: l === "stderr" || l === "stdoutAndStderr", urn, scrub };
 }
 
 /** Environment for the next run: PULUMI_COMMAND_STDOUT/STDERR from the previous create/update unless turned off. */
@@ -355,7 +393,7 @@ async function runLocal(urn: string, commandText: string, inputs: Record<string,
         cwd: plain.dir ?? process.cwd(),
         env,
         stdin: plain.stdin,
-        log: loggingOf(inputs, `${nameOf(urn)}: `, scrub),
+        log: loggingOf(inputs, urn, scrub),
     });
     if (r.spawnError || r.code !== 0) {
         const why = r.spawnError ? `exec: ${JSON.stringify(interpreter[0])}: ${r.spawnError.message}` : r.signal ? `signal: ${r.signal}` : `exit status ${r.code}`;
@@ -504,7 +542,7 @@ class SshSession {
 
 async function withSession<T>(urn: string, connectionValue: any, scrub: (s: string) => string, use: (s: SshSession) => Promise<T>): Promise<T> {
     const connection = connectionOf(connectionValue);
-    const session = await SshSession.open(connection, scrub, (msg) => process.stderr.write(`${nameOf(urn)}: ${msg}\n`));
+    const session = await SshSession.open(connection, scrub, (msg) => status(urn, msg));
     try {
         return await use(session);
     } finally {
@@ -518,7 +556,7 @@ async function runRemote(urn: string, commandText: string, inputs: Record<string
     const scrub = scrubber(secretStrings(inputs));
     const env: Record<string, string> = { ...(plain.environment ?? {}), ...previousOutputEnv(previous) };
     const r = await withSession(urn, inputs.connection, scrub, (s) =>
-        s.exec(commandText, { stdin: plain.stdin, env, log: loggingOf(inputs, `${nameOf(urn)}: `, scrub) }),
+        s.exec(commandText, { stdin: plain.stdin, env, log: loggingOf(inputs, urn, scrub) }),
     );
     if (r.spawnError || r.code !== 0) {
         const why = r.spawnError ? r.spawnError.message : r.signal ? `Process exited from signal ${r.signal}` : `Process exited with status ${r.code}`;
