@@ -42,6 +42,12 @@ export interface AppSystem {
     readonly requires: readonly string[];
     /** The app's own systems the build system reaches (itself included), sorted. */
     readonly localSystems: readonly string[];
+    /**
+     * True when `lisp-deploy` or one of its systems (`lisp-deploy/hunchentoot`, ...) is in the transitive
+     * `:depends-on` of the build system (directly or through the app's own systems): the app's `main` then
+     * runs on lisp-deploy's runtime, which sends systemd READY=1 once it listens. See `usesLispDeployRuntime`.
+     */
+    readonly usesLispDeployRuntime: boolean;
 }
 
 /** Explicit values that replace what the `.asd` says, or stand in for an `.asd` that cannot be read. */
@@ -162,6 +168,19 @@ export function findAsdFiles(appDir: string, exclude: readonly string[] = []): s
     return found.sort();
 }
 
+/** True for `lisp-deploy` and its secondary systems `lisp-deploy/...`: lisp-deploy's runtime. */
+export function isLispDeploySystem(name: string): boolean {
+    return primarySystemName(name) === "lisp-deploy";
+}
+
+/**
+ * Whether an app reaching these systems (its external dependencies and its own systems) runs on
+ * lisp-deploy's runtime: any `lisp-deploy` or `lisp-deploy/...` among them.
+ */
+export function usesLispDeployRuntime(systems: readonly string[]): boolean {
+    return systems.some(isLispDeploySystem);
+}
+
 /** The primary system name of a (possibly secondary) system: `foo/test` -> `foo`. ASDF looks `foo/test` up in `foo.asd`. */
 export function primarySystemName(name: string): string {
     const slash = name.indexOf("/");
@@ -204,13 +223,15 @@ export function readAppSystem(
     if (main === undefined) {
         const fullyOverridden = overrides.systemName !== undefined && overrides.dependencies !== undefined && overrides.entryPoint !== undefined;
         if (fullyOverridden) {
+            const dependencies = sortedUnique(overrides.dependencies!);
             return {
                 systemName,
                 entryPoint: overrides.entryPoint!,
                 buildPathname: overrides.buildPathname ?? defaultBuildPathname(systemName),
-                dependencies: sortedUnique(overrides.dependencies!),
+                dependencies,
                 requires: [],
                 localSystems: [systemName],
+                usesLispDeployRuntime: usesLispDeployRuntime(dependencies),
             };
         }
         const expectedFile = `${primarySystemName(systemName)}.asd`;
@@ -248,15 +269,18 @@ export function readAppSystem(
     if (buildPathname.includes("/") || buildPathname === "" || buildPathname.startsWith(".")) {
         throw new ValidationError(`${field}.buildPathname`, `"${buildPathname}" must be a plain file name (no directories, not hidden), e.g. "hello".`);
     }
+    const dependencies = overrides.dependencies ? sortedUnique(overrides.dependencies) : closure.dependencies;
     return {
         systemName,
         asdFile: main.file,
         entryPoint,
         buildPathname,
         version: main.version,
-        dependencies: overrides.dependencies ? sortedUnique(overrides.dependencies) : closure.dependencies,
+        dependencies,
         requires: closure.requires,
         localSystems: closure.localSystems,
+        // A copy of lisp-deploy inside the app tree is one of its own systems, and counts as well.
+        usesLispDeployRuntime: usesLispDeployRuntime([...dependencies, ...closure.localSystems]),
     };
 }
 

@@ -111,6 +111,14 @@ export class LispImage extends pulumi.ComponentResource {
     readonly dependencies: pulumi.Output<string[]>;
     /** The port the image listens on unless `PORT` is set. */
     readonly port: pulumi.Output<number>;
+    /**
+     * Whether the executable sends systemd READY=1: true when the app's systems depend on lisp-deploy's
+     * runtime (`lisp-deploy` or `lisp-deploy/...`, directly or through the app's own systems), whose `main`
+     * notifies once it listens. A release's unit is `Type=notify` then, `Type=exec` otherwise.
+     */
+    readonly notifiesReadiness: pulumi.Output<boolean>;
+    /** The same, as a plain value known when the component is constructed (a release renders its unit from it). */
+    readonly usesLispDeployRuntime: boolean;
 
     constructor(name: string, args: LispImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lisp-deploy:index:LispImage", name, {}, opts);
@@ -166,6 +174,8 @@ export class LispImage extends pulumi.ComponentResource {
         this.systemName = pulumi.output(plan.app.systemName);
         this.dependencies = pulumi.output([...plan.dependencies]);
         this.port = pulumi.output(plan.spec.port);
+        this.usesLispDeployRuntime = plan.app.usesLispDeployRuntime;
+        this.notifiesReadiness = pulumi.output(plan.app.usesLispDeployRuntime);
         this.registerOutputs({
             dockerfile: this.dockerfile,
             contextHash: this.contextHash,
@@ -177,6 +187,7 @@ export class LispImage extends pulumi.ComponentResource {
             systemName: this.systemName,
             dependencies: this.dependencies,
             port: this.port,
+            notifiesReadiness: this.notifiesReadiness,
         });
     }
 }

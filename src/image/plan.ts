@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { AppSystem, primarySystemName, readAppSystem, readSystemDependencies } from "../asdf/system";
+import { AppSystem, isLispDeploySystem, primarySystemName, readAppSystem, readSystemDependencies } from "../asdf/system";
 import { ValidationError } from "../errors";
 import { collectTree, ContextFile, contextHash, sortContext, textFile } from "./context";
 import {
@@ -134,11 +134,6 @@ function checkPackages(field: string, packages: readonly string[] | undefined): 
 
 function requireDirectory(field: string, dir: string, what: string): void {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ValidationError(field, `"${dir}" is not a directory; point it at ${what}.`);
-}
-
-/** True for `lisp-deploy` and its secondary systems `lisp-deploy/...`. */
-function isLispDeploySystem(name: string): boolean {
-    return primarySystemName(name) === "lisp-deploy";
 }
 
 /**

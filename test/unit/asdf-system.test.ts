@@ -55,6 +55,53 @@ describe("parseAsd", () => {
     });
 });
 
+describe("usesLispDeployRuntime: does the app's main run on lisp-deploy's runtime (and so send READY=1)?", () => {
+    const uses = (files: Record<string, string>) => readAppSystem(tempApp(files)).usesLispDeployRuntime;
+
+    test("directly: lisp-deploy in the system's own :depends-on", () => {
+        expect(uses({ "app.asd": `(defsystem "app" :depends-on ("hunchentoot" "lisp-deploy") :entry-point "app:main")` })).toBe(true);
+    });
+
+    test("through a secondary system: lisp-deploy/hunchentoot (examples/hello's way)", () => {
+        expect(uses({ "app.asd": `(defsystem "app" :depends-on (#:hunchentoot #:lisp-deploy/hunchentoot) :entry-point "app:main")` })).toBe(true);
+    });
+
+    test("through a local system: the app's own library in another .asd of the tree depends on it", () => {
+        expect(
+            uses({
+                "app.asd": `(defsystem "app" :depends-on ("app-core" "hunchentoot") :entry-point "app:main")`,
+                "lib/core/app-core.asd": `(defsystem "app-core" :depends-on ((:version "lisp-deploy" "0.1")))`,
+            }),
+        ).toBe(true);
+    });
+
+    test("through a copy of lisp-deploy kept inside the app tree (a local system itself)", () => {
+        expect(
+            uses({
+                "app.asd": `(defsystem "app" :depends-on ("lisp-deploy/hunchentoot") :entry-point "app:main")`,
+                "vendor/lisp-deploy/lisp-deploy.asd": `(defsystem "lisp-deploy") (defsystem "lisp-deploy/hunchentoot" :depends-on ("lisp-deploy" "hunchentoot"))`,
+            }),
+        ).toBe(true);
+    });
+
+    test("absent: a plain Hunchentoot app with its own main; an unreached system or a look-alike name does not count", () => {
+        expect(
+            uses({
+                "app.asd": `(defsystem "app" :depends-on ("hunchentoot" "bordeaux-threads" "lisp-deployer") :entry-point "app:main")
+                            (defsystem "app/test" :depends-on ("app" "lisp-deploy" "fiveam"))`,
+                "tools/ops.asd": `(defsystem "ops" :depends-on ("lisp-deploy"))`,
+            }),
+        ).toBe(false);
+        expect(readAppSystem(path.resolve(__dirname, "../../examples/plain-hunchentoot")).usesLispDeployRuntime).toBe(false);
+    });
+
+    test("with explicit dependencies, those decide", () => {
+        const dir = tempApp({ "app.asd": `(defsystem "app" :depends-on ("lisp-deploy") :entry-point "app:main")` });
+        expect(readAppSystem(dir, { dependencies: ["hunchentoot"] }).usesLispDeployRuntime).toBe(false);
+        expect(readAppSystem(dir, { systemName: "other", dependencies: ["lisp-deploy/hunchentoot"], entryPoint: "other:main" }).usesLispDeployRuntime).toBe(true);
+    });
+});
+
 describe("readAppSystem", () => {
     test("examples/hello: system, entry point, build pathname, version and dependencies", () => {
         expect(readAppSystem(HELLO)).toEqual({
@@ -66,6 +113,7 @@ describe("readAppSystem", () => {
             dependencies: ["hunchentoot", "lisp-deploy/hunchentoot", "lisp-deploy/swank"],
             requires: [],
             localSystems: ["hello"],
+            usesLispDeployRuntime: true,
         });
     });
 
@@ -125,6 +173,7 @@ describe("readAppSystem", () => {
             dependencies: ["a", "b"],
             requires: [],
             localSystems: ["odd"],
+            usesLispDeployRuntime: false,
         });
     });
 

@@ -1,0 +1,3 @@
+(defpackage #:plain-hunchentoot
+  (:use #:cl)
+  (:export #:main #:start-app #:stop-app))
