@@ -7,7 +7,7 @@ import { Ec2Host } from "../host/ec2Host";
 import { SshHost } from "../host/sshHost";
 import { HostConnection } from "../host/connection";
 import { HerokuRelease, validateHerokuReleaseArgs } from "../release/heroku";
-import { planRelease, SystemdRelease } from "../release/systemdRelease";
+import { planRelease, ServiceType, SystemdRelease } from "../release/systemdRelease";
 import { validateAppName } from "../release/unit";
 import { checkEnvironmentNames, LocalRelease, NetworkMode, planLocalRelease } from "../release/localRelease";
 import { DependencySourceArgs, toDependencySource } from "../image/args";
@@ -57,6 +57,14 @@ export interface WebAppSourceArgs {
     readonly platform?: Platform;
     /** Network mode of the image build's RUN steps, e.g. "host" on engines without a bridge network. */
     readonly buildNetwork?: string;
+    /**
+     * ec2 and ssh targets: how systemd learns the app has started. Default: `notify` when the app depends
+     * on lisp-deploy's runtime (read from its `.asd`; the runtime sends READY=1 once it listens), `exec`
+     * when it does not (an app with its own `main`). Given, it wins.
+     */
+    readonly serviceType?: ServiceType;
+    /** ec2 and ssh targets: seconds systemd waits for the app to start (TimeoutStartSec=; for `notify`, until READY=1). Default 30. */
+    readonly startTimeoutSeconds?: number;
 }
 
 /** The local Docker engine target. */
@@ -282,14 +290,14 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
         const swankPort = kind === TargetKind.Ec2 ? target.ec2!.swankPort : target.ssh!.swankPort;
         const zeroDowntime = kind === TargetKind.Ec2 ? target.ec2!.zeroDowntime : undefined;
         try {
-            planRelease({ ...systemdReleaseSettings(name, args, { kind, port, healthPath, hosts }, swankPort, zeroDowntime), connection: { host: "planned", port: 22, user: "root", privateKey: "planned" }, executable: { image: "planned", path: "/app/planned" } });
+            planRelease({ ...systemdReleaseSettings(name, args, { kind, port, healthPath, hosts }, undefined, swankPort, zeroDowntime), connection: { host: "planned", port: 22, user: "root", privateKey: "planned" }, executable: { image: "planned", path: "/app/planned" } });
         } catch (e) {
             if (!(e instanceof ValidationError)) throw e;
             // Name the WebApp's own field, not the release's.
             const field = e.field
                 .replace(/^args\.swankPort/, `args.target.${kind}.swankPort`)
                 .replace(/^args\.zeroDowntime/, `args.target.${kind}.zeroDowntime`)
-                .replace(/^args\.(environment|secretEnvironment|port)/, "args.app.$1")
+                .replace(/^args\.(environment|secretEnvironment|port|serviceType|startTimeoutSeconds)/, "args.app.$1")
                 .replace(/^args\.healthCheck\.path/, "args.app.healthPath");
             throw new ValidationError(field, e.problem);
         }
@@ -455,10 +463,16 @@ function wireHeroku(parent: WebApp, name: string, args: WebAppArgs, image: LispI
     return { url: release.url, logsCommand: pulumi.interpolate`heroku logs --tail --app ${heroku.app}` };
 }
 
-/** The SystemdRelease settings both SSH-reached targets share: everything but the connection and the executable. */
-function systemdReleaseSettings(name: string, args: WebAppArgs, plan: WebAppPlan, swankPort: number | undefined, zeroDowntime?: ZeroDowntime) {
+/**
+ * The SystemdRelease settings both SSH-reached targets share: everything but the connection and the executable.
+ * `notifiesReadiness` comes from the image (its `.asd`): the unit type follows the app unless `serviceType` is given.
+ */
+function systemdReleaseSettings(name: string, args: WebAppArgs, plan: WebAppPlan, notifiesReadiness: boolean | undefined, swankPort: number | undefined, zeroDowntime?: ZeroDowntime) {
     return {
         ...(zeroDowntime !== undefined ? { zeroDowntime } : {}),
+        ...(args.app.serviceType !== undefined ? { serviceType: args.app.serviceType } : {}),
+        ...(args.app.startTimeoutSeconds !== undefined ? { startTimeoutSeconds: args.app.startTimeoutSeconds } : {}),
+        ...(notifiesReadiness !== undefined ? { notifiesReadiness } : {}),
         app: name,
         port: plan.port,
         environment: args.app.environment,
@@ -554,7 +568,7 @@ function wireEc2Fleet(parent: WebApp, name: string, args: WebAppArgs, plan: WebA
     const release = new RollingRelease(
         `${name}-release`,
         {
-            ...systemdReleaseSettings(name, args, plan, ec2.swankPort, ec2.zeroDowntime),
+            ...systemdReleaseSettings(name, args, plan, image.usesLispDeployRuntime, ec2.swankPort, ec2.zeroDowntime),
             hosts: hosts.map((h) => ({ connection: h.connection })),
             executable: { image: image.imageRef, path: image.executablePathInImage },
         },
@@ -617,7 +631,7 @@ function newSystemdRelease(parent: WebApp, name: string, args: WebAppArgs, plan:
     return new SystemdRelease(
         `${name}-release`,
         {
-            ...systemdReleaseSettings(name, args, plan, swankPort, zeroDowntime),
+            ...systemdReleaseSettings(name, args, plan, image.usesLispDeployRuntime, swankPort, zeroDowntime),
             connection,
             // Plain data, not the LispImage: the release copies the executable out of this exact image.
             executable: { image: image.imageRef, path: image.executablePathInImage },

@@ -119,6 +119,8 @@ export class DeltaRelease extends pulumi.ComponentResource {
         // SystemdRelease's validation and defaults; the executable is built on the host, named after :build-pathname.
         const plan = planRelease({
             ...args,
+            // The unit type follows the app's .asd (see unitTypeFor); an explicit serviceType still wins.
+            notifiesReadiness: args.notifiesReadiness ?? delta.image.app.usesLispDeployRuntime,
             executable: { image: "delta", path: `/${executableName}` },
             executableName,
         });

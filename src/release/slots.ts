@@ -111,6 +111,7 @@ export interface SlotReleaseInputs {
     healthPath: string;
     expectedStatus: number;
     timeoutSeconds: number;
+    startTimeoutSeconds: number;
     journalLines: number;
 }
 
@@ -131,6 +132,7 @@ export function slotActivateParams(inputs: SlotReleaseInputs, plan: ZeroDowntime
         HEALTH_PATH: inputs.healthPath,
         HEALTH_STATUS: String(inputs.expectedStatus),
         HEALTH_TIMEOUT: String(inputs.timeoutSeconds),
+        START_TIMEOUT: String(inputs.startTimeoutSeconds),
         JOURNAL_LINES: String(inputs.journalLines),
         PROXY: plan.proxy,
         PROXY_CONFIG_FILE: plan.proxyConfigFile,

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ValidationError } from "../errors";
 import { HostConnection } from "../host/connection";
-import { releasePaths, renderUnit, validateAppName, validateEnvironmentNames, validateExecutableName, validatePort } from "./unit";
+import { DEFAULT_START_TIMEOUT_SECONDS, releasePaths, renderUnit, unitTypeFor, validateAppName, validateEnvironmentNames, validateExecutableName, validatePort, validateStartTimeout } from "./unit";
 import { releaseScript, renderEnvironmentFile, shellQuote } from "./scripts";
 import { planZeroDowntime, proxyUrl, renderSlotUnits, slotActivateParams, slotRemoveParams, ZeroDowntime } from "./slots";
 
@@ -68,8 +68,22 @@ export interface ReleaseSettings {
     readonly app: string;
     /** TCP port the app listens on (passed as PORT). */
     readonly port: number;
-    /** `notify` (default) for apps using lisp-deploy's runtime, which sends READY=1; `exec` for apps that never notify. */
+    /**
+     * `notify` for apps on lisp-deploy's runtime, which sends READY=1; `exec` for apps that never notify.
+     * Default: from `notifiesReadiness` (see `unitTypeFor`); wins over it when given.
+     */
     readonly serviceType?: ServiceType;
+    /**
+     * Whether the executable sends systemd READY=1: true for apps built on lisp-deploy's runtime (LispImage's
+     * `notifiesReadiness` reads it from the `.asd`). Picks the unit type when `serviceType` is not given:
+     * `notify` when true, `exec` when false; unknown (left out) means `notify`.
+     */
+    readonly notifiesReadiness?: boolean;
+    /**
+     * Seconds systemd waits for the app to start (TimeoutStartSec=; for `notify`, until READY=1); the health
+     * check waits at least as long while the unit is starting. Default 30.
+     */
+    readonly startTimeoutSeconds?: number;
     /** Non-secret environment variables, written into the unit (and so shown in previews). */
     readonly environment?: Record<string, pulumi.Input<string>>;
     /** Secret environment variables: sent on stdin into a 0600 file read through `EnvironmentFile=`; never in the unit or a command. */
@@ -198,6 +212,7 @@ export class SystemdRelease extends pulumi.ComponentResource {
                         healthPath: plan.healthPath,
                         expectedStatus: plan.expectedStatus,
                         timeoutSeconds: plan.timeoutSeconds,
+                        startTimeoutSeconds: plan.startTimeoutSeconds,
                         journalLines: plan.journalLines,
                     }, zdt)),
                 ),
@@ -240,7 +255,7 @@ function withSwank(env: Record<string, string>, swankPort: number | undefined): 
  */
 export function activateParameters(
     args: Pick<SystemdReleaseArgs, "app" | "port" | "user">,
-    plan: Pick<ReturnType<typeof planRelease>, "keepReleases" | "healthPath" | "expectedStatus" | "timeoutSeconds" | "journalLines">,
+    plan: Pick<ReturnType<typeof planRelease>, "keepReleases" | "healthPath" | "expectedStatus" | "timeoutSeconds" | "startTimeoutSeconds" | "journalLines">,
     release: { releaseId: string; executableName: string; unitText: string; hasSecrets: boolean },
 ): Record<string, string> {
     return {
@@ -254,6 +269,7 @@ export function activateParameters(
         HEALTH_URL: `http://127.0.0.1:${args.port}${plan.healthPath}`,
         HEALTH_STATUS: String(plan.expectedStatus),
         HEALTH_TIMEOUT: String(plan.timeoutSeconds),
+        START_TIMEOUT: String(plan.startTimeoutSeconds),
         JOURNAL_LINES: String(plan.journalLines),
     };
 }
@@ -315,14 +331,19 @@ export function planRelease(args: SystemdReleaseArgs) {
     if (!Number.isInteger(journalLines) || journalLines < 1) {
         throw new ValidationError("args.journalLines", `must be a positive integer; got ${JSON.stringify(journalLines)}.`);
     }
-    const serviceType = args.serviceType ?? "notify";
-    if (serviceType !== "notify" && serviceType !== "exec") {
-        throw new ValidationError("args.serviceType", `must be "notify" or "exec"; got ${JSON.stringify(serviceType)}.`);
+    if (args.serviceType !== undefined && args.serviceType !== "notify" && args.serviceType !== "exec") {
+        throw new ValidationError("args.serviceType", `must be "notify" or "exec"; got ${JSON.stringify(args.serviceType)}.`);
     }
+    if (args.notifiesReadiness !== undefined && typeof args.notifiesReadiness !== "boolean") {
+        throw new ValidationError("args.notifiesReadiness", `must be true or false; got ${JSON.stringify(args.notifiesReadiness)}.`);
+    }
+    const startTimeoutSeconds = args.startTimeoutSeconds ?? DEFAULT_START_TIMEOUT_SECONDS;
+    validateStartTimeout("args.startTimeoutSeconds", startTimeoutSeconds);
     const unitSpec = {
         app: args.app,
         executable: executableName,
-        type: serviceType,
+        type: unitTypeFor(args.serviceType, args.notifiesReadiness),
+        startTimeoutSeconds,
         port: args.port,
         environmentFile: args.secretEnvironment !== undefined,
         user: args.user,
@@ -335,6 +356,7 @@ export function planRelease(args: SystemdReleaseArgs) {
         healthPath,
         expectedStatus,
         timeoutSeconds,
+        startTimeoutSeconds,
         journalLines,
         paths: releasePaths(args.app, executableName),
         unitSpec,

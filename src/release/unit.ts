@@ -16,7 +16,12 @@ export interface UnitSpec {
      * NOTIFY_SOCKET is set), so `systemctl restart` returns only when the app can serve.
      * `exec`: for executables that never notify; systemd considers them started once exec() succeeded.
      */
-    type: "notify" | "exec";
+    type: UnitType;
+    /**
+     * Seconds systemd waits for the start (TimeoutStartSec=): for `notify`, from exec to READY=1; a unit that
+     * is not ready by then is killed and restarted. Default {@link DEFAULT_START_TIMEOUT_SECONDS}.
+     */
+    startTimeoutSeconds?: number;
     /** The TCP port the app listens on; passed as PORT. */
     port: number;
     /** Non-secret environment variables, written into the unit as `Environment=` lines, sorted by name. */
@@ -33,6 +38,25 @@ export interface UnitSpec {
      * and listens on 127.0.0.1 only (BIND_ADDRESS): the reverse proxy in front is the public entry.
      */
     slot?: string;
+}
+
+/** How systemd learns the app has started: `notify` (the app sends READY=1) or `exec` (once exec() succeeded). */
+export type UnitType = "notify" | "exec";
+
+/** TimeoutStartSec= unless a release says otherwise: ample for an SBCL executable to map its core and listen. */
+export const DEFAULT_START_TIMEOUT_SECONDS = 30;
+
+/**
+ * The one rule for a unit's `Type=`. An explicit `serviceType` wins. Otherwise it follows the app:
+ * `notify` when the app runs on lisp-deploy's runtime (which sends READY=1 once it listens; LispImage's
+ * `notifiesReadiness`, read from the `.asd`), `exec` when it does not (an app with its own `main` never
+ * notifies, and under `notify` systemd would kill it when TimeoutStartSec ran out, every time). When
+ * nothing is known about the app (a SystemdRelease of a bare executable), `notify`, as before: a wrong
+ * guess then fails the release, saying so, instead of passing it.
+ */
+export function unitTypeFor(serviceType: UnitType | undefined, notifiesReadiness: boolean | undefined): UnitType {
+    if (serviceType !== undefined) return serviceType;
+    return notifiesReadiness === false ? "exec" : "notify";
 }
 
 /** Where a release tree lives on the host; the one place these paths are spelled out. With a slot (zero-downtime mode), that slot's link, secret file and unit. */
@@ -88,6 +112,13 @@ export function validateEnvironmentNames(field: string, env: Record<string, stri
     }
 }
 
+/** Checks a start timeout (TimeoutStartSec=): whole seconds, 1 to 600. */
+export function validateStartTimeout(field: string, seconds: number): void {
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) {
+        throw new ValidationError(field, `must be a whole number of seconds between 1 and 600; got ${JSON.stringify(seconds)}.`);
+    }
+}
+
 /** Checks a port number. */
 export function validatePort(field: string, port: number): void {
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
@@ -116,6 +147,8 @@ export function renderUnit(spec: UnitSpec): string {
     validateExecutableName("executable", spec.executable);
     validatePort("port", spec.port);
     validateEnvironmentNames("environment", spec.environment);
+    const startTimeout = spec.startTimeoutSeconds ?? DEFAULT_START_TIMEOUT_SECONDS;
+    validateStartTimeout("startTimeoutSeconds", startTimeout);
     if (spec.user !== undefined && !USER_NAME.test(spec.user)) {
         throw new ValidationError("user", `must be a system user name (lower-case letters, digits, '_' or '-'); got ${JSON.stringify(spec.user)}.`);
     }
@@ -153,7 +186,8 @@ export function renderUnit(spec: UnitSpec): string {
         ...(spec.environmentFile ? [`EnvironmentFile=${paths.environmentFile}`] : []),
         "Restart=always",
         "RestartSec=1",
-        "TimeoutStartSec=60",
+        // A notify unit that never sends READY=1 is killed after this; the release's health check waits as long.
+        `TimeoutStartSec=${startTimeout}`,
         "TimeoutStopSec=20",
         // SBCL's SIGTERM handler unwinds and exits; SIGINT is what examples without a handler expect.
         "KillSignal=SIGTERM",

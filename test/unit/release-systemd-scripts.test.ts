@@ -1,5 +1,6 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { releaseScript, renderEnvironmentFile, scriptsDirectory, shellQuote } from "../../src/release/scripts";
 import { requireCommand } from "../harness/engines";
@@ -52,4 +53,72 @@ describe("releaseScript", () => {
 
 test("renderEnvironmentFile writes sorted KEY=\"value\" lines with systemd's escapes", () => {
     expect(renderEnvironmentFile({ B: 'a"b', A: "x$y\\z" })).toBe('A="x\\$y\\\\z"\nB="a\\"b"\n');
+});
+
+/**
+ * wait_healthy (lib/common.sh) in real bash, against a stand-in `systemctl show` and `curl` on PATH: healthy is
+ * what systemd says (active, a new run, NRestarts steady) together with the HTTP answer, never HTTP alone.
+ */
+describe("wait_healthy judges by systemd's state and the health URL together", () => {
+    let fake: string;
+    beforeAll(() => {
+        fake = fs.mkdtempSync(path.join(os.tmpdir(), "wait-healthy-"));
+        fs.mkdirSync(path.join(fake, "bin"));
+        // `systemctl show` prints the state file; with a `flap` counter, NRestarts grows on every call (a crash loop).
+        fs.writeFileSync(
+            path.join(fake, "bin", "systemctl"),
+            '#!/usr/bin/env bash\nif [ "$1" = show ]; then\n  cat "$FAKE/show"\n  if [ -f "$FAKE/flap" ]; then n=$(cat "$FAKE/flap"); echo "NRestarts=$n"; echo $((n + 1)) > "$FAKE/flap"; fi\nfi\n',
+            { mode: 0o755 },
+        );
+        fs.writeFileSync(path.join(fake, "bin", "curl"), '#!/usr/bin/env bash\ncat "$FAKE/status"\n', { mode: 0o755 });
+    });
+    afterAll(() => fs.rmSync(fake, { recursive: true, force: true }));
+
+    function waitHealthy(show: Record<string, string>, status: string, opts: { oldRun?: string; flap?: boolean } = {}) {
+        fs.writeFileSync(path.join(fake, "show"), Object.entries(show).map(([k, v]) => `${k}=${v}\n`).join(""));
+        fs.writeFileSync(path.join(fake, "status"), status);
+        fs.rmSync(path.join(fake, "flap"), { force: true });
+        if (opts.flap) fs.writeFileSync(path.join(fake, "flap"), "0");
+        const common = fs.readFileSync(path.join(scriptsDirectory(), "lib", "common.sh"), "utf8");
+        const script = `${common}\nset -euo pipefail\nHEALTH_STATUS=200 HEALTH_TIMEOUT=1 START_TIMEOUT=1\nwait_healthy http://127.0.0.1:8080/healthz notes.service "$1"\n`;
+        const r = spawnSync("bash", ["-c", script, "wait", opts.oldRun ?? "run-a"], {
+            encoding: "utf8",
+            env: { ...process.env, PATH: `${path.join(fake, "bin")}:${process.env.PATH}`, FAKE: fake },
+        });
+        return { code: r.status, stderr: r.stderr };
+    }
+    const READY = "the app never sent READY=1: depend on lisp-deploy (lisp-deploy:main) or set serviceType: exec";
+    const active = { ActiveState: "active", SubState: "running", NRestarts: "0", InvocationID: "run-b", Type: "exec", Result: "success" };
+
+    test("active in a new run, answering 200, and still so after the stable window: healthy", () => {
+        expect(waitHealthy(active, "200")).toEqual({ code: 0, stderr: "" });
+    });
+
+    test("the run from before the restart does not count, however well it answers", () => {
+        const r = waitHealthy({ ...active, InvocationID: "run-a" }, "200");
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("systemd says notes.service is active (running, NRestarts=0)");
+        expect(r.stderr).not.toContain("READY=1");
+    });
+
+    test("a notify unit that answers HTTP while systemd still waits, until its start times out: not healthy, and says why", () => {
+        const r = waitHealthy({ ...active, ActiveState: "activating", SubState: "auto-restart", NRestarts: "1", Type: "notify", Result: "timeout" }, "200");
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("systemd says notes.service is activating (auto-restart, NRestarts=1)");
+        expect(r.stderr).toContain(READY);
+    });
+
+    test("a crash-looping exec unit: not healthy, and no word about READY=1", () => {
+        const r = waitHealthy({ ...active, ActiveState: "activating", SubState: "auto-restart", Result: "exit-code" }, "000");
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("answered '000'");
+        expect(r.stderr).not.toContain("READY=1");
+    });
+
+    test("active and answering, but NRestarts grows on every look (restarting underneath): never healthy", () => {
+        const { NRestarts: _n, ...show } = active;
+        const r = waitHealthy(show, "200", { flap: true });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("health check failed");
+    });
 });

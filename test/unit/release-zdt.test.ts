@@ -145,14 +145,15 @@ describe("slots", () => {
     test("activate-slot parameters are plain, complete strings", () => {
         const plan = planZeroDowntime("z", "hello", 8080, { publicPort: 8000 });
         const params = slotActivateParams(
-            { app: "hello", executable: "hello", releaseId: "abc", keepReleases: 5, units: { blue: "B", green: "G" }, secretEnvironment: false, healthPath: "/healthz", expectedStatus: 200, timeoutSeconds: 30, journalLines: 30 },
+            { app: "hello", executable: "hello", releaseId: "abc", keepReleases: 5, units: { blue: "B", green: "G" }, secretEnvironment: false, healthPath: "/healthz", expectedStatus: 200, timeoutSeconds: 30, startTimeoutSeconds: 20, journalLines: 30 },
             plan,
         );
         expect(Object.keys(params).sort()).toEqual([
             "APP", "DRAIN_SECONDS", "EXECUTABLE", "HEALTH_PATH", "HEALTH_STATUS", "HEALTH_TIMEOUT", "JOURNAL_LINES", "KEEP_RELEASES",
             "PORT_BLUE", "PORT_GREEN", "PROXY", "PROXY_CONFIG_BLUE", "PROXY_CONFIG_FILE", "PROXY_CONFIG_GREEN", "RELEASE_ID",
-            "SECRET_ENV", "SERVICE_USER", "UNIT_BLUE", "UNIT_GREEN",
+            "SECRET_ENV", "SERVICE_USER", "START_TIMEOUT", "UNIT_BLUE", "UNIT_GREEN",
         ]);
+        expect(params.START_TIMEOUT).toBe("20");
         expect(params.PORT_GREEN).toBe("8081");
         expect(params.PROXY_CONFIG_GREEN).toContain("reverse_proxy 127.0.0.1:8081");
     });

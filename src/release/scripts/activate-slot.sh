@@ -18,6 +18,7 @@
 #   HEALTH_PATH         path requested on the new slot, e.g. /healthz
 #   HEALTH_STATUS       the HTTP status that means healthy
 #   HEALTH_TIMEOUT      seconds to wait for that status
+#   START_TIMEOUT       the units' TimeoutStartSec: while systemd still waits for the start, the check waits too
 #   JOURNAL_LINES       journal lines of the new slot shown when the check fails
 #   PROXY               caddy | nginx (the Debian package and the systemd unit of the same name)
 #   PROXY_CONFIG_FILE   where the proxy config for this app lives
@@ -28,7 +29,8 @@
 #
 # Idempotent: when the active slot already runs this release with the same unit, secret file and proxy
 # config, nothing is written and nothing restarts; the health check still runs.
-# Uses say, wait_healthy and prune_releases from lib/common.sh, which releaseScript() puts in front.
+# Healthy means systemd says the slot's unit is active and the slot answers, through a short stable
+# window (see wait_healthy). Uses say, unit_run_of, wait_healthy and prune_releases from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 
 root="/opt/${APP}"
@@ -85,7 +87,8 @@ slot_proxy() { if [ "$1" = blue ]; then printf '%s' "${PROXY_CONFIG_BLUE}"; else
 
 if [ "${SECRET_ENV}" = 1 ]; then cat > "${scratch}/secret.env"; else : > "${scratch}/secret.env"; fi
 
-healthy() { wait_healthy "http://127.0.0.1:$1${HEALTH_PATH}"; }
+# healthy SLOT [OLD_RUN]: the slot's unit is active (in a run other than OLD_RUN) and its port answers.
+healthy() { wait_healthy "http://127.0.0.1:$(slot_port "$1")${HEALTH_PATH}" "${APP}-$1.service" "${2:-}"; }
 
 # Same secret file content, whether it should exist or not.
 same_secret() {
@@ -101,7 +104,7 @@ if [ -n "${active}" ] \
   && same_secret "${active}" \
   && systemctl is-active --quiet "${APP}-${active}.service" \
   && systemctl is-active --quiet "${PROXY}.service"; then
-  healthy "$(slot_port "${active}")"
+  healthy "${active}"
   say "release ${RELEASE_ID} is already serving from slot ${active}"
   exit 0
 fi
@@ -122,9 +125,10 @@ mv -f "/etc/systemd/system/${new_unit}.new" "/etc/systemd/system/${new_unit}"
 ln -sfn "../releases/${RELEASE_ID}" "${root}/slots/.${idle}.new"
 mv -T "${root}/slots/.${idle}.new" "${root}/slots/${idle}"
 systemctl daemon-reload
-systemctl restart "${new_unit}" || true
+old_run="$(unit_run_of "${new_unit}")"
+systemctl restart --no-block "${new_unit}" || true
 
-if ! healthy "$(slot_port "${idle}")"; then
+if ! healthy "${idle}" "${old_run}"; then
   journal="$(journalctl --unit "${new_unit}" --lines "${JOURNAL_LINES}" --no-pager --output short-iso 2>&1 || true)"
   systemctl stop "${new_unit}" || true
   systemctl reset-failed "${new_unit}" 2>/dev/null || true

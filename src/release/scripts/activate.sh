@@ -13,11 +13,15 @@
 #   HEALTH_URL       the URL curl checks on the host, e.g. http://127.0.0.1:8080/healthz
 #   HEALTH_STATUS    the HTTP status that means healthy
 #   HEALTH_TIMEOUT   seconds to wait for that status after a (re)start
+#   START_TIMEOUT    the unit's TimeoutStartSec: while systemd still waits for the start, the check waits too
 #   JOURNAL_LINES    how many journal lines to show when the check fails
 #
 # Idempotent: when the release, unit and secret environment are already in place and the service is
 # active, nothing is written and nothing restarts; the health check still runs.
-# Uses say, wait_healthy and prune_releases from lib/common.sh, which releaseScript() puts in front.
+# Healthy means systemd says the unit is active (not activating, not restarting) and the health URL
+# answers, and both still hold a moment later (see wait_healthy): HTTP alone would pass an app that
+# systemd is about to kill for never reporting itself started.
+# Uses say, unit_run_of, wait_healthy and prune_releases from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 
 root="/opt/${APP}"
@@ -107,14 +111,18 @@ fi
 if ! systemctl is-enabled --quiet "${unit_name}"; then
   systemctl enable --quiet "${unit_name}"
 fi
+# --no-block: the restart job runs while wait_healthy watches it, and a start that systemd is still
+# waiting on (Type=notify without READY=1) is judged by the same clock. old_run tells the new run apart.
+old_run=""
 if [ "${changed}" = 1 ] || ! systemctl is-active --quiet "${unit_name}"; then
   say "starting ${unit_name} with release ${RELEASE_ID}"
-  systemctl restart "${unit_name}" || true
+  old_run="$(unit_run_of "${unit_name}")"
+  systemctl restart --no-block "${unit_name}" || true
 fi
 
-healthy() { wait_healthy "${HEALTH_URL}"; }
+healthy() { wait_healthy "${HEALTH_URL}" "${unit_name}" "$1"; }
 
-if ! healthy; then
+if ! healthy "${old_run}"; then
   journal="$(journalctl --unit "${unit_name}" --lines "${JOURNAL_LINES}" --no-pager --output short-iso 2>&1 || true)"
   say "release ${RELEASE_ID} failed its health check; rolling back"
   if [ -f "${backup}/unit" ]; then cp -p "${backup}/unit" "${unit_file}"; fi
@@ -138,8 +146,9 @@ if ! healthy; then
   fi
   systemctl daemon-reload
   if [ -f "${unit_file}" ] && [ -e "${root}/current" ]; then
-    systemctl restart "${unit_name}" || true
-    if healthy; then say "rolled back to $(readlink "${root}/current"), which is serving"; else say "the previous release is not healthy either"; fi
+    old_run="$(unit_run_of "${unit_name}")"
+    systemctl restart --no-block "${unit_name}" || true
+    if healthy "${old_run}"; then say "rolled back to $(readlink "${root}/current"), which is serving"; else say "the previous release is not healthy either"; fi
   else
     # A first release has nothing to go back to: leave no half-installed service behind.
     systemctl disable --now --quiet "${unit_name}" 2>/dev/null || true

@@ -1,18 +1,78 @@
 # Functions the release scripts share. releaseScript() (src/release/scripts.ts) puts this file in front
 # of activate.sh, activate-slot.sh, remove.sh and remove-slots.sh, so one definition serves them all.
-# It only defines functions; the scripts' own parameters and `set -euo pipefail` follow it.
+# It only defines functions (and HEALTH_STABLE, their one constant); the scripts' own parameters and
+# `set -euo pipefail` follow it.
 
 say() { printf 'lisp-deploy: %s\n' "$*" >&2; }
 
-# wait_healthy URL: polls URL until it answers HEALTH_STATUS, for at most HEALTH_TIMEOUT seconds.
+# unit_show UNIT: reads what systemd says about UNIT into unit_active (ActiveState), unit_sub (SubState),
+# unit_restarts (NRestarts: automatic restarts), unit_run (InvocationID: one per start), unit_type and
+# unit_result. Empty when systemctl cannot tell.
+unit_show() {
+  local key value
+  unit_active="" unit_sub="" unit_restarts="" unit_run="" unit_type="" unit_result=""
+  while IFS='=' read -r key value; do
+    case "${key}" in
+      ActiveState) unit_active="${value}" ;;
+      SubState) unit_sub="${value}" ;;
+      NRestarts) unit_restarts="${value}" ;;
+      InvocationID) unit_run="${value}" ;;
+      Type) unit_type="${value}" ;;
+      Result) unit_result="${value}" ;;
+    esac
+  done < <(systemctl show --property ActiveState,SubState,NRestarts,InvocationID,Type,Result "$1" 2>/dev/null || true)
+}
+
+# unit_run_of UNIT: the InvocationID of UNIT's current (or last) start, empty when it never ran. Taken
+# before a restart, so wait_healthy can tell the new run from the old one.
+unit_run_of() { systemctl show --property InvocationID --value "$1" 2>/dev/null || true; }
+
+# wait_healthy URL UNIT [OLD_RUN]: healthy means systemd says UNIT is `active` (started: not activating,
+# not restarting) in a run other than OLD_RUN, URL answers HEALTH_STATUS, and then, for HEALTH_STABLE
+# seconds more, the unit stays active in that same run (NRestarts unchanged) and URL still answers.
+# HTTP alone is not enough: a Type=notify app that never sends READY=1 answers while systemd still waits
+# for it, and systemd kills it when TimeoutStartSec runs out, again and again. Waits HEALTH_TIMEOUT
+# seconds, and while the unit is still starting up to START_TIMEOUT (the unit's TimeoutStartSec) and a
+# margin, so systemd's own verdict on the start is seen before the release is judged.
+HEALTH_STABLE=2
 wait_healthy() {
-  local url="$1" deadline status
-  deadline=$(( $(date +%s) + HEALTH_TIMEOUT ))
+  local url="$1" unit="$2" old_run="${3:-}" started now status http_deadline start_deadline hard_deadline
+  local window_end=0 window_run="" window_restarts="" answered_while_activating=0 timed_out=0
+  started=$(date +%s)
+  http_deadline=$(( started + HEALTH_TIMEOUT ))
+  start_deadline=$(( started + START_TIMEOUT + 5 ))
+  hard_deadline=$(( (http_deadline > start_deadline ? http_deadline : start_deadline) + HEALTH_STABLE ))
   while :; do
+    unit_show "${unit}"
     status="$(curl --silent --output /dev/null --max-time 2 --write-out '%{http_code}' "${url}" || true)"
-    if [ "${status}" = "${HEALTH_STATUS}" ]; then return 0; fi
-    if [ "$(date +%s)" -ge "${deadline}" ]; then
-      say "health check ${url} answered '${status}', expected ${HEALTH_STATUS}, for ${HEALTH_TIMEOUT}s"
+    now=$(date +%s)
+    # systemd's own verdict on a start of this release: it gave up waiting (and will only try again).
+    if [ "${unit_result}" = timeout ] && [ -n "${unit_run}" ] && [ "${unit_run}" != "${old_run}" ]; then timed_out=1; fi
+    if [ "${unit_active}" = active ] && { [ -z "${old_run}" ] || [ "${unit_run}" != "${old_run}" ]; } && [ "${status}" = "${HEALTH_STATUS}" ]; then
+      if [ "${window_end}" = 0 ] || [ "${unit_run}" != "${window_run}" ] || [ "${unit_restarts}" != "${window_restarts}" ]; then
+        window_end=$(( now + HEALTH_STABLE ))
+        window_run="${unit_run}"
+        window_restarts="${unit_restarts}"
+      elif [ "${now}" -ge "${window_end}" ]; then
+        return 0
+      fi
+    else
+      window_end=0
+      if [ "${unit_active}" = activating ] && [ "${unit_type}" = notify ] && [ "${status}" = "${HEALTH_STATUS}" ]; then
+        answered_while_activating=1
+      fi
+    fi
+    if { [ "${window_end}" = 0 ] && [ "${now}" -ge "${http_deadline}" ] && { [ "${unit_active}" != activating ] || [ "${now}" -ge "${start_deadline}" ]; }; } \
+      || { [ "${window_end}" = 0 ] && [ "${timed_out}" = 1 ]; } || [ "${now}" -ge "${hard_deadline}" ]; then
+      say "health check failed after $(( now - started ))s: systemd says ${unit} is ${unit_active:-unknown} (${unit_sub:-unknown}, NRestarts=${unit_restarts:-unknown}); ${url} answered '${status}' (healthy: ${HEALTH_STATUS} from a unit systemd reports active)"
+      if [ "${unit_type}" = notify ] && { [ "${answered_while_activating}" = 1 ] || [ "${timed_out}" = 1 ]; }; then
+        if [ "${answered_while_activating}" = 1 ]; then
+          say "${unit} is Type=notify: it answered HTTP while systemd still waited for it to report itself started"
+        else
+          say "${unit} is Type=notify: systemd gave up waiting for it to report itself started (TimeoutStartSec=${START_TIMEOUT})"
+        fi
+        say "the app never sent READY=1: depend on lisp-deploy (lisp-deploy:main) or set serviceType: exec"
+      fi
       return 1
     fi
     sleep 0.2
