@@ -451,6 +451,15 @@ function hopOptions(c: Connection, dir: string, tag: string): string[] {
     return opts;
 }
 
+/** Temporary directories (keys, sockets) of operations under way: removed if the plugin exits mid-operation. */
+const liveDirs = new Set<string>();
+process.on("exit", () => {
+    for (const dir of liveDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => process.exit(128 + (signal === "SIGINT" ? 2 : 15)));
+}
+
 const shQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 class SshSession {
@@ -464,6 +473,7 @@ class SshSession {
     static async open(connection: Connection, scrub: (s: string) => string, progress: (msg: string) => void): Promise<SshSession> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cmd-ssh-"));
         fs.chmodSync(dir, 0o700);
+        liveDirs.add(dir);
         try {
             const options = hopOptions(connection, dir, "target");
             if (connection.proxy) {
@@ -479,6 +489,7 @@ class SshSession {
             return session;
         } catch (e) {
             fs.rmSync(dir, { recursive: true, force: true });
+            liveDirs.delete(dir);
             throw e;
         }
     }
@@ -495,7 +506,11 @@ class SshSession {
             // master forwards only what its own SendEnv allows of what a client sends, and the client
             // sends only the names its SendEnv lists (see exec).
             const r = await runProcess("ssh", [...this.options, "-o", "ControlMaster=yes", "-o", "ControlPersist=120", "-o", "SendEnv=*", "-E", log, "-f", "-N", this.host], { env: this.env, quiet: true });
-            if (!r.spawnError && r.code === 0) return;
+            if (!r.spawnError && r.code === 0) {
+                // Authenticated: the master holds the connection, so the key files go now, not at close.
+                for (const f of fs.readdirSync(this.dir)) if (f.endsWith(".key")) fs.rmSync(path.join(this.dir, f), { force: true });
+                return;
+            }
             const message = r.spawnError ? r.spawnError.message : (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim() : "") || `ssh exited ${r.code}`;
             const dials = attempt + 1;
             if (limit > -1 && dials > limit) throw new Error(scrub(`after ${attempt} failed attempts: ${message}`));
@@ -537,6 +552,7 @@ class SshSession {
     async close(): Promise<void> {
         await runProcess("ssh", [...this.options, "-O", "exit", this.host], { env: this.env });
         fs.rmSync(this.dir, { recursive: true, force: true });
+        liveDirs.delete(this.dir);
     }
 }
 
@@ -574,6 +590,7 @@ async function copyToRemote(urn: string, inputs: Record<string, any>): Promise<v
     let cleanup: string | undefined;
     if (isAsset(source) && typeof source.text === "string") {
         cleanup = fs.mkdtempSync(path.join(os.tmpdir(), "cmd-text-"));
+        liveDirs.add(cleanup);
         local = path.join(cleanup, path.posix.basename(remotePath) || "asset");
         fs.writeFileSync(local, source.text, { mode: 0o644 }); // sftp gives a new remote file this mode
     } else if ((isAsset(source) || isArchive(source)) && typeof source.path === "string") {
@@ -588,7 +605,10 @@ async function copyToRemote(urn: string, inputs: Record<string, any>): Promise<v
             throw new Error(scrub(`copying ${local} to ${remotePath}: ${r.spawnError?.message ?? `sftp exited ${r.code}`}\n${r.combined}`));
         }
     } finally {
-        if (cleanup) fs.rmSync(cleanup, { recursive: true, force: true });
+        if (cleanup) {
+            fs.rmSync(cleanup, { recursive: true, force: true });
+            liveDirs.delete(cleanup);
+        }
     }
 }
 
