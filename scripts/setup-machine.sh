@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs and starts everything the tests and benchmarks need on a fresh Debian 12 machine:
 # the Docker engine (started on the host network only), SBCL and the Lisp libraries from Debian,
-# the tools the tests call, and a locally made debian:bookworm-slim base image (Docker Hub is out of
-# reach here). Idempotent: a second run only checks that everything is up.
+# the tools the tests call, a locally made debian:bookworm-slim base image (Docker Hub is out of
+# reach here), and Node.js 22 with the Pulumi CLI and language hosts built from Go modules
+# (scripts/setup-pulumi.sh). Idempotent: a second run only checks that everything is up.
 set -euo pipefail
 
 log() { printf 'setup-machine: %s\n' "$*" >&2; }
@@ -64,4 +65,5 @@ make_base_image() {
 install_packages
 start_docker
 make_base_image
+bash "$(dirname "$0")/setup-pulumi.sh"
 log "ready: $(docker version --format 'engine {{.Server.Version}}') / $(sbcl --version)"

