@@ -162,25 +162,44 @@ function shellQuote(s: string): string {
 }
 
 /**
- * The shell script the health check runs on the machine running Pulumi: poll the URL until it answers 200
- * or the timeout passes; then fail with the container's last log lines, so the update's error says why.
- * Needs curl (which setup-machine.sh installs).
+ * The health check the release runs on the machine running Pulumi. The script is fixed text: what varies
+ * (URL, container, timeout) arrives in its environment ({@link healthCheckEnvironment}), so no value can
+ * change what the shell parses. It passes only when the NEW container is running and has not restarted
+ * AND the URL answers 200, checked again after the answer: with host networking an old process still
+ * holding the port would otherwise answer for a new container that cannot bind it. On failure it prints
+ * the container's last log lines, so the update's error says why. Needs curl and docker.
  */
-export function renderHealthCheckScript(plan: LocalReleasePlan): string {
-    const url = `http://127.0.0.1:${plan.port}${plan.healthPath}`;
-    return [
-        "set -u",
-        `deadline=$(( $(date +%s) + ${plan.healthTimeoutSeconds} ))`,
-        "status=000",
-        `while [ "$(date +%s)" -lt "$deadline" ]; do`,
-        `  status=$(curl -s -o /dev/null -m 2 -w '%{http_code}' ${shellQuote(url)} || true)`,
-        `  if [ "$status" = 200 ]; then echo "healthy: ${url} answered 200"; exit 0; fi`,
-        "  sleep 0.5",
-        "done",
-        `echo "unhealthy: ${url} did not answer 200 within ${plan.healthTimeoutSeconds} s (last status $status); last log lines of ${plan.containerName}:" >&2`,
-        `docker logs --tail ${HEALTH_LOG_LINES} ${shellQuote(plan.containerName)} >&2 2>&1 || true`,
-        "exit 1",
-    ].join("\n");
+export const HEALTH_CHECK_SCRIPT = [
+    "set -u",
+    'deadline=$(( $(date +%s) + HEALTH_TIMEOUT ))',
+    "status=000",
+    "state=unknown",
+    "container_state() {",
+    "  if s=$(docker inspect --format '{{.State.Status}} restarts={{.RestartCount}}' \"$CONTAINER_ID\" 2>/dev/null); then echo \"$s\"; else echo missing; fi",
+    "}",
+    'while [ "$(date +%s)" -lt "$deadline" ]; do',
+    '  state=$(container_state)',
+    '  if [ "$state" = "running restarts=0" ]; then',
+    "    status=$(curl -s -o /dev/null -m 2 -w '%{http_code}' \"$HEALTH_URL\" || true)",
+    '    if [ "$status" = 200 ] && [ "$(container_state)" = "running restarts=0" ]; then',
+    '      echo "healthy: $HEALTH_URL answered 200 from $CONTAINER_NAME"; exit 0',
+    "    fi",
+    "  fi",
+    "  sleep 0.5",
+    "done",
+    'echo "unhealthy: $HEALTH_URL did not answer 200 from $CONTAINER_NAME within $HEALTH_TIMEOUT s (container: $state, last status $status); last log lines:" >&2',
+    `docker logs --tail ${HEALTH_LOG_LINES} "$CONTAINER_ID" >&2 2>&1 || true`,
+    "exit 1",
+].join("\n");
+
+/** The health check's parameters, as environment variables of {@link HEALTH_CHECK_SCRIPT}. */
+export function healthCheckEnvironment(plan: LocalReleasePlan, containerId: string): Record<string, string> {
+    return {
+        CONTAINER_ID: containerId,
+        CONTAINER_NAME: plan.containerName,
+        HEALTH_TIMEOUT: String(plan.healthTimeoutSeconds),
+        HEALTH_URL: `http://127.0.0.1:${plan.port}${plan.healthPath}`,
+    };
 }
 
 /**
@@ -229,13 +248,20 @@ export class LocalRelease extends pulumi.ComponentResource {
                     ? [{ file: SECRET_ENV_FILE, content: secretFile, permissions: "0400", owner: String(RUNTIME_UID), group: String(RUNTIME_UID) }]
                     : undefined,
             },
-            { parent: this },
+            {
+                parent: this,
+                // The container has a fixed name and holds a port, so it cannot coexist with its successor:
+                // Pulumi's default create-before-delete would fail with Docker's "Conflict. The container
+                // name ... is already in use" (pulumi-docker issue 1356, "by design"). Stop the old one first.
+                deleteBeforeReplace: true,
+            },
         );
 
         const health = new command.local.Command(
             `${name}-health`,
             {
-                create: renderHealthCheckScript(plan),
+                create: HEALTH_CHECK_SCRIPT,
+                environment: container.id.apply((id) => healthCheckEnvironment(plan, id)),
                 // A new container (new image, new environment) is a new release: check it again. The image and
                 // environment are named too because a replaced container may keep its id's shape in state.
                 triggers: secretFile ? [container.id, args.image, envs, secretFile] : [container.id, args.image, envs],

@@ -1,7 +1,10 @@
 import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../../src/errors";
-import { LocalRelease, LocalReleaseArgs, planLocalRelease, renderContainerEnv, renderHealthCheckScript, renderSecretEnvFile } from "../../src/release/localRelease";
+import { LocalRelease, LocalReleaseArgs, planLocalRelease, renderContainerEnv, HEALTH_CHECK_SCRIPT, healthCheckEnvironment, renderSecretEnvFile } from "../../src/release/localRelease";
 import { toDependencySource, toSbclOrigin } from "../../src/image/args";
 import { planWebApp, WebApp, WebAppArgs } from "../../src/app/webApp";
 import { RecordingMocks, valueOf } from "../harness/mocks";
@@ -43,23 +46,41 @@ describe("LocalRelease renderers", () => {
         expect(renderContainerEnv(host, {})).toEqual(["BIND_ADDRESS=127.0.0.1", "PORT=18500"]);
     });
 
-    test("the health check script is valid shell that polls the published port and prints the container's log on failure", () => {
-        const script = renderHealthCheckScript(plan);
-        expect(script).toContain("http://127.0.0.1:18500/");
-        expect(script).toContain("docker logs --tail 30 'lisp-deploy-web'");
-        execFileSync("bash", ["-n", "-c", script]);
+    test("the health check is fixed shell text; the URL, container and timeout travel in its environment", () => {
+        expect(healthCheckEnvironment(plan, "abc123")).toEqual({
+            CONTAINER_ID: "abc123",
+            CONTAINER_NAME: "lisp-deploy-web",
+            HEALTH_TIMEOUT: "30",
+            HEALTH_URL: "http://127.0.0.1:18500/",
+        });
+        expect(HEALTH_CHECK_SCRIPT).not.toContain("18500");
+        // The provider's default interpreter is /bin/sh (dash on Debian): parse it with that shell.
+        execFileSync("sh", ["-n", "-c", HEALTH_CHECK_SCRIPT]);
+        execFileSync("shellcheck", ["-s", "sh", "-"], { input: HEALTH_CHECK_SCRIPT });
     });
 
-    test("the health check fails within its timeout when nothing answers (real bash and curl, nothing listening)", () => {
+    test("the health check fails within its timeout when the container does not exist (real sh, docker and curl)", () => {
         const quick = planLocalRelease("nothing-here", { image: "img", port: 18599, healthTimeoutSeconds: 1 });
         let error: any;
         try {
-            execFileSync("bash", ["-c", renderHealthCheckScript(quick)], { stdio: "pipe", env: { ...process.env, PATH: process.env.PATH } });
+            execFileSync("sh", ["-c", HEALTH_CHECK_SCRIPT], { stdio: "pipe", env: { ...process.env, ...healthCheckEnvironment(quick, "no-such-container") } });
         } catch (e) {
             error = e;
         }
         expect(error).toBeDefined();
-        expect(String(error.stderr)).toContain("did not answer 200 within 1 s");
+        expect(String(error.stderr)).toContain("did not answer 200 from lisp-deploy-nothing-here within 1 s (container: missing");
+    });
+
+    test("a health path cannot break out of its quoting: it is never part of the shell text", () => {
+        const hostile = planLocalRelease("web", { image: "i", port: 18598, healthPath: "/$(touch${IFS}pwned)\"'`x`", healthTimeoutSeconds: 1 });
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "health-quote-"));
+        try {
+            execFileSync("sh", ["-c", HEALTH_CHECK_SCRIPT], { cwd: dir, stdio: "pipe", env: { ...process.env, ...healthCheckEnvironment(hostile, "no-such-container") } });
+        } catch {
+            // expected: nothing answers
+        }
+        expect(fs.readdirSync(dir)).toEqual([]);
+        fs.rmSync(dir, { recursive: true, force: true });
     });
 
     test.each([
@@ -99,7 +120,8 @@ describe("LocalRelease under a mocked Pulumi engine", () => {
         });
         const [health] = mocks.ofType("command:local:Command");
         expect(health.name).toBe("unit-local-health");
-        expect(health.inputs.create).toContain("http://127.0.0.1:18501/");
+        expect(health.inputs.create).toBe(HEALTH_CHECK_SCRIPT);
+        expect(health.inputs.environment).toMatchObject({ HEALTH_URL: "http://127.0.0.1:18501/", CONTAINER_NAME: "lisp-deploy-unit-local", HEALTH_TIMEOUT: "30" });
         expect(await valueOf(release.url)).toBe("http://127.0.0.1:18501/");
     });
 
