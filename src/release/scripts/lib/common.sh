@@ -37,7 +37,7 @@ unit_run_of() { systemctl show --property InvocationID --value "$1" 2>/dev/null 
 HEALTH_STABLE=2
 wait_healthy() {
   local url="$1" unit="$2" old_run="${3:-}" started now status http_deadline start_deadline hard_deadline
-  local window_end=0 window_run="" window_restarts="" answered_while_activating=0 timed_out=0
+  local window_end=0 window_run="" window_restarts="" answered_while_activating=0 timed_out=0 starting
   started=$(date +%s)
   http_deadline=$(( started + HEALTH_TIMEOUT ))
   start_deadline=$(( started + START_TIMEOUT + 5 ))
@@ -62,7 +62,10 @@ wait_healthy() {
         answered_while_activating=1
       fi
     fi
-    if { [ "${window_end}" = 0 ] && [ "${now}" -ge "${http_deadline}" ] && { [ "${unit_active}" != activating ] || [ "${now}" -ge "${start_deadline}" ]; }; } \
+    # Still starting: systemd runs the process and waits for it (not a crash loop's auto-restart pause).
+    starting=0
+    if [ "${unit_active}" = activating ] && [ "${unit_sub}" != auto-restart ]; then starting=1; fi
+    if { [ "${window_end}" = 0 ] && [ "${now}" -ge "${http_deadline}" ] && { [ "${starting}" = 0 ] || [ "${now}" -ge "${start_deadline}" ]; }; } \
       || { [ "${window_end}" = 0 ] && [ "${timed_out}" = 1 ]; } || [ "${now}" -ge "${hard_deadline}" ]; then
       say "health check failed after $(( now - started ))s: systemd says ${unit} is ${unit_active:-unknown} (${unit_sub:-unknown}, NRestarts=${unit_restarts:-unknown}); ${url} answered '${status}' (healthy: ${HEALTH_STATUS} from a unit systemd reports active)"
       if [ "${unit_type}" = notify ] && { [ "${answered_while_activating}" = 1 ] || [ "${timed_out}" = 1 ]; }; then
