@@ -20,6 +20,9 @@ const app = new WebApp("hello", {
         // "host" on engines without a bridge network (dockerd --bridge=none).
         buildNetwork: config.get("buildNetwork"),
         environment: config.get("greeting") ? { GREETING: config.require("greeting") } : undefined,
+        // A secret reaches the app as an environment variable, never in a preview, a log or plain state:
+        // `pulumi config set --secret apiToken` (stored encrypted in the stack's config and state).
+        secretEnvironment: config.getSecret("apiToken") ? { API_TOKEN: config.requireSecret("apiToken") } : undefined,
         healthPath: "/healthz",
     },
     target: {

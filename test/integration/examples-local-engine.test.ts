@@ -1,0 +1,136 @@
+import { execFileSync, spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { linkNodeModules, PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
+import { requireDocker } from "../harness/engines";
+
+// examples/local, unmodified, under the REAL Pulumi CLI with the local Docker engine: what a user does on
+// day one and on every pull request. Copied to a temp dir with examples/hello beside it (the test edits the
+// app's source there, never the repository's), the package from this checkout (npm run build). The docker
+// and command plugins are this repository's stand-ins (support/providers), which act for real.
+
+jest.setTimeout(40 * 60 * 1000);
+
+const id = crypto.randomBytes(3).toString("hex");
+const STACK = "e2e";
+const PORT = 18780;
+const CONTAINER = `lisp-deploy-e2e-${id}`;
+const CANARY = `canary-${crypto.randomBytes(8).toString("hex")}`;
+const URL = `http://127.0.0.1:${PORT}/`;
+
+let scratch = "";
+let appDir = "";
+let ws: PulumiWorkspace;
+
+function get(url: string): { status: string; body: string } {
+    const r = spawnSync("curl", ["-s", "-m", "5", "-w", "\n%{http_code}", url], { encoding: "utf8" });
+    const lines = (r.stdout ?? "").split("\n");
+    return { status: lines.pop() ?? "", body: lines.join("\n") };
+}
+
+function containersNamed(name: string): string[] {
+    const out = execFileSync("docker", ["ps", "-a", "--filter", `name=^/${name}$`, "--format", "{{.ID}} {{.Image}} {{.Status}}"], { encoding: "utf8" });
+    return out.split("\n").filter((l) => l !== "");
+}
+
+function setGreeting(text: string): void {
+    const file = path.join(appDir, "src", "app.lisp");
+    const source = fs.readFileSync(file, "utf8");
+    fs.writeFileSync(file, source.replace(/\(defparameter \+greeting\+ "[^"]*"/, `(defparameter +greeting+ "${text}"`));
+}
+
+/** The resource lines of a `pulumi preview --diff` (op symbol, type, name), e.g. "+- docker:index/container:Container hello-release-container". */
+function changedResources(previewText: string): string[] {
+    const found: string[] = [];
+    for (const line of previewText.split("\n")) {
+        const m = /^\s*(\+-|-\+|\+|-|~)\s*([a-z0-9-]+:[A-Za-z0-9/:]+)\s*:\s*\((update|replace|create|delete|create-replacement|delete-replaced)\)/.exec(line);
+        if (m) found.push(`${m[3]} ${m[2]}`);
+    }
+    return found.sort();
+}
+
+beforeAll(async () => {
+    requireDocker();
+    execFileSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, stdio: "pipe" });
+    scratch = scratchDir("examples-local-engine");
+    const examples = path.join(scratch, "examples");
+    fs.cpSync(path.join(REPO_ROOT, "examples", "local"), path.join(examples, "local"), { recursive: true });
+    fs.cpSync(path.join(REPO_ROOT, "examples", "hello"), path.join(examples, "hello"), { recursive: true });
+    appDir = path.join(examples, "hello");
+    linkNodeModules(path.join(examples, "local"));
+    ws = new PulumiWorkspace(path.join(examples, "local"), scratch);
+    await ws.initStack(STACK, {
+        port: String(PORT),
+        networkMode: "host",
+        buildNetwork: "host",
+        dependencySource: "debian",
+        containerName: CONTAINER,
+    });
+    await ws.setSecret(STACK, "apiToken", CANARY);
+});
+
+afterAll(async () => {
+    if (ws) await ws.destroy(STACK);
+    spawnSync("docker", ["rm", "-f", CONTAINER]);
+    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+test("examples/local under the real engine: up serves the app, a second run changes nothing", async () => {
+    await ws.ok(["up", "--yes", "--stack", STACK]);
+    const outputs = await ws.outputs(STACK);
+    expect(outputs.url).toBe(URL);
+    expect(get(URL)).toEqual({ status: "200", body: "Hello from Common Lisp, deployed by lisp-deploy. (hello 1.0.0)\n" });
+    expect(containersNamed(CONTAINER)).toHaveLength(1);
+
+    const again = await ws.ok(["preview", "--diff", "--expect-no-changes", "--stack", STACK]);
+    expect(changedResources(again)).toEqual([]);
+});
+
+test("the state and the CLI's output hold the secret only encrypted; the app receives it", async () => {
+    const { text, resources } = await ws.exportState(STACK);
+    expect(text).not.toContain(CANARY);
+    expect(ws.transcript.join("\n")).not.toContain(CANARY);
+    const container = resources.find((r) => r.type === "docker:index/container:Container");
+    // The secret travels in the container's uploads (a 0400 file), stored as ciphertext.
+    expect(JSON.stringify(container.inputs.uploads)).toContain("ciphertext");
+    const env = execFileSync("docker", ["exec", CONTAINER, "cat", "/proc/1/environ"], { encoding: "utf8" }).split("\0");
+    expect(env).toContain(`API_TOKEN=${CANARY}`);
+    expect(execFileSync("docker", ["inspect", CONTAINER], { encoding: "utf8" })).not.toContain(CANARY);
+});
+
+test("an app source change previews as image and release only, and up serves the new text from a new container", async () => {
+    const before = containersNamed(CONTAINER);
+    setGreeting("Hello again, from the real engine.");
+    const preview = await ws.ok(["preview", "--diff", "--stack", STACK]);
+    // What a reviewer reads: the image is rebuilt, the container replaced, its health check run again.
+    expect(changedResources(preview)).toEqual([
+        "replace command:local:Command",
+        "replace docker:index/container:Container",
+        "update docker:index/image:Image",
+    ]);
+    expect(preview).not.toContain(CANARY);
+
+    const up = await ws.ok(["up", "--yes", "--stack", STACK]);
+    // The container cannot coexist with its successor: the engine deletes it first (deleteBeforeReplace).
+    expect(up).toMatch(/hello-release-container deleting original/);
+    expect(get(URL)).toEqual({ status: "200", body: "Hello again, from the real engine. (hello 1.0.0)\n" });
+    const after = containersNamed(CONTAINER);
+    expect(after).toHaveLength(1);
+    expect(after[0].split(" ")[0]).not.toBe(before[0].split(" ")[0]);
+});
+
+test("an environment change previews as the release only, never the image", async () => {
+    await ws.ok(["config", "set", "--stack", STACK, "greeting", "hi"]);
+    const preview = await ws.ok(["preview", "--diff", "--stack", STACK]);
+    expect(changedResources(preview)).toEqual(["replace command:local:Command", "replace docker:index/container:Container"]);
+    await ws.ok(["up", "--yes", "--stack", STACK]);
+    const env = execFileSync("docker", ["exec", CONTAINER, "cat", "/proc/1/environ"], { encoding: "utf8" }).split("\0");
+    expect(env).toContain("GREETING=hi");
+});
+
+test("destroy leaves no container behind", async () => {
+    await ws.ok(["destroy", "--yes", "--stack", STACK]);
+    expect(containersNamed(CONTAINER)).toEqual([]);
+    expect(get(URL).status).toBe("000");
+});
