@@ -24,8 +24,8 @@ built() { [ -f "$1/.built" ] && [ "$(cat "$1/.built")" = "$2" ]; }
 stamp() { printf '%s' "$2" >"$1/.built"; }
 link() { ln -sfn "$1" "$BIN_LINKS/$(basename "$1")"; }
 # Language hosts go beside the CLI, where it looks for the plugins it bundles (found on PATH instead, each
-# run would warn "using pulumi-language-nodejs from $PATH").
-bundle() { ln -sfn "$1" "$TOOLS/pulumi-$PULUMI_VERSION/bin/$(basename "$1")"; }
+# run would warn "using pulumi-language-nodejs from $PATH"), under their own name or the one given as $2.
+bundle() { ln -sfn "$1" "$TOOLS/pulumi-$PULUMI_VERSION/bin/${2:-$(basename "$1")}"; }
 
 # Writes a throwaway Go module in $1 that imports the main package $2, keeps the replace $3 (may be empty)
 # and requires the remaining arguments ("module version" each), so that a main package whose own module
@@ -89,6 +89,29 @@ build_nodejs_host() {
       -o "$dir/bin/pulumi-language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs)
     stamp "$dir" "$pins"
   fi
+  # Not the pulumi-language-nodejs the CLI loads: tools/pulumi-language-nodejs is, and it delegates to this
+  # one everything but RunPlugin (which this release answers "not supported").
+  bundle "$dir/bin/pulumi-language-nodejs" pulumi-language-nodejs-delegate
+}
+
+# lisp-deploy's own pulumi-language-nodejs (tools/pulumi-language-nodejs, see its README.md): runs Node.js
+# policy packs and component packages (RunPlugin) and hands every other call to the v3.68.0 host above.
+# Its go.mod requires sdk/v3 at $PULUMI_VERSION (checked here) and its go.sum is committed; the stamp
+# names the sources' digest, so an edit rebuilds it.
+build_nodejs_runplugin() {
+  local src="$ROOT/tools/pulumi-language-nodejs" dir="$TOOLS/pulumi-language-nodejs-runplugin-$PULUMI_VERSION" pins
+  pins="$PULUMI_VERSION $(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)"
+  if ! built "$dir" "$pins"; then
+    log "building lisp-deploy's pulumi-language-nodejs (RunPlugin, delegating the rest) from tools/pulumi-language-nodejs"
+    if ! grep -q "^[[:space:]]*github.com/pulumi/pulumi/sdk/v3 $PULUMI_VERSION\$" "$src/go.mod"; then
+      log "tools/pulumi-language-nodejs/go.mod does not require github.com/pulumi/pulumi/sdk/v3 $PULUMI_VERSION;"
+      log "run: (cd tools/pulumi-language-nodejs && go get github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION && go mod tidy)"
+      exit 1
+    fi
+    rm -rf "$dir" && mkdir -p "$dir/bin"
+    (cd "$src" && GOFLAGS=-mod=readonly go build -trimpath -ldflags "-s -w" -o "$dir/bin/pulumi-language-nodejs" .)
+    stamp "$dir" "$pins"
+  fi
   bundle "$dir/bin/pulumi-language-nodejs"
 }
 
@@ -117,5 +140,6 @@ command -v go >/dev/null || { log "Go is not installed (this machine kind ships 
 install_node
 build_cli
 build_nodejs_host
+build_nodejs_runplugin
 build_yaml_host
 log "ready: pulumi $("$BIN_LINKS/pulumi" version), node $("$BIN_LINKS/node" --version)"
