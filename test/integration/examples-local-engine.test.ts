@@ -14,7 +14,7 @@ jest.setTimeout(40 * 60 * 1000);
 
 const id = crypto.randomBytes(3).toString("hex");
 const STACK = "e2e";
-const PORT = 18780;
+const PORT = 18800;
 const CONTAINER = `lisp-deploy-e2e-${id}`;
 const CANARY = `canary-${crypto.randomBytes(8).toString("hex")}`;
 const URL = `http://127.0.0.1:${PORT}/`;
@@ -127,6 +127,66 @@ test("an environment change previews as the release only, never the image", asyn
     await ws.ok(["up", "--yes", "--stack", STACK]);
     const env = execFileSync("docker", ["exec", CONTAINER, "cat", "/proc/1/environ"], { encoding: "utf8" }).split("\0");
     expect(env).toContain("GREETING=hi");
+});
+
+describe("LocalRelease on its own, under the real engine", () => {
+    const STACK2 = "release";
+    const NAME = `lisp-deploy-e2e-release-${id}`;
+    let release: PulumiWorkspace;
+
+    // A program of its own, in JavaScript, running the image the examples/local stack built.
+    const PROGRAM = `"use strict";
+const pulumi = require("@pulumi/pulumi");
+const { LocalRelease } = require("lisp-deploy");
+const config = new pulumi.Config();
+const release = new LocalRelease("probe", {
+    image: config.require("image"),
+    port: ${PORT + 1},
+    networkMode: "host",
+    executablePath: "/app/hello",
+    secretEnvironment: { API_TOKEN: config.requireSecret("token") },
+    healthPath: config.require("healthPath"),
+    healthTimeoutSeconds: 5,
+    containerName: "${NAME}",
+});
+exports.url = release.url;
+`;
+
+    beforeAll(async () => {
+        const dir = path.join(scratch, "release");
+        fs.mkdirSync(dir);
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: lisp-deploy-e2e-release\nruntime: nodejs\nmain: index.js\n");
+        fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "e2e-release", private: true, main: "index.js" }));
+        fs.writeFileSync(path.join(dir, "index.js"), PROGRAM);
+        linkNodeModules(dir);
+        release = new PulumiWorkspace(dir, path.join(scratch, "release-scratch"));
+        const image = (await ws.outputs(STACK)).imageRef;
+        await release.initStack(STACK2, { image, healthPath: "/healthz" });
+        // Quotes, a dollar and a space: the value must arrive byte for byte, through no shell's parsing.
+        await release.setSecret(STACK2, "token", "tok 'en' $x");
+    });
+
+    afterAll(async () => {
+        if (release) await release.destroy(STACK2);
+        spawnSync("docker", ["rm", "-f", NAME]);
+    });
+
+    test("secret environment reaches the executable (PID 1) from its 0400 file, quotes intact, never the container's config", async () => {
+        await release.ok(["up", "--yes", "--stack", STACK2]);
+        expect(execFileSync("docker", ["inspect", "--format", "{{json .Config.Env}}", NAME], { encoding: "utf8" })).not.toContain("tok");
+        const environ = execFileSync("docker", ["exec", NAME, "cat", "/proc/1/environ"], { encoding: "utf8" }).split("\0");
+        expect(environ).toContain("API_TOKEN=tok 'en' $x");
+        expect(execFileSync("docker", ["exec", NAME, "cat", "/proc/1/cmdline"], { encoding: "utf8" }).split("\0")[0]).toBe("/app/hello");
+    });
+
+    test("a release whose health path never answers 200 fails the update with the container's log", async () => {
+        await release.ok(["config", "set", "--stack", STACK2, "healthPath", "/no-such-page"]);
+        const r = await release.run(["up", "--yes", "--stack", STACK2]);
+        expect(r.code).not.toBe(0);
+        expect(r.out).toContain(`http://127.0.0.1:${PORT + 1}/no-such-page did not answer 200 from ${NAME} within 5 s (container: running restarts=0, last status 404)`);
+        // The container's own log follows: the runtime's start line names the app.
+        expect(r.out).toMatch(/hello 1\.0\.0/);
+    });
 });
 
 test("destroy leaves no container behind", async () => {
