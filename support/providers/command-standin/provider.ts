@@ -185,7 +185,8 @@ function checkInputs(type: string, news: Record<string, any>): prov.CheckResult 
     if (type === REMOTE || type === COPY) {
         const c = inputs.connection;
         if (c === undefined || c === null) failures.push({ property: "connection", reason: "missing required property" });
-        else if (c !== UNKNOWN) {
+        else if (reveal(c) !== UNKNOWN) {
+            // A connection may arrive as a secret wrapping an unknown (a new host's address in a preview).
             const revealed = reveal(c);
             if (!revealed || typeof revealed !== "object" || Array.isArray(revealed)) {
                 failures.push({ property: "connection", reason: "must be an object" });
