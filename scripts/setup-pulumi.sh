@@ -44,6 +44,15 @@ wrapper_module() {
   (cd "$dir" && GOFLAGS=-mod=mod go mod tidy)
 }
 
+# Builds the main package $3 of the Go module in $1 into $2, with the Pulumi SDK's version variable set to
+# $4 so that `version` subcommands and plugin handshakes tell the truth; more arguments go to `go build`.
+go_build_pulumi() {
+  local src=$1 out=$2 main_pkg=$3 version=$4; shift 4
+  mkdir -p "$(dirname "$out")"
+  (cd "$src" && GOFLAGS=-mod=mod go build -trimpath "$@" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" -o "$out" "$main_pkg")
+}
+
 install_node() {
   local dir="$TOOLS/node-$NODE_VERSION"
   if ! built "$dir" "$NODE_VERSION"; then
@@ -65,10 +74,7 @@ build_cli() {
     wrapper_module "$src" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
       "github.com/atotto/clipboard => $(pkg_replace_of "$PULUMI_VERSION" github.com/atotto/clipboard)" \
       "github.com/pulumi/pulumi/pkg/v3 $PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3 $PULUMI_VERSION"
-    mkdir -p "$dir/bin"
-    (cd "$src" && GOFLAGS=-mod=mod go build -trimpath -tags "$GO_BUILD_TAGS" \
-      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
-      -o "$dir/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+    go_build_pulumi "$src" "$dir/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$PULUMI_VERSION" -tags "$GO_BUILD_TAGS"
     stamp "$dir" "$pins"
   fi
   link "$dir/bin/pulumi"
@@ -83,10 +89,8 @@ build_nodejs_host() {
     wrapper_module "$src" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
       "golang.org/x/text => golang.org/x/text v0.3.6" \
       "github.com/pulumi/pulumi/sdk/v3 $PULUMI_LANGUAGE_NODEJS_SDK_VERSION"
-    mkdir -p "$dir/bin"
-    (cd "$src" && GOFLAGS=-mod=mod go build -trimpath \
-      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_LANGUAGE_NODEJS_SDK_VERSION" \
-      -o "$dir/bin/pulumi-language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs)
+    go_build_pulumi "$src" "$dir/bin/pulumi-language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
+      "$PULUMI_LANGUAGE_NODEJS_SDK_VERSION"
     stamp "$dir" "$pins"
   fi
   # Not the pulumi-language-nodejs the CLI loads: tools/pulumi-language-nodejs is, and it delegates to this
