@@ -88,7 +88,7 @@ export interface LispImageArgs {
  *     // cl+ssl) are found during the build; runtimePackages is for libraries it opens only later.
  *     compression: true,
  * });
- * export const image = image.imageRef;                     // sha256:... (or name@sha256:... once pushed)
+ * export const imageRef = image.imageRef;                  // sha256:... (or name@sha256:... once pushed)
  */
 export class LispImage extends pulumi.ComponentResource {
     /** The rendered Dockerfile: shown in previews, so a diff says which stage a change touches. */
