@@ -147,3 +147,15 @@ export class PulumiWorkspace {
 export function scratchDir(prefix: string): string {
     return fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
 }
+
+/**
+ * Writes a throwaway JavaScript Pulumi project into `dir` (Pulumi.yaml, package.json, index.js holding
+ * `program`) whose program resolves @pulumi/* and `lisp-deploy` from this checkout.
+ */
+export function writeProgram(dir: string, name: string, program: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), `name: ${name}\nruntime: nodejs\nmain: index.js\n`);
+    fs.writeFileSync(path.join(dir, "package.json"), `${JSON.stringify({ name, private: true, main: "index.js" })}\n`);
+    fs.writeFileSync(path.join(dir, "index.js"), program);
+    linkNodeModules(dir);
+}

@@ -2,75 +2,23 @@
 // a temp dir whose program uses @pulumi/command, `pulumi up`/`destroy` with a file backend, and real
 // side effects: local shell commands, and remote commands and uploads over OpenSSH to a systemd+sshd
 // container on 127.0.0.1. Fails (never skips) when the CLI, Docker or OpenSSH is missing.
-import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { PulumiWorkspace, scratchDir, writeProgram } from "../../support/pulumi-cli";
 import { requireCommand, requireDocker } from "../harness/engines";
 import { SystemdHost } from "../harness/systemd-host";
 
-const ROOT = path.resolve(__dirname, "../..");
 const SSH_PORT = 2271;
 const STDIN_SECRET = "stdin-S3CRET-7d1e9a-never-in-state";
 const REMOTE_SECRET = "remote-stdin-S3CRET-4c2b8f";
 
-interface Ran {
-    code: number;
-    out: string;
-}
-
 let tmp: string;
 let project: string;
 let work: string;
-let env: NodeJS.ProcessEnv;
-/** Everything every pulumi invocation printed, to search for secrets. */
-const transcript: string[] = [];
+let ws: PulumiWorkspace;
 
-/** The environment scripts/pulumi-env.sh sets (offline settings, passphrase, stand-in plugins on PATH). */
-function pulumiEnvironment(): NodeJS.ProcessEnv {
-    const dump = execFileSync("bash", ["-c", `source "${ROOT}/scripts/pulumi-env.sh" && env -0`], { encoding: "utf8" });
-    const out: NodeJS.ProcessEnv = {};
-    for (const entry of dump.split("\0")) {
-        const i = entry.indexOf("=");
-        if (i > 0) out[entry.slice(0, i)] = entry.slice(i + 1);
-    }
-    return out;
-}
-
-function requirePulumiCli(e: NodeJS.ProcessEnv): void {
-    try {
-        execFileSync("pulumi", ["version"], { env: e, stdio: "pipe" });
-    } catch (err) {
-        throw new Error(
-            "The Pulumi CLI is not installed (`pulumi version` failed): this test needs the REAL engine. " +
-                `Run \`bash scripts/setup-pulumi.sh\`. Underlying error: ${(err as Error).message}`,
-        );
-    }
-}
-
-/** Runs the CLI in the project, bounded to 5 minutes, recording its output. */
-function pulumi(args: string[], timeoutMs = 5 * 60 * 1000): Promise<Ran> {
-    return new Promise((resolve, reject) => {
-        const child = spawn("pulumi", [...args, "--non-interactive"], { cwd: project, env, stdio: ["ignore", "pipe", "pipe"] });
-        let out = "";
-        child.stdout.on("data", (d) => (out += d));
-        child.stderr.on("data", (d) => (out += d));
-        const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-        child.on("error", reject);
-        child.on("close", (code) => {
-            clearTimeout(timer);
-            transcript.push(`$ pulumi ${args.join(" ")}\n${out}`);
-            resolve({ code: code ?? -1, out });
-        });
-    });
-}
-
-async function pulumiOk(args: string[]): Promise<string> {
-    const r = await pulumi(args);
-    if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.code}:\n${r.out}`);
-    return r.out;
-}
-
+const pulumi = (args: string[]) => ws.run(args);
+const pulumiOk = (args: string[]) => ws.ok(args);
 const up = (stack: string) => pulumi(["up", "--yes", "--stack", stack]);
 const upOk = (stack: string) => pulumiOk(["up", "--yes", "--stack", stack]);
 
@@ -145,33 +93,22 @@ module.exports = outputs;
 `;
 
 beforeAll(() => {
-    env = pulumiEnvironment();
-    requirePulumiCli(env);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "command-standin-"));
+    tmp = scratchDir("command-standin");
     project = path.join(tmp, "project");
     work = path.join(tmp, "work");
-    fs.mkdirSync(project);
     fs.mkdirSync(work);
-    fs.mkdirSync(path.join(tmp, "state"));
-    // Its own PULUMI_HOME, so the test neither reads nor leaves anything in the user's.
-    env = { ...env, PULUMI_HOME: path.join(tmp, "home") };
-    fs.writeFileSync(
-        path.join(project, "Pulumi.yaml"),
-        `name: command-standin-test\nruntime: nodejs\nmain: index.js\nbackend:\n  url: file://${path.join(tmp, "state")}\n`,
-    );
-    fs.writeFileSync(path.join(project, "index.js"), PROGRAM);
-    // The Node.js language host finds @pulumi/pulumi from the program's directory: lend it the repository's.
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(project, "node_modules"), "dir");
+    writeProgram(project, "command-standin-test", PROGRAM);
+    ws = new PulumiWorkspace(project, tmp);
 });
 
 afterAll(() => {
     // COMMAND_STANDIN_TRANSCRIPT=<file> keeps what the CLI printed, for reading after a run.
-    if (process.env.COMMAND_STANDIN_TRANSCRIPT) fs.writeFileSync(process.env.COMMAND_STANDIN_TRANSCRIPT, transcript.join("\n"));
+    if (process.env.COMMAND_STANDIN_TRANSCRIPT) fs.writeFileSync(process.env.COMMAND_STANDIN_TRANSCRIPT, ws.transcript.join("\n"));
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 function expectNoSecretsInTranscript(...secrets: string[]): void {
-    const all = transcript.join("\n");
+    const all = ws.transcript.join("\n");
     for (const s of secrets) expect(all).not.toContain(s);
 }
 
@@ -203,8 +140,10 @@ describe("command-standin: local:Command under the real Pulumi CLI", () => {
     test("up creates: the commands run, stdout is an output with its trailing newline trimmed, stdin reaches the command", async () => {
         writeSpec(STACK, { local: [counter("v1", ["t1"]), secretive(), echoer] });
         const out = await upOk(STACK);
-        // Output lines reach the engine as the resource's status (logging defaults to stdoutAndStderr).
-        expect(out).toMatch(/command:local:Command\s+counter\s+creating \(\d+s\) hello-v1/);
+        // Output lines also reach the engine as the resource's ephemeral status (logging defaults to
+        // stdoutAndStderr), but the non-interactive display prints a status only if it is still current at
+        // its next tick: not asserted, it would depend on timing.
+        expect(out).toMatch(/command:local:Command\s+counter\s+created/);
         expect(lines(log)).toEqual(["create-v1"]);
         expect(lines(runs)).toHaveLength(1);
         expect(fs.readFileSync(path.join(work, "stdin-copy"), "utf8")).toBe(STDIN_SECRET);

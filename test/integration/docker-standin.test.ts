@@ -1,8 +1,8 @@
 import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { PulumiWorkspace, scratchDir, writeProgram } from "../../support/pulumi-cli";
 
 // The docker stand-in plugin (support/providers/docker-standin) under the REAL Pulumi CLI: the engine starts
 // `pulumi-resource-docker` from PATH (scripts/pulumi-env.sh), a throwaway TypeScript-free project builds an
@@ -12,9 +12,7 @@ import * as path from "path";
 // resource says deleteBeforeReplace, secrets kept out of the state, and destroy removing the container.
 // Nothing is skipped: without the CLI every test here fails and says so.
 
-const ROOT = path.resolve(__dirname, "../..");
-const ENV_SCRIPT = path.join(ROOT, "scripts/pulumi-env.sh");
-const STEP_TIMEOUT_MS = 5 * 60 * 1000;
+jest.setTimeout(15 * 60 * 1000);
 
 const id = crypto.randomBytes(4).toString("hex");
 const IMAGE = `lisp-deploy-standin-it-${id}:latest`;
@@ -31,32 +29,7 @@ interface Ran {
     out: string;
 }
 
-/** Runs the real `pulumi` with the repository's offline settings (sourced, not copied) in the project. */
-function pulumi(args: string[], extraEnv: Record<string, string> = {}): Ran {
-    const r = spawnSync("bash", ["-c", `source "${ENV_SCRIPT}" && exec pulumi "$@"`, "pulumi", ...args], {
-        cwd: project,
-        encoding: "utf8",
-        timeout: STEP_TIMEOUT_MS,
-        env: {
-            ...process.env,
-            // The program in the temp dir loads @pulumi/pulumi and @pulumi/docker from this repository.
-            NODE_PATH: path.join(ROOT, "node_modules"),
-            // State, workspace and plugin cache of this throwaway project stay in its temp dir.
-            PULUMI_HOME: path.join(work, "pulumi-home"),
-            PULUMI_CONFIG_PASSPHRASE: "docker-standin-test",
-            NO_COLOR: "1",
-            ...extraEnv,
-        },
-    });
-    if (r.error) throw new Error(`pulumi ${args.join(" ")}: ${r.error.message}`);
-    return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
-}
-
-function pulumiOk(args: string[]): string {
-    const r = pulumi(args);
-    if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.code}):\n${r.out.slice(-8000)}`);
-    return r.out;
-}
+let ws: PulumiWorkspace;
 
 function docker(args: string[]): Ran {
     const r = spawnSync("docker", args, { encoding: "utf8", timeout: 60_000 });
@@ -93,25 +66,12 @@ exports.repoDigest = image.repoDigest;
 exports.containerId = container.id;
 `;
 
-beforeAll(() => {
-    const version = spawnSync("bash", ["-c", `source "${ENV_SCRIPT}" && pulumi version`], { encoding: "utf8" });
-    if (version.status !== 0) {
-        throw new Error(
-            "docker-standin integration test: the real Pulumi CLI is not available (`pulumi version` failed after sourcing " +
-                `scripts/pulumi-env.sh: ${`${version.stdout}${version.stderr}`.trim() || version.error?.message}). ` +
-                "Build it with scripts/setup-pulumi.sh; this test does not skip.",
-        );
-    }
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "docker-standin-it-"));
+beforeAll(async () => {
+    work = scratchDir("docker-standin-it");
     project = path.join(work, "project");
-    fs.mkdirSync(path.join(project, "app"), { recursive: true });
-    fs.mkdirSync(path.join(work, "state"));
-    fs.writeFileSync(
-        path.join(project, "Pulumi.yaml"),
-        `name: docker-standin-it\nruntime: nodejs\nmain: index.js\nbackend:\n  url: file://${path.join(work, "state")}\n`,
-    );
-    fs.writeFileSync(path.join(project, "index.js"), PROGRAM);
-    fs.writeFileSync(path.join(project, "package.json"), `${JSON.stringify({ name: "docker-standin-it", private: true, main: "index.js" })}\n`);
+    writeProgram(project, "docker-standin-it", PROGRAM);
+    fs.mkdirSync(path.join(project, "app"));
+    ws = new PulumiWorkspace(project, work);
     fs.writeFileSync(
         path.join(project, "app", "Dockerfile"),
         [
@@ -124,10 +84,8 @@ beforeAll(() => {
     );
     fs.writeFileSync(path.join(project, "app", ".dockerignore"), "ignored.txt\n");
     writeContext("one");
-    pulumiOk(["stack", "init", "dev", "--non-interactive"]);
-    pulumiOk(["config", "set", "imageName", IMAGE]);
-    pulumiOk(["config", "set", "containerName", CONTAINER]);
-    pulumiOk(["config", "set", "--secret", "token", SECRET]);
+    await ws.initStack("dev", { imageName: IMAGE, containerName: CONTAINER });
+    await ws.setSecret("dev", "token", SECRET);
 });
 
 afterAll(() => {
@@ -139,10 +97,10 @@ afterAll(() => {
 describe("docker-standin under the real pulumi CLI", () => {
     let firstContainerId = "";
 
-    it("builds the image and runs the container on pulumi up", () => {
-        const out = pulumiOk(["up", "--yes", "--skip-preview", "--non-interactive"]);
+    it("builds the image and runs the container on pulumi up", async () => {
+        const out = await ws.ok(["up", "--yes", "--skip-preview"]);
         expect(out).toMatch(/3 created/);
-        const outputs = JSON.parse(pulumiOk(["stack", "output", "--json"]));
+        const outputs = JSON.parse(await ws.ok(["stack", "output", "--json"]));
         expect(outputs.repoDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
         builtImageIds.add(outputs.repoDigest);
         expect(docker(["image", "inspect", "--format", "{{.Id}}", IMAGE]).out).toBe(outputs.repoDigest);
@@ -154,32 +112,33 @@ describe("docker-standin under the real pulumi CLI", () => {
         expect(docker(["exec", CONTAINER, "cat", "/etc/standin/secret.txt"]).out).toBe(SECRET);
     });
 
-    it("keeps the secret out of the state and the output", () => {
-        const state = pulumiOk(["stack", "export"]);
+    it("keeps the secret out of the state and the output", async () => {
+        const state = await ws.ok(["stack", "export"]);
         expect(state).not.toContain(SECRET);
+        expect(ws.transcript.join("\n")).not.toContain(SECRET);
         expect(state).toContain("docker:index/container:Container");
     });
 
-    it("shows no change on a second run, nor when only an ignored file changes", () => {
+    it("shows no change on a second run, nor when only an ignored file changes", async () => {
         fs.writeFileSync(path.join(project, "app", "ignored.txt"), "not part of the build\n");
-        const preview = pulumi(["preview", "--diff", "--non-interactive", "--expect-no-changes"]);
+        const preview = await ws.run(["preview", "--diff", "--expect-no-changes"]);
         expect({ code: preview.code, out: preview.out }).toEqual({ code: 0, out: expect.stringMatching(/3 unchanged/) });
-        const up = pulumiOk(["up", "--yes", "--skip-preview", "--non-interactive"]);
+        const up = await ws.ok(["up", "--yes", "--skip-preview"]);
         expect(up).toMatch(/3 unchanged/);
         expect(up).not.toMatch(/\b(created|updated|replaced|deleted)\b/);
     });
 
-    it("previews a rebuild and a container replacement when a file of the build context changes", () => {
+    it("previews a rebuild and a container replacement when a file of the build context changes", async () => {
         writeContext("two");
-        const preview = pulumiOk(["preview", "--diff", "--non-interactive"]);
+        const preview = await ws.ok(["preview", "--diff"]);
         expect(preview).toMatch(/~ docker:index\/image:Image: \(update\)/);
         expect(preview).toMatch(/\+-docker:index\/container:Container: \(replace\)/);
         expect(preview).toMatch(/1 to update/);
         expect(preview).toMatch(/1 to replace/);
     });
 
-    it("fails the fixed-name replacement with docker's Conflict when the container is created before the old one is deleted", () => {
-        const up = pulumi(["up", "--yes", "--skip-preview", "--non-interactive"]);
+    it("fails the fixed-name replacement with docker's Conflict when the container is created before the old one is deleted", async () => {
+        const up = await ws.run(["up", "--yes", "--skip-preview"]);
         expect(up.code).not.toBe(0);
         expect(up.out).toContain(`Conflict. The container name "/${CONTAINER}" is already in use`);
         // The old container is untouched and still serves the old build.
@@ -187,11 +146,11 @@ describe("docker-standin under the real pulumi CLI", () => {
         expect(docker(["exec", CONTAINER, "cat", "/srv/message.txt"]).out).toBe("one");
     });
 
-    it("replaces the container with deleteBeforeReplace", () => {
-        pulumiOk(["config", "set", "deleteBeforeReplace", "true"]);
-        const up = pulumiOk(["up", "--yes", "--skip-preview", "--non-interactive"]);
+    it("replaces the container with deleteBeforeReplace", async () => {
+        await ws.ok(["config", "set", "deleteBeforeReplace", "true"]);
+        const up = await ws.ok(["up", "--yes", "--skip-preview"]);
         expect(up).toMatch(/1 replaced/);
-        const outputs = JSON.parse(pulumiOk(["stack", "output", "--json"]));
+        const outputs = JSON.parse(await ws.ok(["stack", "output", "--json"]));
         builtImageIds.add(outputs.repoDigest);
         expect(outputs.containerId).not.toBe(firstContainerId);
         expect(docker(["container", "inspect", "--format", "{{.State.Running}}", outputs.containerId]).out).toBe("true");
@@ -199,8 +158,8 @@ describe("docker-standin under the real pulumi CLI", () => {
         expect(docker(["container", "inspect", firstContainerId]).code).not.toBe(0);
     });
 
-    it("removes the container on pulumi destroy and leaves the image, as the real provider does", () => {
-        pulumiOk(["destroy", "--yes", "--skip-preview", "--non-interactive"]);
+    it("removes the container on pulumi destroy and leaves the image, as the real provider does", async () => {
+        await ws.ok(["destroy", "--yes", "--skip-preview"]);
         expect(docker(["container", "inspect", CONTAINER]).code).not.toBe(0);
         expect(docker(["image", "inspect", IMAGE]).code).toBe(0);
     });
