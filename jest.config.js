@@ -13,6 +13,8 @@ module.exports = {
       moduleNameMapper,
       testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
       setupFilesAfterEnv: ["<rootDir>/test/harness/integration-setup.ts"],
+      // Compiles the package once for the programs the real Pulumi CLI runs (they import bin/).
+      globalSetup: "<rootDir>/test/harness/integration-global-setup.ts",
     },
   ],
 };

@@ -7,7 +7,8 @@ import { requireDocker } from "../harness/engines";
 
 // examples/local, unmodified, under the REAL Pulumi CLI with the local Docker engine: what a user does on
 // day one and on every pull request. Copied to a temp dir with examples/hello beside it (the test edits the
-// app's source there, never the repository's), the package from this checkout (npm run build). The docker
+// app's source there, never the repository's), the package from this checkout (compiled by the
+// integration layer's global setup). The docker
 // and command plugins are this repository's stand-ins (support/providers), which act for real.
 
 jest.setTimeout(40 * 60 * 1000);
@@ -52,7 +53,6 @@ function changedResources(previewText: string): string[] {
 
 beforeAll(async () => {
     requireDocker();
-    execFileSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, stdio: "pipe" });
     scratch = scratchDir("examples-local-engine");
     const examples = path.join(scratch, "examples");
     fs.cpSync(path.join(REPO_ROOT, "examples", "local"), path.join(examples, "local"), { recursive: true });

@@ -4,11 +4,11 @@ import * as path from "path";
 import { requireCommand, requireDocker } from "../harness/engines";
 import { FakeHerokuApi, RecordedRequest } from "../harness/heroku-api";
 import { LocalRegistry, MEDIA_TYPES } from "../harness/registry";
-import { linkNodeModules, PulumiWorkspace, REPO_ROOT, requirePulumiCli, scratchDir } from "../../support/pulumi-cli";
+import { linkNodeModules, PulumiWorkspace, requirePulumiCli, scratchDir } from "../../support/pulumi-cli";
 
 // HerokuRelease under the REAL Pulumi engine (the `pulumi` CLI, its Node.js language host and the
 // dynamic-provider host from @pulumi/pulumi): a throwaway project whose plain index.js requires
-// "lisp-deploy" (this checkout's bin/, built in beforeAll) and creates a HerokuRelease from config, the API
+// "lisp-deploy" (this checkout's bin/, built by the integration global setup) and creates a HerokuRelease from config, the API
 // key and one config var as SECRET config. The engine serializes the provider into state, runs it in its
 // own process and decides what to create, update and delete.
 // Real: the Pulumi CLI and hosts, the Docker engine (build, login, tag, push), a registry (Debian's
@@ -103,7 +103,6 @@ beforeAll(async () => {
     requireCommand("python3", "python3");
     requirePulumiCli();
     // `require("lisp-deploy")` resolves to bin/index.js: build it from this checkout.
-    execFileSync("npm", ["run", "build"], { cwd: REPO_ROOT, stdio: "pipe" });
 
     buildDir = scratchDir("heroku-engine-build");
     fs.writeFileSync(path.join(buildDir, "Dockerfile"), 'FROM debian:bookworm-slim\nCMD ["sleep", "infinity"]\n');
