@@ -107,7 +107,10 @@ export function validateEnvironmentNames(field: string, env: Record<string, stri
             throw new ValidationError(`${field}.${name}`, "is not a valid environment variable name: use letters, digits and '_', not starting with a digit.");
         }
         if (typeof value === "string" && /[\n\r\0]/.test(value)) {
-            throw new ValidationError(`${field}.${name}`, "must not contain a newline or NUL: systemd reads one variable per line.");
+            throw new ValidationError(`${field}.${name}`, "must not contain a newline, carriage return or NUL: systemd reads one variable per line.");
+        }
+        if (typeof value === "string" && UNREPRESENTABLE.test(value)) {
+            throw new ValidationError(`${field}.${name}`, "contains an unpaired UTF-16 surrogate or a Unicode noncharacter (U+FFFE...), which systemd cannot pass on; remove it.");
         }
     }
 }
@@ -126,10 +129,69 @@ export function validatePort(field: string, port: number): void {
     }
 }
 
-/** Quotes one word for an `Environment=` or `ExecStart=` line: systemd's C-style double quotes. */
-export function quoteForSystemd(word: string): string {
-    if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
-    return `"${word.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\$/g, "$$$$").replace(/%/g, "%%")}"`;
+/** What systemd reads as itself in an unquoted word: no specifier (`%`), `$`, quote, backslash, whitespace or `;`. */
+const SYSTEMD_BARE_WORD = /^[A-Za-z0-9_@+=:,./-]+$/;
+
+/**
+ * One word in systemd's C-style double quotes (systemd.syntax(7)): `\` and `"` escaped, `%` doubled (a
+ * specifier otherwise: `%n` would become the unit name and `%4` fails the whole line), control characters
+ * as `\xNN`. `$` is doubled only where systemd expands variables (`ExecStart=`, systemd.service(5));
+ * in `Environment=` it has no meaning (systemd.exec(5)) and doubling it would reach the app as `$$`.
+ */
+function systemdQuoted(word: string, doubleDollar: boolean): string {
+    let out = "";
+    for (const ch of word) {
+        const code = ch.codePointAt(0)!;
+        if (ch === "\\" || ch === '"') out += `\\${ch}`;
+        else if (ch === "%") out += "%%";
+        else if (ch === "$" && doubleDollar) out += "$$";
+        else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
+        else out += ch;
+    }
+    return `"${out}"`;
+}
+
+/** Quotes one `NAME=value` word of an `Environment=` line so the app receives exactly `value`. */
+export function quoteEnvironmentForSystemd(assignment: string): string {
+    return SYSTEMD_BARE_WORD.test(assignment) ? assignment : systemdQuoted(assignment, false);
+}
+
+/** Quotes one word of an `ExecStart=` line so the executable receives exactly `word` as that argument. */
+export function quoteArgumentForSystemd(word: string): string {
+    return SYSTEMD_BARE_WORD.test(word) ? word : systemdQuoted(word, true);
+}
+
+/**
+ * Text systemd cannot take: a lone UTF-16 surrogate has no UTF-8 form (every file we write would carry
+ * U+FFFD instead), and systemd's UTF-8 check refuses the Unicode noncharacters (U+FDD0-U+FDEF, U+xFFFE,
+ * U+xFFFF), ignoring the whole assignment.
+ */
+const UNREPRESENTABLE = /[\uD800-\uDFFF\uFDD0-\uFDEF\uFFFE\uFFFF]|[\u{1FFFE}\u{1FFFF}\u{2FFFE}\u{2FFFF}\u{3FFFE}\u{3FFFF}\u{4FFFE}\u{4FFFF}\u{5FFFE}\u{5FFFF}\u{6FFFE}\u{6FFFF}\u{7FFFE}\u{7FFFF}\u{8FFFE}\u{8FFFF}\u{9FFFE}\u{9FFFF}\u{AFFFE}\u{AFFFF}\u{BFFFE}\u{BFFFF}\u{CFFFE}\u{CFFFF}\u{DFFFE}\u{DFFFF}\u{EFFFE}\u{EFFFF}\u{FFFFE}\u{FFFFF}\u{10FFFE}\u{10FFFF}]/u;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/** Checks `ExecStart=` arguments: any text except NUL (no argv can hold it) and lone surrogates. */
+export function validateArguments(field: string, args: readonly string[]): void {
+    args.forEach((arg, i) => {
+        if (typeof arg !== "string" || arg.includes("\0") || UNREPRESENTABLE.test(arg)) {
+            throw new ValidationError(`${field}[${i}]`, "must be text without NUL, unpaired UTF-16 surrogates or Unicode noncharacters: systemd cannot pass them on; remove them.");
+        }
+    });
+}
+
+/**
+ * Checks a unit's description, written raw into `Description=`: one non-empty line (a newline would add
+ * directives; systemd reads an empty one as unset),
+ * no control characters, no trailing backslash (it would join the next directive to the description) and
+ * no leading or trailing blanks (systemd strips them). `%` is allowed: it is written as `%%`.
+ */
+export function validateDescription(field: string, description: string): void {
+    if (typeof description !== "string" || description === "" || CONTROL.test(description) || UNREPRESENTABLE.test(description) || /\\$/.test(description) || description.trim() !== description) {
+        throw new ValidationError(
+            field,
+            `must be one non-empty line of text without control characters, surrounding blanks or a trailing backslash (systemd would read the next line as part of it); got ${JSON.stringify(description)}.`,
+        );
+    }
 }
 
 /**
@@ -152,6 +214,8 @@ export function renderUnit(spec: UnitSpec): string {
     if (spec.user !== undefined && !USER_NAME.test(spec.user)) {
         throw new ValidationError("user", `must be a system user name (lower-case letters, digits, '_' or '-'); got ${JSON.stringify(spec.user)}.`);
     }
+    if (spec.description !== undefined) validateDescription("description", spec.description);
+    validateArguments("args", spec.args ?? []);
     if (spec.slot !== undefined && !/^[a-z]{1,16}$/.test(spec.slot)) {
         throw new ValidationError("slot", `must be a short lower-case word such as "blue"; got ${JSON.stringify(spec.slot)}.`);
     }
@@ -165,13 +229,13 @@ export function renderUnit(spec: UnitSpec): string {
     const env: Record<string, string> = { HOME: `/var/cache/${cache}`, ...spec.environment, ...bind, PORT: String(spec.port) };
     const envLines = Object.keys(env)
         .sort()
-        .map((name) => `Environment=${quoteForSystemd(`${name}=${env[name]}`)}`);
-    const execStart = [paths.executable, ...(spec.args ?? [])].map(quoteForSystemd).join(" ");
+        .map((name) => `Environment=${quoteEnvironmentForSystemd(`${name}=${env[name]}`)}`);
+    const execStart = [paths.executable, ...(spec.args ?? [])].map(quoteArgumentForSystemd).join(" ");
 
     const lines = [
         "# Rendered by lisp-deploy (SystemdRelease); changes here are overwritten by the next release.",
         "[Unit]",
-        `Description=${spec.description ?? `${spec.app}${spec.slot === undefined ? "" : ` slot ${spec.slot}`} (Common Lisp web app)`}`,
+        `Description=${(spec.description ?? `${spec.app}${spec.slot === undefined ? "" : ` slot ${spec.slot}`} (Common Lisp web app)`).replace(/%/g, "%%")}`,
         "Wants=network-online.target",
         "After=network-online.target",
         // Restart=always must never give up: without this, five quick crashes stop the restarts for good.

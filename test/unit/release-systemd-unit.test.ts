@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../../src/errors";
-import { quoteForSystemd, renderUnit, UnitSpec } from "../../src/release/unit";
+import { quoteArgumentForSystemd, quoteEnvironmentForSystemd, renderUnit, UnitSpec } from "../../src/release/unit";
 import { requireCommand } from "../harness/engines";
 
 const base: UnitSpec = {
@@ -66,8 +66,10 @@ describe("renderUnit", () => {
     });
 
     test("quotes values systemd would otherwise split or expand", () => {
-        expect(quoteForSystemd("A=plain")).toBe("A=plain");
-        expect(quoteForSystemd('A=say "hi" $HOME 100%')).toBe('"A=say \\"hi\\" $$HOME 100%%"');
+        expect(quoteEnvironmentForSystemd("A=plain")).toBe("A=plain");
+        // "$" means nothing in Environment= (systemd.exec(5)); in ExecStart= it expands, so "$$" is a literal "$".
+        expect(quoteEnvironmentForSystemd('A=say "hi" $HOME 100%')).toBe('"A=say \\"hi\\" $HOME 100%%"');
+        expect(quoteArgumentForSystemd('say "hi" $HOME 100%')).toBe('"say \\"hi\\" $$HOME 100%%"');
     });
 
     test.each([
