@@ -39,9 +39,13 @@ export interface WebAppSourceArgs {
     readonly entryPoint?: string;
     /** Where the Lisp dependencies come from (default: Quicklisp, pinned dist). */
     readonly dependencySource?: DependencySourceArgs;
-    /** Extra Debian packages in the runtime image, for foreign libraries (e.g. "libssl3" for cl+ssl). */
+    /**
+     * Extra Debian packages in the runtime image, for foreign libraries the executable opens only after
+     * start; those it opens at start (libssl3 for Hunchentoot's cl+ssl) are found by the build and installed
+     * without being listed here.
+     */
     readonly runtimePackages?: string[];
-    /** Extra Debian packages for the build stages. */
+    /** Extra Debian packages for the build stages: libraries a dependency loads while it is compiled (e.g. "libsqlite3-0"), tools the build runs. */
     readonly buildPackages?: string[];
     /** Compress the executable's core (smaller file, slightly slower start). Default false. */
     readonly compression?: boolean;
@@ -55,7 +59,7 @@ export interface WebAppSourceArgs {
     readonly healthPath?: string;
     /** Platform to build the image for (default: the engine's own); an ec2 target checks it against the instance type. */
     readonly platform?: Platform;
-    /** Network mode of the image build's RUN steps, e.g. "host" on engines without a bridge network. */
+    /** Network mode of the image build's RUN steps, e.g. "host" on engines without a bridge network. Default: the engine's default network. */
     readonly buildNetwork?: string;
     /**
      * ec2 and ssh targets: how systemd learns the app has started. Default: `notify` when the app depends
@@ -171,7 +175,7 @@ export interface WebAppTargetArgs {
 
 /** Arguments of a {@link WebApp}. */
 export interface WebAppArgs {
-    /** The app to build and run. */
+    /** The app to build and run: its directory (the `.asd`), how the image is built, its port, environment and health path. */
     readonly app: WebAppSourceArgs;
     /** Where to run it (default: the local Docker engine). */
     readonly target?: WebAppTargetArgs;

@@ -6,7 +6,7 @@ import { HostConnection } from "./connection";
 
 /** The CPU architectures a host may have, in Debian's (and Docker's) spelling. */
 export const Arch = {
-    /** x86_64. */
+    /** x86_64 (Intel and AMD). */
     Amd64: "amd64",
     /** AArch64 (AWS Graviton). */
     Arm64: "arm64",

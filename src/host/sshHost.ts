@@ -28,7 +28,7 @@ export interface SshHostArgs {
 export class SshHost extends pulumi.ComponentResource implements Host {
     /** How releases reach the host; a secret, available once the server answered the check. */
     readonly connection: pulumi.Output<HostConnection>;
-    /** The address given. */
+    /** The server's address as given in `host` (DNS name or IP): where the app answers. */
     readonly address: pulumi.Output<string>;
     /** The declared (and checked) architecture. */
     readonly arch: pulumi.Output<Arch>;

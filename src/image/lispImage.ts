@@ -39,9 +39,17 @@ export interface LispImageArgs {
     readonly buildPathname?: string;
     /** Where dependencies come from (default: Quicklisp with a pinned dist). */
     readonly dependencySource?: DependencySourceArgs;
-    /** Extra Debian packages for the build stages. */
+    /**
+     * Extra Debian packages for the build stages: the libraries a dependency loads while it is compiled
+     * (e.g. `libsqlite3-0` for cl-sqlite: without it, loading the dependency stops the build with CFFI's
+     * "Unable to load foreign library" or "Unable to load any of the alternatives") and tools the build runs.
+     */
     readonly buildPackages?: string[];
-    /** Extra Debian packages for the runtime stage, for foreign libraries (e.g. `libssl3`). */
+    /**
+     * Extra Debian packages for the runtime stage, for foreign libraries the executable opens only after
+     * start (e.g. through a late `cffi:load-foreign-library`); those it opens at start are found by the build
+     * and installed without being listed here.
+     */
     readonly runtimePackages?: string[];
     /** Base image of all stages (default `debian:bookworm-slim`). */
     readonly baseImage?: string;
@@ -63,9 +71,9 @@ export interface LispImageArgs {
     readonly registry?: LispImageRegistry;
     /** Images whose layers the build may reuse (`--cache-from`), e.g. the last pushed image. */
     readonly cacheFrom?: pulumi.Input<pulumi.Input<string>[]>;
-    /** Target platform, e.g. `linux/amd64` (Heroku runs amd64 only). */
+    /** Target platform, e.g. `linux/amd64` (Heroku runs amd64 only). Default: the Docker engine's own platform. */
     readonly platform?: pulumi.Input<string>;
-    /** Network mode of the build's RUN steps, e.g. `host` on machines without a bridge network. */
+    /** Network mode of the build's RUN steps, e.g. `host` on machines without a bridge network. Default: the engine's default network. */
     readonly buildNetwork?: pulumi.Input<string>;
     /**
      * Where to write the build context, relative to the program's directory (default

@@ -84,7 +84,7 @@ export function planLoadBalancer(args: AppLoadBalancerArgs): LoadBalancerPlan {
 }
 
 /**
- * An Application Load Balancer in front of several hosts (for a {@link RollingRelease}): a target group
+ * An Application Load Balancer in front of several hosts (for a RollingRelease): a target group
  * health-checking the app's path, a listener (HTTPS with redirect from 80 when a certificate is given),
  * one attachment per instance, and two security groups: the load balancer's, open on 80/443, and the
  * targets', which opens `port` to the load balancer's group only. Attach `targetSecurityGroupId` to the

@@ -92,7 +92,7 @@ export interface ReleaseSettings {
     readonly healthCheck?: HealthCheck;
     /** How many release directories to keep on the host (current and previous are never pruned); default 5. */
     readonly keepReleases?: number;
-    /** Run as this system user (created if missing) instead of systemd's DynamicUser. */
+    /** Run as this system user (created if missing). Default: a transient systemd DynamicUser. */
     readonly user?: string;
     /** Start Swank on 127.0.0.1:<swankPort> (sets SWANK_PORT); reach it through the `swankTunnel` command. */
     readonly swankPort?: number;
