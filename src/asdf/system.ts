@@ -224,15 +224,19 @@ export function readAppSystem(
         const fullyOverridden = overrides.systemName !== undefined && overrides.dependencies !== undefined && overrides.entryPoint !== undefined;
         if (fullyOverridden) {
             const dependencies = sortedUnique(overrides.dependencies!);
-            return {
-                systemName,
-                entryPoint: overrides.entryPoint!,
-                buildPathname: overrides.buildPathname ?? defaultBuildPathname(systemName),
-                dependencies,
-                requires: [],
-                localSystems: [systemName],
-                usesLispDeployRuntime: usesLispDeployRuntime(dependencies),
-            };
+            return checkBuildNames(
+                {
+                    systemName,
+                    entryPoint: overrides.entryPoint!,
+                    buildPathname: overrides.buildPathname ?? defaultBuildPathname(systemName),
+                    dependencies,
+                    requires: [],
+                    localSystems: [systemName],
+                    usesLispDeployRuntime: usesLispDeployRuntime(dependencies),
+                },
+                overrides,
+                field,
+            );
         }
         const expectedFile = `${primarySystemName(systemName)}.asd`;
         const broken = unreadable.find((u) => path.posix.basename(u.file) === expectedFile) ?? unreadable[0];
@@ -266,11 +270,8 @@ export function readAppSystem(
     const closure = dependencyClosure(systems, [systemName]);
 
     const buildPathname = overrides.buildPathname ?? main.buildPathname ?? defaultBuildPathname(systemName);
-    if (buildPathname.includes("/") || buildPathname === "" || buildPathname.startsWith(".")) {
-        throw new ValidationError(`${field}.buildPathname`, `"${buildPathname}" must be a plain file name (no directories, not hidden), e.g. "hello".`);
-    }
     const dependencies = overrides.dependencies ? sortedUnique(overrides.dependencies) : closure.dependencies;
-    return {
+    return checkBuildNames({
         systemName,
         asdFile: main.file,
         entryPoint,
@@ -281,7 +282,48 @@ export function readAppSystem(
         localSystems: closure.localSystems,
         // A copy of lisp-deploy inside the app tree is one of its own systems, and counts as well.
         usesLispDeployRuntime: usesLispDeployRuntime([...dependencies, ...closure.localSystems]),
-    };
+    }, overrides, field, main.file);
+}
+
+/**
+ * A build pathname: a plain file name of letters, digits, '.', '_', '+' or '-', not hidden. It is written
+ * unquoted into the Dockerfile's COPY and ENTRYPOINT and names the executable on a host, where nothing
+ * may split, expand (COPY substitutes `$VAR` and globs) or escape it.
+ */
+export const BUILD_PATHNAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+
+/** A system name is written on one line (quoted): no control character or Unicode line break. */
+// eslint-disable-next-line no-control-regex
+const ONE_LINE = /^[^\x00-\x1f\x7f\u0085\u2028\u2029]+$/u;
+/** Entry points and dependencies are one word on one line: no whitespace either. */
+// eslint-disable-next-line no-control-regex
+const ONE_WORD = /^[^\s\x00-\x1f\x7f\u0085\u2028\u2029]+$/u;
+
+/**
+ * Checks the names the build writes into the Dockerfile and the dependency list (system name, entry point,
+ * build pathname, dependencies), naming the argument the user gave or the `.asd` it came from.
+ */
+function checkBuildNames(app: AppSystem, overrides: AppSystemOverrides, field: string, asdFile?: string): AppSystem {
+    const from = (given: unknown, option: string) => (given !== undefined || asdFile === undefined ? "" : ` (from ${option} in ${asdFile}; fix it there or pass the argument)`);
+    if (!ONE_LINE.test(app.systemName)) {
+        throw new ValidationError(`${field}.systemName`, `${JSON.stringify(app.systemName)} is not an ASDF system name: it must be one line without control characters, e.g. "hello".`);
+    }
+    if (!ONE_WORD.test(app.entryPoint) || !/^[^:]+::?[^:]+$/.test(app.entryPoint)) {
+        throw new ValidationError(`${field}.entryPoint`, `${JSON.stringify(app.entryPoint)} is not of the form package:function (one word, no spaces or control characters); write e.g. "hello:main"${from(overrides.entryPoint, ":entry-point")}.`);
+    }
+    if (!BUILD_PATHNAME.test(app.buildPathname)) {
+        throw new ValidationError(
+            `${field}.buildPathname`,
+            `${JSON.stringify(app.buildPathname)} must be a plain file name of letters, digits, '.', '_', '+' or '-' (no directories, spaces or control characters, not hidden), e.g. "hello"${from(overrides.buildPathname, ":build-pathname")}.`,
+        );
+    }
+    for (const dependency of [...app.dependencies, ...app.requires]) {
+        if (!ONE_WORD.test(dependency)) {
+            const where = overrides.dependencies !== undefined ? "" : ` (from :depends-on in ${asdFile ?? "the .asd files"}; fix it there or pass dependencies)`;
+            throw new ValidationError(`${field}.dependencies`, `${JSON.stringify(dependency)} is not an ASDF system name: one word without spaces or control characters${where}.`);
+        }
+    }
+    return app;
 }
 
 /**

@@ -1,3 +1,5 @@
+import { ValidationError } from "../errors";
+
 /**
  * The pure Dockerfile renderer behind LispImage. Same spec in, same text out: the rendered Dockerfile is a
  * component output, so a preview diff shows exactly which stage a change touches.
@@ -142,8 +144,52 @@ export function runtimeLibraries(spec: Pick<DockerfileSpec, "compression">): str
     return spec.compression ? ["libzstd1", "zlib1g"] : ["libzstd1"];
 }
 
+// eslint-disable-next-line no-control-regex
+const ONE_WORD = /^[^\s\x00-\x1f\x7f\u0085\u2028\u2029]+$/u;
+// eslint-disable-next-line no-control-regex
+const ONE_LINE = /^[^\x00-\x1f\x7f\u0085\u2028\u2029]+$/u;
+const PLAIN_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
+
+/**
+ * The renderer's own guard (LispImage checks the same earlier, naming the argument): every value it writes
+ * is one word on one line, and those written unquoted into COPY, ENTRYPOINT or `apt-get install` use only
+ * characters Docker and the shell read as themselves. A newline would add an instruction; a space, `$` or
+ * glob character in a COPY source would split, expand or match.
+ */
+export function validateDockerfileSpec(spec: DockerfileSpec): void {
+    const fail = (field: string, value: unknown, rule: string) => {
+        throw new ValidationError(field, `${JSON.stringify(value)} ${rule}`);
+    };
+    if (!/^[a-z0-9][a-z0-9._/:@-]*$/i.test(spec.baseImage)) fail("baseImage", spec.baseImage, 'is not an image reference; write e.g. "debian:bookworm-slim".');
+    if (!ONE_LINE.test(spec.systemName)) fail("systemName", spec.systemName, "must be one line without control characters.");
+    if (!ONE_WORD.test(spec.entryPoint)) fail("entryPoint", spec.entryPoint, "must be one word without spaces or control characters.");
+    if (!PLAIN_FILE_NAME.test(spec.buildPathname)) fail("buildPathname", spec.buildPathname, "must be a plain file name of letters, digits, '.', '_', '+' or '-'.");
+    spec.buildPackages.forEach((p, i) => DEBIAN_PACKAGE.test(p) || fail(`buildPackages[${i}]`, p, 'is not a Debian package name; use names like "libssl-dev".'));
+    spec.runtimePackages.forEach((p, i) => DEBIAN_PACKAGE.test(p) || fail(`runtimePackages[${i}]`, p, 'is not a Debian package name; use names like "libssl3".'));
+    if (spec.dependencySource.kind === "debian") {
+        spec.dependencySource.packages.forEach((p, i) => DEBIAN_PACKAGE.test(p) || fail(`dependencySource.packages[${i}]`, p, "is not a Debian package name."));
+    }
+    if (spec.dependencySource.kind === "quicklisp") {
+        if (!/^\d{4}-\d{2}-\d{2}$/.test(spec.dependencySource.distVersion)) fail("dependencySource.distVersion", spec.dependencySource.distVersion, 'is not a date like "2024-10-12".');
+        if (!ONE_WORD.test(spec.dependencySource.clientUrl)) fail("dependencySource.clientUrl", spec.dependencySource.clientUrl, "must be a URL without spaces or control characters.");
+    }
+    if (spec.dependencySource.kind === "qlot" && !ONE_WORD.test(spec.dependencySource.installerUrl)) {
+        fail("dependencySource.installerUrl", spec.dependencySource.installerUrl, "must be a URL without spaces or control characters.");
+    }
+    if (spec.sbcl.kind === "url") {
+        if (!/^https?:\/\//.test(spec.sbcl.url) || !ONE_WORD.test(spec.sbcl.url)) fail("sbcl.tarballUrl", spec.sbcl.url, "must be an http(s) URL without spaces or control characters.");
+        if (spec.sbcl.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(spec.sbcl.sha256)) fail("sbcl.sha256", spec.sbcl.sha256, "must be 64 lower-case hex digits.");
+    }
+    if (spec.sbcl.kind === "file" && !/^[A-Za-z0-9._/+-]+$/.test(spec.sbcl.contextPath)) {
+        fail("sbcl.tarballFile", spec.sbcl.contextPath, "must be a file name of letters, digits, '.', '_', '+' or '-'.");
+    }
+    if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) fail("port", spec.port, "must be an integer between 1 and 65535.");
+}
+
 /** Renders the multi-stage Dockerfile for `spec`. Pure: no clock, no file system, no randomness. */
 export function renderDockerfile(spec: DockerfileSpec): string {
+    validateDockerfileSpec(spec);
     const out: string[] = [];
     const src = spec.dependencySource;
 

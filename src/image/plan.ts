@@ -210,6 +210,12 @@ export function planImage(options: ImagePlanOptions, field = "args"): ImagePlan 
                 if (pkg !== "" && !DEBIAN_PACKAGE_NAME.test(pkg)) throw new ValidationError(`${field}.dependencySource.packages["${system}"]`, `"${pkg}" is not a Debian package name; use e.g. "cl-hunchentoot", or "" for none.`);
             });
             const packages = dependencies.filter((d) => !isLispDeploySystem(d)).map((d) => debianPackageFor(d, overrides)).filter((p): p is string => p !== undefined);
+            for (const system of dependencies) {
+                const pkg = isLispDeploySystem(system) ? undefined : debianPackageFor(system, overrides);
+                if (pkg !== undefined && !DEBIAN_PACKAGE_NAME.test(pkg)) {
+                    throw new ValidationError(`${field}.dependencySource.packages["${primarySystemName(system)}"]`, `system ${JSON.stringify(system)} would map to ${JSON.stringify(pkg)}, which is not a Debian package name; map it to its package (e.g. "cl-foo"), or to "" for none.`);
+                }
+            }
             dependencySpec = { kind: "debian", packages: [...new Set(packages)].sort() };
             break;
         }
@@ -221,12 +227,18 @@ export function planImage(options: ImagePlanOptions, field = "args"): ImagePlan 
 
     let sbcl: SbclSource = { kind: "debian" };
     if (options.sbcl && "tarballUrl" in options.sbcl) {
-        if (!/^https?:\/\//.test(options.sbcl.tarballUrl)) throw new ValidationError(`${field}.sbcl.tarballUrl`, `"${options.sbcl.tarballUrl}" is not an http(s) URL; give the URL of an SBCL binary tarball.`);
+        if (!/^https?:\/\/[^\s\x00-\x1f\x7f\u0085\u2028\u2029]+$/u.test(options.sbcl.tarballUrl)) {
+            throw new ValidationError(`${field}.sbcl.tarballUrl`, `${JSON.stringify(options.sbcl.tarballUrl)} is not an http(s) URL (no spaces or control characters; percent-encode them); give the URL of an SBCL binary tarball.`);
+        }
         if (options.sbcl.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(options.sbcl.sha256)) throw new ValidationError(`${field}.sbcl.sha256`, "must be 64 lower-case hex digits (the tarball's sha256sum).");
         sbcl = { kind: "url", url: options.sbcl.tarballUrl, sha256: options.sbcl.sha256 };
     } else if (options.sbcl && "tarballFile" in options.sbcl) {
         const file = options.sbcl.tarballFile;
         if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new ValidationError(`${field}.sbcl.tarballFile`, `"${file}" is not a file; give the path of an SBCL binary tarball.`);
+        // The name is written unquoted into a COPY instruction: only characters Docker reads as themselves.
+        if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(path.basename(file))) {
+            throw new ValidationError(`${field}.sbcl.tarballFile`, `the file name ${JSON.stringify(path.basename(file))} must be letters, digits, '.', '_', '+' or '-' (it is copied into the image by name); rename the tarball.`);
+        }
         const contextPath = `${CONTEXT_PATHS.sbclTarball}/${path.basename(file)}`;
         files.push({ path: contextPath, mode: 0o644, content: fs.readFileSync(file) });
         sbcl = { kind: "file", contextPath };
