@@ -131,10 +131,7 @@ export class LispImage extends pulumi.ComponentResource {
     constructor(name: string, args: LispImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lisp-deploy:index:LispImage", name, {}, opts);
 
-        const contextDir = toPosix(path.normalize(args.contextDir ?? path.join(".lisp-deploy", "images", name)));
-        if (path.isAbsolute(contextDir) || contextDir.startsWith("..")) {
-            throw new ValidationError("args.contextDir", `"${args.contextDir}" must be a path inside the program's directory (relative, no ".."), so previews do not depend on the machine.`);
-        }
+        const contextDir = buildContextDir(name, args.contextDir);
         const plan = planImage({
             ...args,
             dependencySource: toDependencySource(args.dependencySource, "args.dependencySource"),
@@ -198,6 +195,39 @@ export class LispImage extends pulumi.ComponentResource {
             notifiesReadiness: this.notifiesReadiness,
         });
     }
+}
+
+/**
+ * The resource name as one directory name: characters other than letters, digits, '_' and '-' (and '.'
+ * after the first) become `%XX`, so a name holding '/' or '..' ("web/api", "../src") stays one directory
+ * below `.lisp-deploy/images/` instead of naming (and having deleted and rewritten) another directory.
+ */
+export function contextDirName(name: string): string {
+    // "" would name .lisp-deploy/images/ itself, every image's directory; "%" alone is no encoding's output.
+    if (name === "") return "%";
+    return Array.from(Buffer.from(name, "utf8"))
+        .map((b, i) => {
+            const c = String.fromCharCode(b);
+            return /[A-Za-z0-9_-]/.test(c) || (c === "." && i > 0) ? c : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+        })
+        .join("");
+}
+
+/**
+ * Where the build context is written, relative to the program's directory. writeContext deletes and
+ * rewrites it, so it must be a directory of its own inside the program: never the program's directory
+ * itself, never outside it, and (when derived from the resource name) always below `.lisp-deploy/images/`.
+ */
+export function buildContextDir(name: string, given: string | undefined): string {
+    if (given === undefined) return `.lisp-deploy/images/${contextDirName(name)}`;
+    const contextDir = typeof given === "string" ? toPosix(path.normalize(given)) : "";
+    if (typeof given !== "string" || /[\x00-\x1f\x7f]/.test(given) || path.isAbsolute(contextDir) || contextDir === ".." || contextDir.startsWith("../") || contextDir === "." || contextDir === "") {
+        throw new ValidationError(
+            "args.contextDir",
+            `${JSON.stringify(given)} must be a directory of its own inside the program's directory (relative, no "..", not "." itself, no control characters): it is deleted and rewritten on every run. Leave it out for .lisp-deploy/images/<name>.`,
+        );
+    }
+    return contextDir.replace(/\/$/, "");
 }
 
 function toPosix(p: string): string {
