@@ -1,6 +1,6 @@
 import { ValidationError } from "../errors";
 import { ReverseProxy } from "../host/cloudInit";
-import { validatePort } from "./unit";
+import { validateAppName, validatePort } from "./unit";
 
 // The same enum Ec2Host's `reverseProxy` user-data option installs, so one schema type serves both.
 export { ReverseProxy };
@@ -55,6 +55,11 @@ export function validateListenAddress(field: string, address: string): void {
 
 /** Renders the proxy's config pointing at one slot; the release script writes it and reloads the proxy. */
 export function renderProxyConfig(spec: ProxySpec): string {
+    // The app name is written into a comment line and the nginx upstream's name: a newline would add directives.
+    validateAppName("app", spec.app);
+    if (spec.proxy !== ReverseProxy.Caddy && spec.proxy !== ReverseProxy.Nginx) {
+        throw new ValidationError("proxy", `must be "caddy" or "nginx"; got ${JSON.stringify(spec.proxy)}.`);
+    }
     validatePort("upstreamPort", spec.upstreamPort);
     validatePort("publicPort", spec.publicPort);
     if (spec.domain !== undefined) validateDomain("domain", spec.domain);
