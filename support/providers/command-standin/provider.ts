@@ -510,6 +510,11 @@ class SshSession {
             if (!r.spawnError && r.code === 0) {
                 // Authenticated: the master holds the connection, so the key files go now, not at close.
                 for (const f of fs.readdirSync(this.dir)) if (f.endsWith(".key")) fs.rmSync(path.join(this.dir, f), { force: true });
+                // The commands that follow ride on the master: naming the removed key would only make each
+                // ssh/sftp client warn "Identity file ... not accessible" into the command's output.
+                for (let i = this.options.length - 2; i >= 0; i--) {
+                    if (this.options[i] === "-i" && this.options[i + 1].startsWith(this.dir)) this.options.splice(i, 2);
+                }
                 return;
             }
             const message = r.spawnError ? r.spawnError.message : (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim() : "") || `ssh exited ${r.code}`;
