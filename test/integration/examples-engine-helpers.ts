@@ -1,0 +1,53 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+
+// What the end-to-end tests of the examples under the real Pulumi CLI share (examples-*-engine.test.ts):
+// reading a `pulumi preview --diff` as a reviewer does, and editing the copy of examples/hello they deploy.
+
+/** Status and body of a GET, or status "000" when nothing answers. */
+export function httpGet(url: string): { status: string; body: string } {
+    const r = spawnSync("curl", ["-s", "-m", "5", "-w", "\n%{http_code}", url], { encoding: "utf8" });
+    const lines = (r.stdout ?? "").split("\n");
+    return { status: lines.pop() ?? "", body: lines.join("\n") };
+}
+
+/**
+ * The resources a `pulumi preview --diff` changes, as "<op> <type> <name>", sorted, e.g.
+ * "replace command:remote:Command hello-release-activate". The name comes from the [urn=...] line below
+ * each resource's line.
+ */
+export function changedResources(previewText: string): string[] {
+    const found: string[] = [];
+    const lines = previewText.split("\n");
+    lines.forEach((line, i) => {
+        const m = /^\s*(\+-|-\+|\+|-|~)\s*([a-z0-9-]+:[A-Za-z0-9/:]+)\s*:\s*\((update|replace|create|delete|create-replacement|delete-replaced)\)/.exec(line);
+        if (!m) return;
+        const urn = lines.slice(i + 1, i + 4).map((l) => /\[urn=(\S+)\]/.exec(l)?.[1]).find((u) => u !== undefined);
+        found.push(`${m[3]} ${m[2]} ${urn ? urn.split("::").pop() : "?"}`);
+    });
+    return found.sort();
+}
+
+const appSource = (appDir: string) => path.join(appDir, "src", "app.lisp");
+
+/** Changes the front page's text of examples/hello (a copy). */
+export function setGreeting(appDir: string, text: string): void {
+    const file = appSource(appDir);
+    const source = fs.readFileSync(file, "utf8");
+    const changed = source.replace(/\(defparameter \+greeting\+ "[^"]*"/, `(defparameter +greeting+ "${text}"`);
+    if (changed === source) throw new Error(`no greeting to change in ${file}`);
+    fs.writeFileSync(file, changed);
+}
+
+/** Makes examples/hello (a copy) exit at start, saying so on stderr (which the journal keeps). */
+export function breakAppStart(appDir: string): void {
+    const file = appSource(appDir);
+    const source = fs.readFileSync(file, "utf8");
+    const broken = source.replace(
+        "(lisp-deploy:main :name",
+        '(progn (format *error-output* "hello: refusing to start (test)~%") (finish-output *error-output*) (uiop:quit 3))\n  (lisp-deploy:main :name',
+    );
+    if (broken === source) throw new Error(`no lisp-deploy:main call to break in ${file}`);
+    fs.writeFileSync(file, broken);
+}
