@@ -140,6 +140,8 @@ pkg_replace_of() {
 }
 
 mkdir -p "$TOOLS" "$BIN_LINKS"
+# This machine kind ships Go in /usr/local/go; a non-login shell (CI's) may not have it on PATH.
+command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { log "Go is not installed (this machine kind ships it in /usr/local/go)"; exit 1; }
 install_node
 build_cli
