@@ -14,6 +14,7 @@ DEBIAN_PACKAGES=(
   shellcheck docker-registry cloud-init openssh-client curl jq
   python3                          # bcrypt htpasswd for the heroku suite's authenticated local registry
   systemd                          # systemd-analyze: verify and score the rendered release unit
+  caddy nginx                      # caddy adapt / nginx -t read back the rendered proxy configs (never started here)
 )
 
 install_packages() {
@@ -24,7 +25,15 @@ install_packages() {
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing: ${missing[*]}"
   apt-get update -qq
+  # Packages must not start their services here (nginx would take port 80): policy-rc.d says no to every
+  # start a package's scripts ask for, for the duration of the install only.
+  local guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$guard" && chmod +x "$guard"
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$guard" ]; then rm -f "$guard"; fi
 }
 
 # cloud-init's package starts nothing on a machine that is not a cloud instance, but its Debian

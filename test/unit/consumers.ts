@@ -167,3 +167,42 @@ export function cloudInitValidate(documents: readonly string[]): { error: string
     const stdout = execFileSync("/usr/bin/python3", ["-c", program], { input: JSON.stringify(documents), encoding: "utf8", timeout: 60_000 });
     return JSON.parse(stdout);
 }
+
+/**
+ * `caddy adapt` of a Caddyfile: Caddy's own parser turns it into the JSON config it would run, or fails
+ * with its parse error. Returns the JSON, or throws with Caddy's message.
+ */
+export function caddyAdapt(caddyfile: string): any {
+    requireProgram("/usr/bin/caddy", "caddy");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lisp-deploy-caddy-"));
+    try {
+        const file = path.join(dir, "Caddyfile");
+        fs.writeFileSync(file, caddyfile);
+        const r = spawnSync("/usr/bin/caddy", ["adapt", "--config", file, "--adapter", "caddyfile"], { encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`caddy adapt failed: ${r.stderr}`);
+        return JSON.parse(r.stdout);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/**
+ * `nginx -t` of a config file included in the http block of a minimal nginx.conf of its own (its own
+ * prefix, pid and logs, so nothing of the machine's nginx is read or written). Returns nginx's output and
+ * whether it passed.
+ */
+export function nginxTest(serverConfig: string): { ok: boolean; output: string } {
+    requireProgram("/usr/sbin/nginx", "nginx");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lisp-deploy-nginx-"));
+    try {
+        fs.writeFileSync(path.join(dir, "app.conf"), serverConfig);
+        fs.writeFileSync(
+            path.join(dir, "nginx.conf"),
+            `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n  access_log off;\n  include ${dir}/app.conf;\n}\n`,
+        );
+        const r = spawnSync("/usr/sbin/nginx", ["-t", "-q", "-p", dir, "-c", path.join(dir, "nginx.conf")], { encoding: "utf8" });
+        return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
