@@ -51,3 +51,19 @@ export function breakAppStart(appDir: string): void {
     if (broken === source) throw new Error(`no lisp-deploy:main call to break in ${file}`);
     fs.writeFileSync(file, broken);
 }
+
+/**
+ * What a failed release on a systemd host must show and leave: the update failed with the health check's
+ * verdict, the rollback, the journal's lines including the app's own last words (breakAppStart), and the
+ * previous version still serving `servedBody` at `url`.
+ */
+export function expectRolledBack(update: { code: number; out: string }, url: string, servedBody: string): void {
+    expect(update.code).not.toBe(0);
+    expect(update.out).toContain("failed its health check; rolling back");
+    expect(update.out).toMatch(/rolled back to releases\/[0-9a-f]+, which is serving/);
+    expect(update.out).toContain("journal lines of hello.service:");
+    expect(update.out).toContain("hello: refusing to start (test)");
+    // The command stand-in's ssh clients ride on its authenticated master: no warning about the removed key.
+    expect(update.out).not.toContain("not accessible");
+    expect(httpGet(url)).toEqual({ status: "200", body: servedBody });
+}

@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { linkNodeModules, PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
 import { requireDocker } from "../harness/engines";
+import { changedResources, httpGet, setGreeting } from "./examples-engine-helpers";
 
 // examples/local, unmodified, under the REAL Pulumi CLI with the local Docker engine: what a user does on
 // day one and on every pull request. Copied to a temp dir with examples/hello beside it (the test edits the
@@ -24,32 +25,13 @@ let scratch = "";
 let appDir = "";
 let ws: PulumiWorkspace;
 
-function get(url: string): { status: string; body: string } {
-    const r = spawnSync("curl", ["-s", "-m", "5", "-w", "\n%{http_code}", url], { encoding: "utf8" });
-    const lines = (r.stdout ?? "").split("\n");
-    return { status: lines.pop() ?? "", body: lines.join("\n") };
-}
 
 function containersNamed(name: string): string[] {
     const out = execFileSync("docker", ["ps", "-a", "--filter", `name=^/${name}$`, "--format", "{{.ID}} {{.Image}} {{.Status}}"], { encoding: "utf8" });
     return out.split("\n").filter((l) => l !== "");
 }
 
-function setGreeting(text: string): void {
-    const file = path.join(appDir, "src", "app.lisp");
-    const source = fs.readFileSync(file, "utf8");
-    fs.writeFileSync(file, source.replace(/\(defparameter \+greeting\+ "[^"]*"/, `(defparameter +greeting+ "${text}"`));
-}
 
-/** The resource lines of a `pulumi preview --diff` (op symbol, type, name), e.g. "+- docker:index/container:Container hello-release-container". */
-function changedResources(previewText: string): string[] {
-    const found: string[] = [];
-    for (const line of previewText.split("\n")) {
-        const m = /^\s*(\+-|-\+|\+|-|~)\s*([a-z0-9-]+:[A-Za-z0-9/:]+)\s*:\s*\((update|replace|create|delete|create-replacement|delete-replaced)\)/.exec(line);
-        if (m) found.push(`${m[3]} ${m[2]}`);
-    }
-    return found.sort();
-}
 
 beforeAll(async () => {
     requireDocker();
@@ -80,7 +62,7 @@ test("examples/local under the real engine: up serves the app, a second run chan
     await ws.ok(["up", "--yes", "--stack", STACK]);
     const outputs = await ws.outputs(STACK);
     expect(outputs.url).toBe(URL);
-    expect(get(URL)).toEqual({ status: "200", body: "Hello from Common Lisp, deployed by lisp-deploy. (hello 1.0.0)\n" });
+    expect(httpGet(URL)).toEqual({ status: "200", body: "Hello from Common Lisp, deployed by lisp-deploy. (hello 1.0.0)\n" });
     expect(containersNamed(CONTAINER)).toHaveLength(1);
 
     const again = await ws.ok(["preview", "--diff", "--expect-no-changes", "--stack", STACK]);
@@ -101,20 +83,20 @@ test("the state and the CLI's output hold the secret only encrypted; the app rec
 
 test("an app source change previews as image and release only, and up serves the new text from a new container", async () => {
     const before = containersNamed(CONTAINER);
-    setGreeting("Hello again, from the real engine.");
+    setGreeting(appDir, "Hello again, from the real engine.");
     const preview = await ws.ok(["preview", "--diff", "--stack", STACK]);
     // What a reviewer reads: the image is rebuilt, the container replaced, its health check run again.
     expect(changedResources(preview)).toEqual([
-        "replace command:local:Command",
-        "replace docker:index/container:Container",
-        "update docker:index/image:Image",
+        "replace command:local:Command hello-release-health",
+        "replace docker:index/container:Container hello-release-container",
+        "update docker:index/image:Image hello-image-image",
     ]);
     expect(preview).not.toContain(CANARY);
 
     const up = await ws.ok(["up", "--yes", "--stack", STACK]);
     // The container cannot coexist with its successor: the engine deletes it first (deleteBeforeReplace).
     expect(up).toMatch(/hello-release-container deleting original/);
-    expect(get(URL)).toEqual({ status: "200", body: "Hello again, from the real engine. (hello 1.0.0)\n" });
+    expect(httpGet(URL)).toEqual({ status: "200", body: "Hello again, from the real engine. (hello 1.0.0)\n" });
     const after = containersNamed(CONTAINER);
     expect(after).toHaveLength(1);
     expect(after[0].split(" ")[0]).not.toBe(before[0].split(" ")[0]);
@@ -123,7 +105,7 @@ test("an app source change previews as image and release only, and up serves the
 test("an environment change previews as the release only, never the image", async () => {
     await ws.ok(["config", "set", "--stack", STACK, "greeting", "hi"]);
     const preview = await ws.ok(["preview", "--diff", "--stack", STACK]);
-    expect(changedResources(preview)).toEqual(["replace command:local:Command", "replace docker:index/container:Container"]);
+    expect(changedResources(preview)).toEqual(["replace command:local:Command hello-release-health", "replace docker:index/container:Container hello-release-container"]);
     await ws.ok(["up", "--yes", "--stack", STACK]);
     const env = execFileSync("docker", ["exec", CONTAINER, "cat", "/proc/1/environ"], { encoding: "utf8" }).split("\0");
     expect(env).toContain("GREETING=hi");
@@ -192,5 +174,5 @@ exports.url = release.url;
 test("destroy leaves no container behind", async () => {
     await ws.ok(["destroy", "--yes", "--stack", STACK]);
     expect(containersNamed(CONTAINER)).toEqual([]);
-    expect(get(URL).status).toBe("000");
+    expect(httpGet(URL).status).toBe("000");
 });
