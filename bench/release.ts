@@ -2,7 +2,8 @@
  * Release benchmark: how long a SystemdRelease takes from "upload done" to "the new version is served",
  * and how long systemd takes to bring the app back after `kill -9`. Runs on a real systemd+sshd host in
  * a container over real SSH; the Pulumi engine is stood in for by ActingEngine.
- * Run with `bash bench/run-release.sh`; writes bench/REPORT-release.md.
+ * Run with `bash bench/run-release.sh` (ROUNDS=n, default 6; ROUNDS=1 is the quick smoke mode); writes
+ * bench/REPORT-release.md (REPORT=path to write elsewhere).
  */
 import * as fs from "fs";
 import * as http from "http";
@@ -17,7 +18,9 @@ import { SystemdRelease } from "../src/release/systemdRelease";
 
 const APP_PORT = 18600;
 const SSH_PORT = 2229;
-const ROUNDS = Number(process.env.ROUNDS ?? 6);
+const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 6));
+/** REPORT=path writes the report elsewhere (the smoke test does, so the committed report stays). */
+const REPORT = path.resolve(process.env.REPORT ?? path.join("bench", "REPORT-release.md"));
 const POLL_MS = 10;
 
 /** One GET to the app on loopback: status and body, or status 0 when nothing answers. */
@@ -114,7 +117,7 @@ the Pulumi engine is stood in for by test/harness/acting-engine.ts. Executable: 
 with Debian's SBCL 2.2.9 (uncompressed, ~57 MB), unit Type=exec, health check GET /healthz.
 ${ROUNDS} rounds each, alternating two builds with different greetings; polling 127.0.0.1 every ${POLL_MS} ms from the benchmark process.
 
-Reproduce: \`bash bench/run-release.sh\` (ROUNDS=n to change the number of rounds).
+Reproduce: \`bash bench/run-release.sh\` (ROUNDS=n to change the number of rounds; REPORT=path to write elsewhere).
 
 | measure | min | median | max |
 | --- | ---: | ---: | ---: |
@@ -129,7 +132,7 @@ the rest is SBCL start-up and Hunchentoot listening. "New version served" can co
 command returns: activate.sh still health-checks, prunes and the SSH session closes.
 `;
     // run-release.sh runs this from the repository root; __dirname is the compiled copy.
-    fs.writeFileSync(path.resolve("bench", "REPORT-release.md"), report);
+    fs.writeFileSync(REPORT, report);
     process.stdout.write(report);
 }
 

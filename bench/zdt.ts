@@ -14,11 +14,13 @@ import { buildHello } from "../test/integration/systemd-fixtures";
 import { LoadResult, startLoad } from "../test/integration/zdt-load";
 import { SystemdRelease } from "../src/release/systemdRelease";
 
-// This area's range: 18700-18749, sshd 2240-2249.
-const PLAIN_PORT = 18740;
-const ZDT = { slot: 18741, public: 18743, admin: 18744 };
+// Benchmarks' ports (CONTRIBUTING.md): 18620-18629; sshd 2249.
+const PLAIN_PORT = 18620;
+const ZDT = { slot: 18621, public: 18623, admin: 18624 };
 const SSH_PORT = 2249;
-const ROUNDS = Number(process.env.ROUNDS ?? 4);
+const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 4));
+/** REPORT=path writes the report elsewhere (the smoke test does, so the committed report stays). */
+const REPORT = path.resolve(process.env.REPORT ?? path.join("bench", "REPORT-zero-downtime.md"));
 
 interface Sample { mode: string; ms: number; total: number; failed: number; firstFailures: string[] }
 
@@ -122,7 +124,7 @@ async function main() {
         "proxy); zero-downtime mode through Caddy from Debian (drainSeconds 1). Release time: `pulumi up` stand-in from start",
         "to the activation command returning (upload over SSH included).",
         "",
-        "Reproduce: `bash bench/run-zdt.sh` (ROUNDS=n to change the number of rounds).",
+        "Reproduce: `bash bench/run-zdt.sh` (ROUNDS=n to change the number of rounds; REPORT=path to write elsewhere).",
         "",
         "| mode | failed / sent (all rounds) | failed per release min / median / max | release time ms min / median / max |",
         "| --- | ---: | ---: | ---: |",
@@ -137,7 +139,7 @@ async function main() {
         "before stopping the old slot; the request loop sees none of that.",
         "",
     ].join("\n");
-    fs.writeFileSync(path.resolve("bench", "REPORT-zero-downtime.md"), report);
+    fs.writeFileSync(REPORT, report);
     console.log(report);
 }
 
