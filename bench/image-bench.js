@@ -6,6 +6,9 @@
 //
 //   npm run build && node bench/image-bench.js
 //
+// ROUNDS=n: container starts timed per executable (default 7; ROUNDS=1 is the quick smoke mode, which still
+// runs every build once). REPORT=path writes the report elsewhere (the smoke test does).
+//
 // Uses the same planner and context writer as LispImage (compiled in bin/). Ports 18610-18619.
 "use strict";
 const { spawnSync, execFileSync } = require("child_process");
@@ -17,6 +20,8 @@ const { planImage } = require("../bin/image/plan");
 const { writeContext } = require("../bin/image/context");
 
 const root = path.resolve(__dirname, "..");
+const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 7));
+const REPORT = path.resolve(process.env.REPORT ?? path.join(root, "bench/REPORT-image.md"));
 process.chdir(root);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "image-bench-"));
 const appDir = path.join(work, "hello");
@@ -92,14 +97,14 @@ async function startToFirst200(tag, port, runs) {
         const baseSize = imageSize("debian:bookworm-slim");
         const exeZ = fileSize(`${REPO}:edited`, "/app/hello");
         const exePlain = fileSize(`${REPO}:uncompressed`, "/app/hello");
-        const runs = 7;
+        const runs = ROUNDS;
         const startZ = await startToFirst200(`${REPO}:edited`, 18610, runs);
         const startPlain = await startToFirst200(`${REPO}:uncompressed`, 18611, runs);
         const cpu = os.cpus().length;
 
         const report = `# Image benchmark (LispImage, examples/hello, Debian cl-* dependencies)
 
-Reproduce: \`npm run build && node bench/image-bench.js\` (writes this file). Machine: ${cpu} cores shared with
+Reproduce: \`npm run build && node bench/image-bench.js\` (writes this file; ROUNDS=n starts per executable, REPORT=path to write elsewhere). Machine: ${cpu} cores shared with
 other work, Docker ${execFileSync("docker", ["version", "--format", "{{.Server.Version}}"], { encoding: "utf8" }).trim()} classic builder, SBCL from Debian bookworm. All numbers below come from one run, side by side.
 
 ## Build time
@@ -137,7 +142,7 @@ other work, Docker ${execFileSync("docker", ["version", "--format", "{{.Server.V
 The start time includes Docker creating and starting the container; the difference between the two rows is
 the cost of decompressing the core.
 `;
-        fs.writeFileSync(path.join(root, "bench/REPORT-image.md"), report);
+        fs.writeFileSync(REPORT, report);
         console.log(report);
     } finally {
         spawnSync("docker", ["rmi", "-f", ...created], { stdio: "ignore" });
