@@ -19,11 +19,13 @@ import { packageLispDir } from "../src/image/plan";
 import { DeltaRelease } from "../src/release/delta";
 import { SystemdRelease } from "../src/release/systemdRelease";
 
-const DELTA_PORT = 18751;
-const FULL_PORT = 18752;
+const DELTA_PORT = 18630;
+const FULL_PORT = 18631;
 const SSH_PORT = 2251;
 const DEPS_IMAGE = "delta-bench-hello-dependencies";
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 3));
+/** REPORT=path writes the report elsewhere (the smoke test does, so the committed report stays). */
+const REPORT = path.resolve(process.env.REPORT ?? path.join("bench", "REPORT-delta.md"));
 const POLL_MS = 10;
 
 function get(port: number): Promise<{ status: number; body: string }> {
@@ -152,7 +154,7 @@ side: the delta release (source archive, executable built on the host, compresse
 change shipped as a whole executable, uncompressed and compressed (built locally with the same
 dependencies executable, so all three executables hold the same code).
 
-Reproduce: \`bash bench/run-delta.sh\` (ROUNDS=n to change the number of rounds).
+Reproduce: \`bash bench/run-delta.sh\` (ROUNDS=n to change the number of rounds; REPORT=path to write elsewhere).
 
 ## Bytes shipped for a code-only change
 
@@ -181,7 +183,7 @@ compiling the app and saving (and compressing) the core on the host. The byte ra
 real link (arithmetic from the sizes above, not measured): at 10 Mbit/s the uncompressed executable alone takes about ${((last.uncompressedBytes * 8) / 10e6).toFixed(0)} s to upload,
 the compressed one about ${((last.compressedBytes * 8) / 10e6).toFixed(0)} s, the source archive well under a second.
 `;
-    fs.writeFileSync(path.join(repo, "bench", "REPORT-delta.md"), report);
+    fs.writeFileSync(REPORT, report);
     process.stdout.write(report);
 }
 
