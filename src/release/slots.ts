@@ -104,6 +104,8 @@ export interface SlotReleaseInputs {
     app: string;
     executable: string;
     releaseId: string;
+    /** The start of the executable's sha256 when the release id is its content address; the host refuses a mismatch. */
+    executableDigest?: string;
     keepReleases: number;
     units: { blue: string; green: string };
     secretEnvironment: boolean;
@@ -122,6 +124,7 @@ export function slotActivateParams(inputs: SlotReleaseInputs, plan: ZeroDowntime
         APP: inputs.app,
         EXECUTABLE: inputs.executable,
         RELEASE_ID: inputs.releaseId,
+        ...(inputs.executableDigest === undefined ? {} : { EXECUTABLE_DIGEST: inputs.executableDigest }),
         KEEP_RELEASES: String(inputs.keepReleases),
         UNIT_BLUE: inputs.units.blue,
         UNIT_GREEN: inputs.units.green,

@@ -205,6 +205,7 @@ export class SystemdRelease extends pulumi.ComponentResource {
                         app: args.app,
                         executable: plan.executableName,
                         releaseId: id,
+                        executableDigest: id,
                         keepReleases: plan.keepReleases,
                         units,
                         secretEnvironment: secretEnv !== undefined,
@@ -221,7 +222,11 @@ export class SystemdRelease extends pulumi.ComponentResource {
             } : {
                 connection,
                 create: pulumi.all([releaseId, unit]).apply(([id, unitText]) =>
-                    releaseScript("activate", activateParameters(args, plan, { releaseId: id, executableName: plan.executableName, unitText, hasSecrets: !!secretEnv })),
+                    releaseScript(
+                        "activate",
+                        // The release id is the executable's short sha256: the host checks the upload against it.
+                        activateParameters(args, plan, { releaseId: id, executableName: plan.executableName, unitText, hasSecrets: !!secretEnv, executableDigest: id }),
+                    ),
                 ),
                 delete: releaseScript("remove", { APP: args.app }),
                 stdin: secretEnv,
@@ -256,9 +261,17 @@ function withSwank(env: Record<string, string>, swankPort: number | undefined): 
 export function activateParameters(
     args: Pick<SystemdReleaseArgs, "app" | "port" | "user">,
     plan: Pick<ReturnType<typeof planRelease>, "keepReleases" | "healthPath" | "expectedStatus" | "timeoutSeconds" | "startTimeoutSeconds" | "journalLines">,
-    release: { releaseId: string; executableName: string; unitText: string; hasSecrets: boolean },
+    release: {
+        releaseId: string;
+        executableName: string;
+        unitText: string;
+        hasSecrets: boolean;
+        /** The start of the executable's sha256 when the release id is its content address; activate.sh refuses a mismatch. */
+        executableDigest?: string;
+    },
 ): Record<string, string> {
     return {
+        ...(release.executableDigest === undefined ? {} : { EXECUTABLE_DIGEST: release.executableDigest }),
         APP: args.app,
         EXECUTABLE: release.executableName,
         RELEASE_ID: release.releaseId,

@@ -26,11 +26,15 @@
 #   PROXY_CONFIG_GREEN  the proxy config sending traffic to the green slot
 #   DRAIN_SECONDS       how long the old slot keeps running after the switch, for requests the proxy
 #                       had already sent it (the app then drains what is still in flight on SIGTERM)
+#   EXECUTABLE_DIGEST   optional: the start of the executable's sha256 (its content address); an
+#                       executable that does not match is refused (see activate.sh)
+#
+# One activation of an app at a time (lock_app): a second waits for the first, then sees the slot it left.
 #
 # Idempotent: when the active slot already runs this release with the same unit, secret file and proxy
 # config, nothing is written and nothing restarts; the health check still runs.
 # Healthy means systemd says the slot's unit is active and the slot answers, through a short stable
-# window (see wait_healthy). Uses say, unit_run_of, wait_healthy and prune_releases from lib/common.sh, which releaseScript() puts in front.
+# window (see wait_healthy). Uses say, lock_app, verify_digest, unit_run_of, wait_healthy and prune_releases from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 
 root="/opt/${APP}"
@@ -40,8 +44,15 @@ release_dir="${releases}/${RELEASE_ID}"
 scratch="$(umask 077 && mktemp -d /run/lisp-deploy-"${APP}".XXXXXX)"
 trap 'rm -rf "${scratch}"' EXIT
 
+lock_app "${APP}"
+
 # The upload lands beside the executable under a temporary name; a rename puts it in place (see activate.sh).
 upload="${release_dir}/.upload-${EXECUTABLE}"
+if [ -f "${upload}" ] && ! verify_digest "${upload}" "${EXECUTABLE_DIGEST:-}" "the uploaded executable"; then
+  rm -f "${upload}"
+  say "removed the bad upload; nothing was changed. Upload the executable again (e.g. pulumi up --replace on the release's upload)"
+  exit 1
+fi
 if [ -f "${upload}" ]; then
   if [ -f "${release_dir}/${EXECUTABLE}" ] && cmp -s "${upload}" "${release_dir}/${EXECUTABLE}"; then
     rm -f "${upload}"
@@ -52,6 +63,10 @@ if [ -f "${upload}" ]; then
 fi
 if [ ! -f "${release_dir}/${EXECUTABLE}" ]; then
   say "release ${RELEASE_ID} has no ${EXECUTABLE}; was it uploaded to ${upload}?"
+  exit 1
+fi
+if ! verify_digest "${release_dir}/${EXECUTABLE}" "${EXECUTABLE_DIGEST:-}" "the executable of release ${RELEASE_ID}"; then
+  say "nothing was changed; remove ${release_dir} and release again"
   exit 1
 fi
 

@@ -15,13 +15,21 @@
 #   HEALTH_TIMEOUT   seconds to wait for that status after a (re)start
 #   START_TIMEOUT    the unit's TimeoutStartSec: while systemd still waits for the start, the check waits too
 #   JOURNAL_LINES    how many journal lines to show when the check fails
+#   EXECUTABLE_DIGEST optional: the start of the executable's sha256 (its content address, which
+#                    SystemdRelease's release id is); an executable that does not match is refused
+#
+# Safe under concurrency and interruption: one activation of an app at a time (lock_app); what a run
+# replaces is recorded in /opt/$APP/.rollback before it changes anything and removed once the run ends
+# (healthy, or rolled back). A run that finds the record was interrupted (SSH dropped, host rebooted,
+# process killed): it first restores what that record says was serving, so `previous` stays the last
+# healthy release and never becomes the one that was never checked.
 #
 # Idempotent: when the release, unit and secret environment are already in place and the service is
 # active, nothing is written and nothing restarts; the health check still runs.
 # Healthy means systemd says the unit is active (not activating, not restarting) and the health URL
 # answers, and both still hold a moment later (see wait_healthy): HTTP alone would pass an app that
 # systemd is about to kill for never reporting itself started.
-# Uses say, unit_run_of, wait_healthy and prune_releases from lib/common.sh, which releaseScript() puts in front.
+# Uses say, lock_app, verify_digest, unit_run_of, wait_healthy and prune_releases from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 
 root="/opt/${APP}"
@@ -36,13 +44,63 @@ env_file="${root}/secret.env"
 # what this run replaced.
 scratch="$(umask 077 && mktemp -d /run/lisp-deploy-"${APP}".XXXXXX)"
 trap 'rm -rf "${scratch}"' EXIT
-backup="${scratch}/rollback"
-mkdir "${backup}"
+
+lock_app "${APP}"
+
+# The rollback record: exactly what this run replaced, on disk (not in scratch) so that it outlives an
+# interrupted run. Made only when something is about to change, so a run that changes nothing leaves
+# even directory times alone.
+backup="${root}/.rollback"
+record_change() {
+  if [ ! -d "${backup}" ]; then
+    mkdir -m 0700 "${backup}"
+    printf '%s\n' "${RELEASE_ID}" > "${backup}/release"
+  fi
+}
+# restore_record: puts back what the record says this (or an interrupted) run replaced, then drops it.
+restore_record() {
+  if [ -f "${backup}/unit" ]; then cp -p "${backup}/unit" "${unit_file}"; fi
+  if [ -f "${backup}/unit.absent" ]; then rm -f "${unit_file}"; fi
+  if [ -f "${backup}/secret.env" ]; then cp -p "${backup}/secret.env" "${env_file}"; fi
+  if [ -f "${backup}/secret.env.absent" ]; then rm -f "${env_file}"; fi
+  if [ -f "${backup}/current" ]; then
+    local old
+    old="$(cat "${backup}/current")"
+    if [ -n "${old}" ]; then
+      ln -sfn "${old}" "${root}/.current.new"
+      mv -T "${root}/.current.new" "${root}/current"
+    else
+      rm -f "${root}/current"
+    fi
+  fi
+  if [ -s "${backup}/previous" ]; then
+    ln -sfn "$(cat "${backup}/previous")" "${root}/.previous.new"
+    mv -T "${root}/.previous.new" "${root}/previous"
+  elif [ -f "${backup}/previous" ]; then
+    rm -f "${root}/previous"
+  fi
+  systemctl daemon-reload
+  rm -rf "${backup}"
+}
+
+changed=0
+if [ -d "${backup}" ]; then
+  say "an activation of release $(cat "${backup}/release" 2>/dev/null || printf 'unknown') was interrupted before it finished; restoring what was serving before it"
+  restore_record
+  say "restored: current is $(readlink "${root}/current" || printf 'none'), previous is $(readlink "${root}/previous" || printf 'none')"
+  # What runs now may be the interrupted release: restart whatever this run ends up with.
+  changed=1
+fi
 
 
 # The upload lands beside the executable under a temporary name (overwriting a running executable
 # in place fails with "text file busy"); a rename puts it in place, a new inode for the new file.
 upload="${release_dir}/.upload-${EXECUTABLE}"
+if [ -f "${upload}" ] && ! verify_digest "${upload}" "${EXECUTABLE_DIGEST:-}" "the uploaded executable"; then
+  rm -f "${upload}"
+  say "removed the bad upload; nothing was changed. Upload the executable again (e.g. pulumi up --replace on the release's upload)"
+  exit 1
+fi
 if [ -f "${upload}" ]; then
   if [ -f "${release_dir}/${EXECUTABLE}" ] && cmp -s "${upload}" "${release_dir}/${EXECUTABLE}"; then
     rm -f "${upload}"
@@ -60,24 +118,28 @@ if [ ! -f "${release_dir}/${EXECUTABLE}" ]; then
   say "release ${RELEASE_ID} has no ${EXECUTABLE}; was it uploaded to ${upload}?"
   exit 1
 fi
+if ! verify_digest "${release_dir}/${EXECUTABLE}" "${EXECUTABLE_DIGEST:-}" "the executable of release ${RELEASE_ID}"; then
+  say "nothing was changed; remove ${release_dir} and release again"
+  exit 1
+fi
 
 if [ -n "${SERVICE_USER:-}" ] && ! id -u "${SERVICE_USER}" >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "${SERVICE_USER}"
 fi
-
-changed=0
 
 # Secret environment: arrives on stdin, written 0600 through a temporary file so it is never
 # readable by others, not even for a moment, and never on a command line.
 if [ "${SECRET_ENV}" = 1 ]; then
   cat > "${scratch}/secret.env"
   if ! { [ -f "${env_file}" ] && cmp -s "${scratch}/secret.env" "${env_file}"; }; then
+    record_change
     if [ -f "${env_file}" ]; then cp -p "${env_file}" "${backup}/secret.env"; else touch "${backup}/secret.env.absent"; fi
     (umask 077 && cp "${scratch}/secret.env" "${root}/.secret.env.new")
     mv -f "${root}/.secret.env.new" "${env_file}"
     changed=1
   fi
 elif [ -f "${env_file}" ]; then
+  record_change
   cp -p "${env_file}" "${backup}/secret.env"
   rm -f "${env_file}"
   changed=1
@@ -86,6 +148,7 @@ fi
 # The unit: replaced only when its text differs, so an unchanged release does not restart.
 printf '%s' "${UNIT_CONTENT}" > "${scratch}/unit"
 if ! { [ -f "${unit_file}" ] && cmp -s "${scratch}/unit" "${unit_file}"; }; then
+  record_change
   if [ -f "${unit_file}" ]; then cp -p "${unit_file}" "${backup}/unit"; else touch "${backup}/unit.absent"; fi
   install -m 0644 "${scratch}/unit" "${unit_file}.new"
   mv -f "${unit_file}.new" "${unit_file}"
@@ -97,6 +160,7 @@ fi
 previous="$(readlink "${root}/current" || true)"
 target="releases/${RELEASE_ID}"
 if [ "${previous}" != "${target}" ]; then
+  record_change
   printf '%s' "${previous}" > "${backup}/current"
   readlink "${root}/previous" > "${backup}/previous" || true
   ln -sfn "${target}" "${root}/.current.new"
@@ -125,26 +189,7 @@ healthy() { wait_healthy "${HEALTH_URL}" "${unit_name}" "$1"; }
 if ! healthy "${old_run}"; then
   journal="$(journalctl --unit "${unit_name}" --lines "${JOURNAL_LINES}" --no-pager --output short-iso 2>&1 || true)"
   say "release ${RELEASE_ID} failed its health check; rolling back"
-  if [ -f "${backup}/unit" ]; then cp -p "${backup}/unit" "${unit_file}"; fi
-  if [ -f "${backup}/unit.absent" ]; then rm -f "${unit_file}"; fi
-  if [ -f "${backup}/secret.env" ]; then cp -p "${backup}/secret.env" "${env_file}"; fi
-  if [ -f "${backup}/secret.env.absent" ]; then rm -f "${env_file}"; fi
-  if [ -f "${backup}/current" ]; then
-    old="$(cat "${backup}/current")"
-    if [ -n "${old}" ]; then
-      ln -sfn "${old}" "${root}/.current.new"
-      mv -T "${root}/.current.new" "${root}/current"
-    else
-      rm -f "${root}/current"
-    fi
-  fi
-  if [ -s "${backup}/previous" ]; then
-    ln -sfn "$(cat "${backup}/previous")" "${root}/.previous.new"
-    mv -T "${root}/.previous.new" "${root}/previous"
-  elif [ -f "${backup}/previous" ]; then
-    rm -f "${root}/previous"
-  fi
-  systemctl daemon-reload
+  restore_record
   if [ -f "${unit_file}" ] && [ -e "${root}/current" ]; then
     old_run="$(unit_run_of "${unit_name}")"
     systemctl restart --no-block "${unit_name}" || true
@@ -159,6 +204,9 @@ if ! healthy "${old_run}"; then
   printf '%s\n' "${journal}" >&2
   exit 1
 fi
+
+# Healthy: this run is complete, and what it replaced is no longer needed to undo it.
+rm -rf "${backup}"
 
 # Prune: keep the newest KEEP_RELEASES directories, never the current or the previous one.
 current_name="$(basename "$(readlink "${root}/current")")"

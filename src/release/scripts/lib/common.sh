@@ -1,9 +1,42 @@
 # Functions the release scripts share. releaseScript() (src/release/scripts.ts) puts this file in front
 # of activate.sh, activate-slot.sh, remove.sh and remove-slots.sh, so one definition serves them all.
-# It only defines functions (and HEALTH_STABLE, their one constant); the scripts' own parameters and
-# `set -euo pipefail` follow it.
+# It only defines functions (and HEALTH_STABLE and LOCK_WAIT, their constants); the scripts' own
+# parameters and `set -euo pipefail` follow it.
 
 say() { printf 'lisp-deploy: %s\n' "$*" >&2; }
+
+# lock_app APP: takes the per-app lock (flock on /run/lock/lisp-deploy-APP.lock, held through file
+# descriptor 9 until the script exits, however it exits), so two activations of one app never interleave:
+# the second waits for the first to finish, then sees what the first left. Waits up to LOCK_WAIT seconds.
+LOCK_WAIT=900
+lock_app() {
+  local lock="/run/lock/lisp-deploy-$1.lock" waited
+  mkdir -p /run/lock
+  exec 9>"${lock}"
+  if ! flock --nonblock 9; then
+    waited=$(date +%s)
+    say "another activation of $1 holds ${lock}; waiting for it to finish (up to ${LOCK_WAIT}s)"
+    if ! flock --wait "${LOCK_WAIT}" 9; then
+      say "another activation of $1 still holds ${lock} after ${LOCK_WAIT}s; giving up (is one hanging?)"
+      exit 1
+    fi
+    say "the other activation of $1 finished after $(( $(date +%s) - waited ))s; going on"
+  fi
+}
+
+# verify_digest FILE DIGEST WHAT: succeeds when DIGEST is empty or FILE's sha256 starts with DIGEST (the
+# release id SystemdRelease derives from the executable: its content address); otherwise says why FILE
+# (described as WHAT) is refused and fails. A corrupted or truncated upload is never started.
+verify_digest() {
+  local file="$1" digest="$2" sum
+  [ -n "${digest}" ] || return 0
+  sum="$(sha256sum "${file}" | cut -d' ' -f1)"
+  case "${sum}" in
+    "${digest}"*) return 0 ;;
+  esac
+  say "refusing ${3}: ${file} has sha256 ${sum}, but release ${RELEASE_ID} is the executable whose sha256 starts with ${digest} (a corrupted or incomplete upload?)"
+  return 1
+}
 
 # unit_show UNIT: reads what systemd says about UNIT into unit_active (ActiveState), unit_sub (SubState),
 # unit_restarts (NRestarts: automatic restarts), unit_run (InvocationID: one per start), unit_type and
