@@ -96,6 +96,11 @@ func serve(args []string) error {
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	select {
 	case err = <-exited:
+		// The CLI interrupts the whole process group, so the delegate often receives the signal and exits
+		// before our own handler below runs: that too is a normal end, not an error to report.
+		if interrupted(err) {
+			err = nil
+		}
 	case err = <-handle.Done:
 		_ = child.Process.Signal(syscall.SIGTERM)
 		<-exited
@@ -107,6 +112,17 @@ func serve(args []string) error {
 	}
 	cancel <- true
 	return err
+}
+
+// interrupted reports whether a child's Wait error says it was ended by SIGINT or SIGTERM, the signals
+// the CLI stops its plugins with.
+func interrupted(err error) bool {
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return false
+	}
+	status, ok := exit.Sys().(syscall.WaitStatus)
+	return ok && status.Signaled() && (status.Signal() == syscall.SIGINT || status.Signal() == syscall.SIGTERM)
 }
 
 // findDelegate returns the v3.68 host: $LISP_DEPLOY_NODEJS_DELEGATE, else pulumi-language-nodejs-delegate
