@@ -21,3 +21,14 @@ case ":$PATH:" in
   *":$LISP_DEPLOY_ROOT/support/providers/bin:"*) ;;
   *) export PATH="$LISP_DEPLOY_ROOT/support/providers/bin:$LISP_DEPLOY_ROOT/node_modules/@pulumi/pulumi:$PATH" ;;
 esac
+
+# The language hosts sit beside the CLI (scripts/setup-pulumi.sh), where the CLI looks; the YAML host looks
+# for the Node.js host (to load a Node.js component package's schema) on PATH only, as a standard install's
+# ~/.pulumi/bin on PATH would give it.
+if command -v pulumi >/dev/null; then
+  PULUMI_BIN_DIR="$(dirname "$(readlink -f "$(command -v pulumi)")")"
+  case ":$PATH:" in
+    *":$PULUMI_BIN_DIR:"*) ;;
+    *) export PATH="$PATH:$PULUMI_BIN_DIR" ;;
+  esac
+fi
