@@ -3,6 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import { parseAsd, readAppSystem, readSystemDependencies } from "../../src/asdf/system";
 import { ValidationError } from "../../src/errors";
+import { validationError } from "../harness/errors";
 
 const HELLO = path.resolve(__dirname, "../../examples/hello");
 const FIXTURES = path.resolve(__dirname, "../fixtures");
@@ -16,15 +17,6 @@ function tempApp(files: Record<string, string>): string {
     return dir;
 }
 
-function validationError(fn: () => unknown): ValidationError {
-    try {
-        fn();
-    } catch (e) {
-        expect(e).toBeInstanceOf(ValidationError);
-        return e as ValidationError;
-    }
-    throw new Error("expected a ValidationError");
-}
 
 describe("parseAsd", () => {
     test("reduces every :depends-on form to system names and keeps (:require ...) apart", () => {

@@ -1,18 +1,7 @@
 import { DockerfileSpec, renderDependencyList, renderDockerfile, STAGES } from "../../src/image/dockerfile";
+import { HELLO_DOCKERFILE_SPEC } from "./dockerfileFixtures";
 
-const base: DockerfileSpec = {
-    baseImage: "debian:bookworm-slim",
-    sbcl: { kind: "debian" },
-    dependencySource: { kind: "debian", packages: ["cl-hunchentoot"] },
-    buildPackages: [],
-    runtimePackages: ["libssl3"],
-    bundlesLispDeploy: false,
-    systemName: "hello",
-    entryPoint: "hello:main",
-    buildPathname: "hello",
-    compression: false,
-    port: 8080,
-};
+const base: DockerfileSpec = HELLO_DOCKERFILE_SPEC;
 
 /** The lines of one stage, from its FROM to the next FROM. */
 function stage(dockerfile: string, name: string): string {

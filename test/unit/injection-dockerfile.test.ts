@@ -5,6 +5,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../../src/errors";
 import { DockerfileSpec, renderDockerfile } from "../../src/image/dockerfile";
+import { HELLO_DOCKERFILE_SPEC } from "./dockerfileFixtures";
 import { buildContextDir, contextDirName, LispImage } from "../../src/image/lispImage";
 import { planImage } from "../../src/image/plan";
 import { RecordingMocks, settle, valueOf } from "../harness/mocks";
@@ -14,19 +15,7 @@ import { runSh, shParseErrors } from "./consumers";
 // changes what its shell commands run; the build directory derived from the resource name stays inside
 // .lisp-deploy/images/.
 
-const base: DockerfileSpec = {
-    baseImage: "debian:bookworm-slim",
-    sbcl: { kind: "debian" },
-    dependencySource: { kind: "debian", packages: ["cl-hunchentoot"] },
-    buildPackages: [],
-    runtimePackages: ["libssl3"],
-    bundlesLispDeploy: false,
-    systemName: "hello",
-    entryPoint: "hello:main",
-    buildPathname: "hello",
-    compression: false,
-    port: 8080,
-};
+const base: DockerfileSpec = HELLO_DOCKERFILE_SPEC;
 
 /**
  * The Dockerfile read back as Docker's parser reads it (moby/buildkit frontend/dockerfile/parser): lines

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { WebApp, WebAppArgs } from "../../src/app/webApp";
-import { ValidationError } from "../../src/errors";
+import { validationError } from "../harness/errors";
 import { LispImage } from "../../src/image/lispImage";
 import { DeltaRelease } from "../../src/release/delta";
 import { RollingRelease } from "../../src/release/rollingRelease";
@@ -41,15 +41,6 @@ function mocks(): RecordingMocks {
     });
 }
 
-function validationError(fn: () => unknown): ValidationError {
-    try {
-        fn();
-    } catch (e) {
-        expect(e).toBeInstanceOf(ValidationError);
-        return e as ValidationError;
-    }
-    throw new Error("expected a ValidationError");
-}
 
 const typeLine = (unit: string) => unit.split("\n").find((l) => l.startsWith("Type="));
 const startLine = (unit: string) => unit.split("\n").find((l) => l.startsWith("TimeoutStartSec="));
