@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { PulumiWorkspace, pulumiEnvironment, REPO_ROOT, requirePulumiCli, scratchDir } from "../../support/pulumi-cli";
+import { PulumiWorkspace, REPO_ROOT, requirePulumiCli, scratchDir } from "../../support/pulumi-cli";
 import { requireDocker } from "../harness/engines";
 import { changedResources, httpGet } from "./examples-engine-helpers";
 
@@ -40,16 +40,6 @@ function sha256(file: string): string {
     return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 }
 
-/**
- * The directory the CLI's own binaries are in. A standard install has it on PATH, and the YAML language
- * host finds pulumi-language-nodejs there when it loads a package's schema; the CLI itself also looks
- * beside its executable, the YAML host (a process of its own, elsewhere) does not.
- */
-function cliBinDir(): string {
-    const cli = execFileSync("bash", ["-c", "command -v pulumi"], { env: pulumiEnvironment(), encoding: "utf8" }).trim();
-    return path.dirname(fs.realpathSync(cli));
-}
-
 /** A copy of this package that the CLI may do anything to: its own files, bin/ (compiled by the global setup) and node_modules. */
 function copyPackage(dest: string): void {
     fs.mkdirSync(dest, { recursive: true });
@@ -69,8 +59,9 @@ beforeAll(async () => {
     copyPackage(pkg);
     fs.cpSync(path.join(REPO_ROOT, "examples", "yaml"), path.join(pkg, "examples", "yaml"), { recursive: true });
     fs.cpSync(path.join(REPO_ROOT, "examples", "hello"), path.join(pkg, "examples", "hello"), { recursive: true });
-    const env = pulumiEnvironment();
-    ws = new PulumiWorkspace(path.join(pkg, "examples", "yaml"), path.join(scratch, "workspace"), { PATH: `${cliBinDir()}:${env.PATH}` });
+    // scripts/pulumi-env.sh puts the CLI's own bin directory on PATH, where the YAML host looks for the
+    // Node.js host when it loads the package's schema.
+    ws = new PulumiWorkspace(path.join(pkg, "examples", "yaml"), path.join(scratch, "workspace"));
     await ws.initStack(STACK, {
         port: String(PORT),
         networkMode: "host",
