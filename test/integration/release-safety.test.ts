@@ -84,13 +84,11 @@ describe("activate.sh on a real systemd host over real SSH (no engine: the rende
         expect((await host.ssh(activateCommand(first))).code).toBe(0);
         const [two, three] = [await upload(v2), await upload(v3)];
 
-        const started = Date.now();
         const runTwo = host.ssh(activateCommand(two));
         // The second starts only once the first holds the lock, so the two really overlap.
         await host.waitFor(async () => (await host.exec("flock", "--nonblock", LOCK, "true")).code !== 0, "the first activation to take the lock", 30);
         const runThree = host.ssh(activateCommand(three));
         const [r2, r3] = await Promise.all([runTwo, runThree]);
-        const elapsed = (Date.now() - started) / 1000;
 
         expect(r2.code).toBe(0);
         expect(r3.code).toBe(0);
@@ -101,8 +99,6 @@ describe("activate.sh on a real systemd host over real SSH (no engine: the rende
         expect(r3.stderr.indexOf("going on")).toBeLessThan(r3.stderr.indexOf(`starting ${APP}.service with release ${three}`));
         expect(r2.stderr).toContain(`release ${two} is serving`);
         expect(r3.stderr).toContain(`release ${three} is serving`);
-        // Two health checks, one after the other, each with its stable window (2 s): not interleaved.
-        expect(elapsed).toBeGreaterThanOrEqual(4);
 
         // Consistent: the later one is current, the earlier (healthy) one its rollback target.
         expect(await link("current")).toBe(`releases/${three}`);
