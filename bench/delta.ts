@@ -10,10 +10,10 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { ActingEngine } from "../test/harness/acting-engine";
-import { requireCommand, requireDocker } from "../test/harness/engines";
-import { run, runOk } from "../test/harness/run";
-import { SystemdHost } from "../test/harness/systemd-host";
-import { helloCopy } from "../test/unit/deltaFixtures";
+import { requireCommand, requireDocker } from "../support/engines";
+import { run, runOk } from "../support/run";
+import { SystemdHost } from "../support/systemd-host";
+import { helloCopy } from "../support/delta-fixtures";
 import { DEPENDENCIES_EXECUTABLE, planDelta } from "../src/image/deltaPlan";
 import { packageLispDir } from "../src/image/plan";
 import { DeltaRelease } from "../src/release/delta";
@@ -147,7 +147,7 @@ async function main() {
     const report = `# Delta release benchmark (DeltaRelease vs SystemdRelease)
 
 Measured ${new Date().toISOString().slice(0, 10)} on this project's machine kind (Debian 12, 2 shared cores), against a
-real systemd + sshd host in a container (test/harness/systemd-host) over real SSH (scp) on loopback; the
+real systemd + sshd host in a container (support/systemd-host) over real SSH (scp) on loopback; the
 Pulumi engine is stood in for by test/harness/acting-engine.ts. App: examples/hello, dependencies from
 Debian's cl-* packages, Debian's SBCL 2.2.9. ${ROUNDS} rounds, each a code-only change (+greeting+), run side by
 side: the delta release (source archive, executable built on the host, compressed), then the same

@@ -27,7 +27,7 @@ import { collectTree, contextHash, writeContext } from "../src/image/context";
 import { planImage } from "../src/image/plan";
 // The acting engine (retired soon; see the header).
 import { ActingEngine } from "../test/harness/acting-engine";
-import { requireDocker } from "../test/harness/engines";
+import { requireDocker } from "../support/engines";
 import { RecordingMocks } from "../test/harness/mocks";
 import { readProject, runProgram, setStackConfig } from "../test/harness/program";
 

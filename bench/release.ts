@@ -10,10 +10,10 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { ActingEngine } from "../test/harness/acting-engine";
-import { requireCommand, requireDocker } from "../test/harness/engines";
-import { runOk } from "../test/harness/run";
-import { SystemdHost } from "../test/harness/systemd-host";
-import { buildHello } from "../test/integration/systemd-fixtures";
+import { requireCommand, requireDocker } from "../support/engines";
+import { runOk } from "../support/run";
+import { SystemdHost } from "../support/systemd-host";
+import { buildHello } from "../support/hello-builds";
 import { SystemdRelease } from "../src/release/systemdRelease";
 
 const APP_PORT = 18600;
@@ -112,7 +112,7 @@ async function main() {
     const report = `# Release benchmark (SystemdRelease)
 
 Measured ${new Date().toISOString().slice(0, 10)} on this project's machine kind (Debian 12, 2 shared cores),
-against a real systemd + sshd host in a container (test/harness/systemd-host), over real SSH on loopback;
+against a real systemd + sshd host in a container (support/systemd-host), over real SSH on loopback;
 the Pulumi engine is stood in for by test/harness/acting-engine.ts. Executable: examples/hello built
 with Debian's SBCL 2.2.9 (uncompressed, ~57 MB), unit Type=exec, health check GET /healthz.
 ${ROUNDS} rounds each, alternating two builds with different greetings; polling 127.0.0.1 every ${POLL_MS} ms from the benchmark process.

@@ -8,10 +8,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ActingEngine } from "../test/harness/acting-engine";
-import { requireCommand, requireDocker } from "../test/harness/engines";
-import { SystemdHost } from "../test/harness/systemd-host";
-import { buildHello } from "../test/integration/systemd-fixtures";
-import { LoadResult, startLoad } from "../test/integration/zdt-load";
+import { requireCommand, requireDocker } from "../support/engines";
+import { SystemdHost } from "../support/systemd-host";
+import { buildHello } from "../support/hello-builds";
+import { LoadResult, startLoad } from "../support/load";
 import { SystemdRelease } from "../src/release/systemdRelease";
 
 // Benchmarks' ports (CONTRIBUTING.md): 18620-18629; sshd 2249.
@@ -116,10 +116,10 @@ async function main() {
         "# Zero-downtime benchmark (SystemdRelease plain vs zeroDowntime)",
         "",
         `Measured ${new Date().toISOString().slice(0, 10)} on this project's machine kind (Debian 12, 2 shared cores), on one real`,
-        "systemd + sshd host container (test/harness/systemd-host) over real SSH on loopback; the Pulumi engine is stood in for",
+        "systemd + sshd host container (support/systemd-host) over real SSH on loopback; the Pulumi engine is stood in for",
         "by test/harness/acting-engine.ts. Executable: examples/hello (Debian SBCL 2.2.9, Type=notify, health check /healthz).",
         `${ROUNDS} rounds; each round releases the other build in both modes, one after the other (order alternating), with the`,
-        "same request loop (test/integration/zdt-load.ts: 2 workers, a new connection per GET, 25 ms pause, at most 2000",
+        "same request loop (support/load.ts: 2 workers, a new connection per GET, 25 ms pause, at most 2000",
         "requests, stopping 1 s after the release returned). Plain mode is requested on the app's port directly (it has no",
         "proxy); zero-downtime mode through Caddy from Debian (drainSeconds 1). Release time: `pulumi up` stand-in from start",
         "to the activation command returning (upload over SSH included).",

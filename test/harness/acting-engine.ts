@@ -5,8 +5,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildRecord, buildImage, removeContainer, runContainer } from "./dockerActs";
 import { RecordingMocks, unwrapSecrets } from "./mocks";
-import { run, RunResult } from "./run";
-import { sshOptions } from "./systemd-host";
+import { run, RunResult } from "../../support/run";
+import { sshOptions } from "../../support/systemd-host";
 
 /**
  * The SDK's wait for its RPC queue to drain (what `pulumi.runtime.disconnect` awaits before a program

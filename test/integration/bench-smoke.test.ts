@@ -10,7 +10,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { requireCommand, requireDocker } from "../harness/engines";
+import { requireCommand, requireDocker } from "../../support/engines";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const NUM = String.raw`\d+(?:\.\d+)?`;

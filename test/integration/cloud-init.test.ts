@@ -5,7 +5,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { renderUserData, UserDataOptions } from "../../src/host/cloudInit";
 import { CLOUD_INIT_WAIT_SCRIPT, existingServerCheckScript } from "../../src/host/readiness";
-import { requireCommand, requireDocker } from "../harness/engines";
+import { requireCommand, requireDocker } from "../../support/engines";
 
 // Real engines: Debian's cloud-init validates the rendered user data, shellcheck reads the readiness
 // scripts, and a real cloud-init (NoCloud datasource) provisions a systemd container from it. Only

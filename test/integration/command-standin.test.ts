@@ -5,8 +5,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { PulumiWorkspace, scratchDir, writeProgram } from "../../support/pulumi-cli";
-import { requireCommand, requireDocker } from "../harness/engines";
-import { SystemdHost } from "../harness/systemd-host";
+import { requireCommand, requireDocker } from "../../support/engines";
+import { SystemdHost } from "../../support/systemd-host";
 
 const SSH_PORT = 2271;
 const STDIN_SECRET = "stdin-S3CRET-7d1e9a-never-in-state";

@@ -2,14 +2,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ActingEngine } from "../harness/acting-engine";
-import { requireCommand, requireDocker } from "../harness/engines";
+import { requireCommand, requireDocker } from "../../support/engines";
 import { valueOf } from "../harness/mocks";
-import { run } from "../harness/run";
-import { SystemdHost } from "../harness/systemd-host";
+import { run } from "../../support/run";
+import { SystemdHost } from "../../support/systemd-host";
 import { planDelta } from "../../src/image/deltaPlan";
 import { DeltaRelease } from "../../src/release/delta";
 import { releaseScript } from "../../src/release/scripts";
-import { helloCopy } from "../unit/deltaFixtures";
+import { helloCopy } from "../../support/delta-fixtures";
 
 // Real Docker engine (the image plan's dependencies stage), real SBCL inside it, a real systemd host over
 // real SSH; the Pulumi engine is stood in for by ActingEngine, which performs each resource's real action.

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { linkNodeModules, pulumiEnvironment, PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
 import { diffInputs } from "../../support/providers/aws-standin/provider";
-import { requireCommand, requireDocker } from "../harness/engines";
+import { requireCommand, requireDocker } from "../../support/engines";
 import { breakAppStart, changedResources, expectRolledBack, httpGet, setGreeting } from "./examples-engine-helpers";
 
 // examples/ec2-systemd, unmodified, under the REAL Pulumi CLI, with AWS's API stood in for by the

@@ -3,7 +3,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { linkNodeModules, PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
-import { requireDocker } from "../harness/engines";
+import { requireDocker } from "../../support/engines";
 import { changedResources, httpGet, setGreeting } from "./examples-engine-helpers";
 
 // examples/local, unmodified, under the REAL Pulumi CLI with the local Docker engine: what a user does on

@@ -3,12 +3,12 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { linkNodeModules, PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
-import { requireCommand, requireDocker } from "../harness/engines";
-import { SystemdHost } from "../harness/systemd-host";
+import { requireCommand, requireDocker } from "../../support/engines";
+import { SystemdHost } from "../../support/systemd-host";
 import { breakAppStart, changedResources, expectRolledBack, httpGet, setGreeting } from "./examples-engine-helpers";
 
 // examples/ssh-host, unmodified, under the REAL Pulumi CLI against a server that already exists: a systemd +
-// sshd host container (test/harness/systemd-host.ts), root's key from this test, sshd on 127.0.0.1:2281.
+// sshd host container (support/systemd-host.ts), root's key from this test, sshd on 127.0.0.1:2281.
 // Nothing is stood in for but the docker and command plugins, which act for real (support/providers): the
 // image is built by the Docker engine, the release runs over OpenSSH, the unit under the host's systemd.
 // Ports: app 18860, sshd 2281.

@@ -3,7 +3,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { PulumiWorkspace, REPO_ROOT, requirePulumiCli, scratchDir } from "../../support/pulumi-cli";
-import { requireDocker } from "../harness/engines";
+import { requireDocker } from "../../support/engines";
 import { changedResources, httpGet } from "./examples-engine-helpers";
 
 // examples/yaml, unmodified, under the REAL Pulumi CLI: a Pulumi YAML program using `lisp-deploy:index:WebApp`

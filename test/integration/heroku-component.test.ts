@@ -4,9 +4,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { RecordingMocks, unwrapSecrets, valueOf } from "../harness/mocks";
-import { requireCommand, requireDocker } from "../harness/engines";
-import { FakeHerokuApi } from "../harness/heroku-api";
-import { LocalRegistry, MEDIA_TYPES } from "../harness/registry";
+import { requireCommand, requireDocker } from "../../support/engines";
+import { FakeHerokuApi } from "../../support/heroku-api-fake";
+import { LocalRegistry, MEDIA_TYPES } from "../../support/registry";
 import { herokuReleaseProvider, HerokuReleaseInputs } from "../../src/release/heroku/provider";
 
 // Stand-ins: the Pulumi engine (RecordingMocks, whose `act` hands the registered inputs to the real

@@ -1,9 +1,9 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { requireCommand, requireDocker } from "../harness/engines";
-import { FakeHerokuApi, RecordedRequest } from "../harness/heroku-api";
-import { LocalRegistry, MEDIA_TYPES } from "../harness/registry";
+import { requireCommand, requireDocker } from "../../support/engines";
+import { FakeHerokuApi, RecordedRequest } from "../../support/heroku-api-fake";
+import { LocalRegistry, MEDIA_TYPES } from "../../support/registry";
 import { linkNodeModules, PulumiWorkspace, requirePulumiCli, scratchDir } from "../../support/pulumi-cli";
 
 // HerokuRelease under the REAL Pulumi engine (the `pulumi` CLI, its Node.js language host and the
@@ -13,7 +13,7 @@ import { linkNodeModules, PulumiWorkspace, requirePulumiCli, scratchDir } from "
 // own process and decides what to create, update and delete.
 // Real: the Pulumi CLI and hosts, the Docker engine (build, login, tag, push), a registry (Debian's
 // docker-registry with htpasswd auth on 127.0.0.1). Stood in for: Heroku's Platform API, by the
-// contract-checking fake on 127.0.0.1 (test/harness/heroku-api.ts).
+// contract-checking fake on 127.0.0.1 (support/heroku-api-fake.ts).
 
 jest.setTimeout(20 * 60 * 1000);
 

@@ -2,15 +2,15 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { requireCommand, requireDocker } from "../harness/engines";
-import { FakeHerokuApi } from "../harness/heroku-api";
-import { bootOnPort, HEROKU_BOOT_LIMIT_MS } from "../harness/heroku-boot";
-import { LocalRegistry, MEDIA_TYPES } from "../harness/registry";
+import { requireCommand, requireDocker } from "../../support/engines";
+import { FakeHerokuApi } from "../../support/heroku-api-fake";
+import { bootOnPort, HEROKU_BOOT_LIMIT_MS } from "../../support/heroku-boot";
+import { LocalRegistry, MEDIA_TYPES } from "../../support/registry";
 import { herokuReleaseProvider, HerokuReleaseInputs, HerokuReleaseOutputs } from "../../src/release/heroku/provider";
 
 // Real: the Docker engine (build, login, tag, push), a real registry (Debian's docker-registry) with
 // htpasswd auth on 127.0.0.1. Stood in for: Heroku's Platform API, by a contract-checking fake on
-// 127.0.0.1 (test/harness/heroku-api.ts). The provider object is called directly (what Pulumi's dynamic
+// 127.0.0.1 (support/heroku-api-fake.ts). The provider object is called directly (what Pulumi's dynamic
 // provider host would call); the component's registration is covered under mocks in test/unit.
 
 jest.setTimeout(10 * 60 * 1000);

@@ -3,7 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LispImage } from "../../src/image/lispImage";
-import { requireDocker } from "../harness/engines";
+import { requireDocker } from "../../support/engines";
 import { docker, dockerBuildAct, RecordedBuild, removeDockerObjects, stepsByStage, waitFor200 } from "../harness/imageBuild";
 import { RecordingMocks, settle, valueOf } from "../harness/mocks";
 

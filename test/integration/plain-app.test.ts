@@ -2,10 +2,10 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { WebApp, WebAppSourceArgs } from "../../src/app/webApp";
 import { ActingEngine } from "../harness/acting-engine";
-import { requireCommand, requireDocker } from "../harness/engines";
+import { requireCommand, requireDocker } from "../../support/engines";
 import { removeDockerObjects } from "../harness/imageBuild";
 import { valueOf } from "../harness/mocks";
-import { SystemdHost } from "../harness/systemd-host";
+import { SystemdHost } from "../../support/systemd-host";
 
 // An app that does not use lisp-deploy's runtime (examples/plain-hunchentoot: its own main, the
 // Cookbook's way), deployed through WebApp's ssh target onto a real systemd host (a container with

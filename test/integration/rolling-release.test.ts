@@ -2,11 +2,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ActingEngine } from "../harness/acting-engine";
-import { requireCommand, requireDocker } from "../harness/engines";
+import { requireCommand, requireDocker } from "../../support/engines";
 import { valueOf } from "../harness/mocks";
-import { SystemdHost } from "../harness/systemd-host";
+import { SystemdHost } from "../../support/systemd-host";
 import { RollingRelease } from "../../src/release/rollingRelease";
-import { buildHello, writeBrokenExecutable } from "./systemd-fixtures";
+import { buildHello, writeBrokenExecutable } from "../../support/hello-builds";
 
 // Two real systemd hosts (containers sharing the machine's loopback, so each gets its own app port):
 // sshd on 2241/2242, the app on 18720/18721 — this suite's range is 18700-18749 and 2240-2249.

@@ -5,14 +5,14 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ActingEngine } from "../harness/acting-engine";
-import { requireCommand, requireDocker } from "../harness/engines";
+import { requireCommand, requireDocker } from "../../support/engines";
 import { valueOf } from "../harness/mocks";
-import { run, runOk } from "../harness/run";
-import { listenersFromProcNet, swankEval } from "../harness/swank";
-import { SystemdHost, sshOptions } from "../harness/systemd-host";
+import { run, runOk } from "../../support/run";
+import { listenersFromProcNet, swankEval } from "../../support/swank";
+import { SystemdHost, sshOptions } from "../../support/systemd-host";
 import { SystemdRelease } from "../../src/release/systemdRelease";
 import { renderUnit } from "../../src/release/unit";
-import { buildHello, writeBrokenExecutable } from "./systemd-fixtures";
+import { buildHello, writeBrokenExecutable } from "../../support/hello-builds";
 
 // examples/hello runs on lisp-deploy's runtime, which sends READY=1 once listening: the default unit type.
 const E2E_SERVICE_TYPE: "notify" | "exec" = "notify";

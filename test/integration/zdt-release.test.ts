@@ -2,13 +2,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ActingEngine } from "../harness/acting-engine";
-import { requireCommand, requireDocker } from "../harness/engines";
+import { requireCommand, requireDocker } from "../../support/engines";
 import { valueOf } from "../harness/mocks";
-import { SystemdHost } from "../harness/systemd-host";
+import { SystemdHost } from "../../support/systemd-host";
 import { ReverseProxy } from "../../src/release/proxy";
 import { SystemdRelease } from "../../src/release/systemdRelease";
-import { buildHello, writeBrokenExecutable } from "./systemd-fixtures";
-import { startLoad } from "./zdt-load";
+import { buildHello, writeBrokenExecutable } from "../../support/hello-builds";
+import { startLoad } from "../../support/load";
 
 // Ports 18700-18749 (this suite's range); sshd on 2240.
 const CADDY = { slot: 18700, public: 18702, admin: 18703 };

@@ -10,7 +10,7 @@ import { dependencyStagesText, planDelta } from "../../src/image/deltaPlan";
 import { ARCHIVE_MTIME, deterministicTar } from "../../src/image/sourceArchive";
 import { ComponentProvider } from "@pulumi/pulumi/provider/experimental";
 import { deltaImageOptions, deltaKindOf, DeltaRelease, DeltaReleaseArgs } from "../../src/release/delta";
-import { helloCopy } from "./deltaFixtures";
+import { helloCopy } from "../../support/delta-fixtures";
 
 // Unit layer: the Pulumi engine is stood in for by RecordingMocks; nothing runs on a host or in Docker.
 const connection = { host: "10.0.0.5", port: 22, user: "admin", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nkey-material\n" };

@@ -11,9 +11,9 @@ import {
     redact,
     remoteImageRef,
 } from "../../src/release/heroku/provider";
-import { FakeHerokuApi } from "../harness/heroku-api";
+import { FakeHerokuApi } from "../../support/heroku-api-fake";
 
-// The Platform API is stood in for by a contract-checking fake on 127.0.0.1 (test/harness/heroku-api.ts).
+// The Platform API is stood in for by a contract-checking fake on 127.0.0.1 (support/heroku-api-fake.ts).
 const KEY = "hrku-unit-0f3c9a7d-5e21-4b8e-a9d0-key";
 const OTHER_KEY = "hrku-unit-other-account-key-77aa";
 const IMG_A = "sha256:" + "a".repeat(64);

@@ -3,7 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { herokuReleaseProvider } from "../../src/release/heroku/provider";
-import { FakeHerokuApi } from "../harness/heroku-api";
+import { FakeHerokuApi } from "../../support/heroku-api-fake";
 
 // Pulumi stores a dynamic provider as the text of its closure and runs that text in the provider host.
 // Here the provider is serialized exactly as pulumi.dynamic.Resource does it, loaded from a file outside

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as command from "@pulumi/command";
-import { ActingEngine } from "../../test/harness/acting-engine";
+import { ActingEngine } from "../harness/acting-engine";
 
 // The acting stand-in for the Pulumi engine that the systemd e2e tests rely on, checked with real
 // local shell commands: create on first sight, nothing when unchanged, update on change, delete when gone.

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { releaseScript, renderEnvironmentFile, scriptsDirectory, shellQuote } from "../../src/release/scripts";
-import { requireCommand } from "../harness/engines";
+import { requireCommand } from "../../support/engines";
 
 const scripts = fs.readdirSync(scriptsDirectory()).filter((f) => f.endsWith(".sh"));
 

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../../src/errors";
 import { quoteArgumentForSystemd, quoteEnvironmentForSystemd, renderUnit, UnitSpec } from "../../src/release/unit";
-import { requireCommand } from "../harness/engines";
+import { requireCommand } from "../../support/engines";
 
 const base: UnitSpec = {
     app: "hello",

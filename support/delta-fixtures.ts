@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 
-const HELLO = path.join(__dirname, "..", "..", "examples", "hello");
+const HELLO = path.join(__dirname, "..", "examples", "hello");
 
 /**
  * Copies examples/hello to `dir` (replacing what was there) and edits the copy: a new +greeting+ (a

@@ -1,10 +1,10 @@
 import * as fs from "fs";
 import * as path from "path";
-import { runOk } from "../harness/run";
+import { runOk } from "./run";
 
-const HELLO = path.join(__dirname, "..", "..", "examples", "hello");
+const HELLO = path.join(__dirname, "..", "examples", "hello");
 /** lisp-deploy's runtime system, which hello's main runs on. */
-const RUNTIME = path.join(__dirname, "..", "..", "lisp");
+const RUNTIME = path.join(__dirname, "..", "lisp");
 
 /**
  * Builds examples/hello with the local SBCL (same Debian bookworm glibc as the host container) into

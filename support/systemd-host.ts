@@ -3,7 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import { run, runOk } from "./run";
 
-/** The image built from test/harness/systemd-host/Dockerfile. */
+/** The image built from support/systemd-host/Dockerfile. */
 export const SYSTEMD_HOST_IMAGE = "systemd-host:test";
 
 /**
