@@ -122,3 +122,37 @@ describe("wait_healthy judges by systemd's state and the health URL together", (
         expect(r.stderr).toContain("health check failed");
     });
 });
+
+describe("every script that changes an app on the host takes the per-app lock first (issue 19, item 3)", () => {
+    test.each([
+        ["remove.sh", "removal", ["remove_unit", "rm -rf"]],
+        ["remove-slots.sh", "removal", ["remove_unit", "rm -f", "rm -rf", "systemctl"]],
+        ["delta-build.sh", '"delta build"', ["mv -f", "tar -x", "rm -f", "mktemp"]],
+    ])("%s locks as a %s before it touches anything", (file, what, changes) => {
+        // The code only: the header comments name what the script does before it does it.
+        const text = fs.readFileSync(path.join(scriptsDirectory(), file), "utf8").split("\n").filter((l) => !/^\s*#/.test(l)).join("\n");
+        const lock = text.indexOf(`lock_app "\${APP}" ${what}\n`);
+        expect(lock).toBeGreaterThan(text.indexOf("set -euo pipefail"));
+        for (const change of changes) {
+            expect(text.indexOf(change)).toBeGreaterThan(lock);
+        }
+    });
+
+    test("a waiter names what holds the lock (the holder writes its WHAT into the lock file), real bash and flock", async () => {
+        const app = `lock-what-${process.pid}-${Date.now()}`;
+        const common = fs.readFileSync(path.join(scriptsDirectory(), "lib", "common.sh"), "utf8");
+        try {
+            const { spawn } = await import("child_process");
+            const holder = spawn("bash", ["-c", `${common}\nlock_app "$APP" removal\necho locked\nsleep 1`], { env: { ...process.env, APP: app } });
+            await new Promise<void>((resolve) => holder.stdout.once("data", () => resolve()));
+            const waiter = spawnSync("bash", ["-c", `${common}\nset -euo pipefail\nlock_app "$APP" "delta build"\necho got`], { encoding: "utf8", env: { ...process.env, APP: app } });
+            await new Promise((r) => holder.once("close", r));
+            expect(waiter.stdout.trim()).toBe("got");
+            expect(waiter.stderr).toContain(`lisp-deploy: another removal of ${app} holds /run/lock/lisp-deploy-${app}.lock; waiting for it to finish`);
+            expect(waiter.stderr).toMatch(new RegExp(`the other removal of ${app} finished after \\d+s; going on with this delta build`));
+            expect(fs.readFileSync(`/run/lock/lisp-deploy-${app}.lock`, "utf8")).toBe("delta build\n");
+        } finally {
+            fs.rmSync(`/run/lock/lisp-deploy-${app}.lock`, { force: true });
+        }
+    });
+});

@@ -17,8 +17,11 @@
 # Prints one line on stdout: "source-only" when the dependencies executable was already on the host,
 # "dependencies-and-source" when this update uploaded it. A Lisp error (e.g. a syntax error in the app)
 # fails the script with the error on stderr, before anything is switched: the running release stays.
-# Uses say from lib/common.sh, which releaseScript() puts in front.
+# Takes the per-app lock first: a build never interleaves with an activation (whose pruning could delete
+# the release directory under it) or a removal of the app.
+# Uses say and lock_app from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
+lock_app "${APP}" "delta build"
 
 root="/opt/${APP}"
 deps_dir="${root}/dependencies/${DEPENDENCIES_KEY}"

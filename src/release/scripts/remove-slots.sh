@@ -4,8 +4,10 @@
 # and everything under /opt/$APP. The proxy package stays installed. Idempotent.
 #
 # Parameters (environment variables): APP, PROXY, PROXY_CONFIG_FILE.
-# Uses remove_unit from lib/common.sh, which releaseScript() puts in front.
+# Takes the per-app lock first, so it never interleaves with an activation of a slot.
+# Uses lock_app and remove_unit from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
+lock_app "${APP}" removal
 for slot in blue green; do
   remove_unit "${APP}-${slot}.service"
 done

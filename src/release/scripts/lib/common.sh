@@ -1,27 +1,34 @@
 # Functions the release scripts share. releaseScript() (src/release/scripts.ts) puts this file in front
-# of activate.sh, activate-slot.sh, remove.sh and remove-slots.sh, so one definition serves them all.
+# of every script releaseScript() runs on a host, so one definition serves them all.
 # It only defines functions (and HEALTH_STABLE and LOCK_WAIT, their constants); the scripts' own
 # parameters and `set -euo pipefail` follow it.
 
 say() { printf 'lisp-deploy: %s\n' "$*" >&2; }
 
-# lock_app APP: takes the per-app lock (flock on /run/lock/lisp-deploy-APP.lock, held through file
-# descriptor 9 until the script exits, however it exits), so two activations of one app never interleave:
-# the second waits for the first to finish, then sees what the first left. Waits up to LOCK_WAIT seconds.
+# lock_app APP [WHAT]: takes the per-app lock (flock on /run/lock/lisp-deploy-APP.lock, held through file
+# descriptor 9 until the script exits, however it exits), so no two release runs of one app interleave:
+# activations, delta builds and removals all take it, and the second waits for the first to finish, then
+# sees what the first left. WHAT says what this run does (default "activation"); the holder writes it into
+# the lock file, so a waiter can say what it waits for. Waits up to LOCK_WAIT seconds. The lock file is
+# never deleted (not even by a removal): a waiter would then hold a lock on a file no one else sees.
 LOCK_WAIT=900
 lock_app() {
-  local lock="/run/lock/lisp-deploy-$1.lock" waited
+  local lock="/run/lock/lisp-deploy-$1.lock" what="${2:-activation}" holder waited
   mkdir -p /run/lock
-  exec 9>"${lock}"
+  # Opened read-write without truncating: the file holds the holder's WHAT.
+  exec 9<>"${lock}"
   if ! flock --nonblock 9; then
     waited=$(date +%s)
-    say "another activation of $1 holds ${lock}; waiting for it to finish (up to ${LOCK_WAIT}s)"
+    holder="$(head -c 64 "${lock}" 2>/dev/null | tr -dc 'a-z -')" || true
+    holder="${holder:-activation}"
+    say "another ${holder} of $1 holds ${lock}; waiting for it to finish (up to ${LOCK_WAIT}s)"
     if ! flock --wait "${LOCK_WAIT}" 9; then
-      say "another activation of $1 still holds ${lock} after ${LOCK_WAIT}s; giving up (is one hanging?)"
+      say "another ${holder} of $1 still holds ${lock} after ${LOCK_WAIT}s; giving up (is one hanging?)"
       exit 1
     fi
-    say "the other activation of $1 finished after $(( $(date +%s) - waited ))s; going on"
+    say "the other ${holder} of $1 finished after $(( $(date +%s) - waited ))s; going on with this ${what}"
   fi
+  printf '%s\n' "${what}" > "${lock}"
 }
 
 # verify_digest FILE DIGEST WHAT: succeeds when DIGEST is empty or FILE's sha256 starts with DIGEST (the
