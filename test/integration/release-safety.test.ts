@@ -168,4 +168,29 @@ describe("activate.sh on a real systemd host over real SSH (no engine: the rende
         expect(ok.code).toBe(0);
         expect(await serving()).toBe("release four");
     }, 180_000);
+
+    test("a removal overlapping an activation waits for it on the same lock, then removes everything", async () => {
+        // Listens after 3 s: the activation holds the lock through its health check while the removal arrives.
+        const last = await upload(perlServer("release last", { delayListen: 3 }));
+        const activation = host.ssh(activateCommand(last));
+        await host.waitFor(async () => (await host.exec("flock", "--nonblock", LOCK, "true")).code !== 0, "the activation to take the lock", 30);
+        const removal = host.ssh(releaseScript("remove", { APP }));
+        const [a, r] = await Promise.all([activation, removal]);
+
+        // The activation ran to its end undisturbed (a removal in between would have failed its health check).
+        expect(a.code).toBe(0);
+        expect(a.stderr).toContain(`release ${last} is serving`);
+        expect(a.stderr).not.toContain("waiting for it to finish");
+        expect(r.code).toBe(0);
+        expect(r.stderr).toContain(`another activation of ${APP} holds ${LOCK}; waiting for it to finish`);
+        expect(r.stderr).toMatch(new RegExp(`the other activation of ${APP} finished after \\d+s; going on with this removal`));
+
+        // Then the removal: nothing of the app is left, and nothing answers.
+        expect((await host.exec("test", "-e", `/opt/${APP}`)).code).not.toBe(0);
+        expect((await host.exec("test", "-e", `/etc/systemd/system/${APP}.service`)).code).not.toBe(0);
+        expect((await host.exec("systemctl", "is-active", `${APP}.service`)).stdout.trim()).not.toBe("active");
+        expect((await host.curl(PORT)).status).toBe("000");
+        // The lock file stays (a waiter may hold it), naming the last holder.
+        expect((await host.exec("cat", LOCK)).stdout).toBe("removal\n");
+    }, 180_000);
 });
