@@ -132,6 +132,54 @@ build_yaml_host() {
   bundle "$dir/bin/pulumi-language-yaml"
 }
 
+build_python_host() {
+  local dir="$TOOLS/pulumi-language-python-$PULUMI_LANGUAGE_PYTHON_SDK_VERSION"
+  local pins="$PULUMI_LANGUAGE_PYTHON_SDK_VERSION exec@$PULUMI_VERSION"
+  if ! built "$dir" "$pins"; then
+    log "building pulumi-language-python from github.com/pulumi/pulumi/sdk/v3@$PULUMI_LANGUAGE_PYTHON_SDK_VERSION"
+    local src="$TOOLS/src/pulumi-language-python" sdk_dir
+    # sdk/v3's go.mod of that release pins golang.org/x/text with a replace; keep it.
+    wrapper_module "$src" github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python \
+      "golang.org/x/text => golang.org/x/text v0.3.6" \
+      "github.com/pulumi/pulumi/sdk/v3 $PULUMI_LANGUAGE_PYTHON_SDK_VERSION"
+    go_build_pulumi "$src" "$dir/bin/pulumi-language-python" github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python \
+      "$PULUMI_LANGUAGE_PYTHON_SDK_VERSION"
+    # The host runs programs through the executor script beside its resolved path; take the one of the
+    # CLI's release (the sdk/v3 module the CLI build downloaded), written for the current Python SDK.
+    sdk_dir=$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    install -m 0755 "$sdk_dir/python/cmd/pulumi-language-python-exec" "$dir/bin/pulumi-language-python-exec"
+    stamp "$dir" "$pins"
+  fi
+  # Not the pulumi-language-python the CLI loads: tools/pulumi-language-python is, and it hands this one
+  # every call but SDK generation.
+  bundle "$dir/bin/pulumi-language-python" pulumi-language-python-delegate
+}
+
+# lisp-deploy's own pulumi-language-python (tools/pulumi-language-python, see its README.md): generates and
+# links Python SDKs (the CLI's own Python code generator), passes Pulumi.yaml's runtime options to the
+# v3.68.0 host above as the flags it reads, and hands it every other call. Built like
+# build_nodejs_runplugin, with the CLI's build tags so that the CLI build's cache serves pkg/v3.
+build_python_shim() {
+  local src="$ROOT/tools/pulumi-language-python" dir="$TOOLS/pulumi-language-python-shim-$PULUMI_VERSION" pins m
+  pins="$PULUMI_VERSION $(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)"
+  if ! built "$dir" "$pins"; then
+    log "building lisp-deploy's pulumi-language-python (SDK generation, delegating the rest) from tools/pulumi-language-python"
+    for m in pkg sdk; do
+      if ! grep -q "^[[:space:]]*github.com/pulumi/pulumi/$m/v3 $PULUMI_VERSION\$" "$src/go.mod"; then
+        log "tools/pulumi-language-python/go.mod does not require github.com/pulumi/pulumi/$m/v3 $PULUMI_VERSION;"
+        log "run: (cd tools/pulumi-language-python && go get github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION && go mod tidy)"
+        exit 1
+      fi
+    done
+    rm -rf "$dir" && mkdir -p "$dir/bin"
+    (cd "$src" && GOFLAGS=-mod=readonly go build -trimpath -tags "$GO_BUILD_TAGS" \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+      -o "$dir/bin/pulumi-language-python" .)
+    stamp "$dir" "$pins"
+  fi
+  bundle "$dir/bin/pulumi-language-python"
+}
+
 # The replace target pkg/v3's own go.mod gives for a module (read from the module proxy's copy).
 pkg_replace_of() {
   local gomod
@@ -148,4 +196,6 @@ build_cli
 build_nodejs_host
 build_nodejs_runplugin
 build_yaml_host
+build_python_host
+build_python_shim
 log "ready: pulumi $("$BIN_LINKS/pulumi" version), node $("$BIN_LINKS/node" --version)"
