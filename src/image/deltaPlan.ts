@@ -4,6 +4,7 @@ import { ContextFile } from "./context";
 import { BUILD_STAGE_SCRIPTS, CONTEXT_PATHS, IMAGE_PATHS } from "./dockerfile";
 import { ImagePlan, ImagePlanOptions, packageLispDir, planImage } from "./plan";
 import { deterministicTar, sha256Hex } from "./sourceArchive";
+import { localScript } from "../release/scripts";
 
 /** The file name of the dependencies executable, locally and on the host. */
 export const DEPENDENCIES_EXECUTABLE = "lisp-deploy-dependencies";
@@ -85,16 +86,11 @@ export function readDependenciesExecutableScript(): string {
     return fs.readFileSync(path.join(packageLispDir(), "build", DEPENDENCIES_EXECUTABLE_SCRIPT), "utf8");
 }
 
-/** Single-quotes a word for a POSIX shell. */
-function q(word: string): string {
-    return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
  * The local command that builds the Dockerfile's `dependencies` stage (the same stage, and so the same
  * layer cache, as LispImage's build) and saves the dependencies executable from it to `destination`
- * (relative to the program's directory). Pure: all paths relative, no clock, so the same key gives the
- * same text. The container is removed even when a step fails.
+ * (relative to the program's directory): src/release/scripts/dependencies-executable.sh. Pure: all paths
+ * relative, no clock, so the same key gives the same text. The container is removed even when a step fails.
  */
 export function dependenciesExecutableCommand(opts: {
     /** The written build context, relative. */
@@ -108,20 +104,15 @@ export function dependenciesExecutableCommand(opts: {
     /** The Lisp script's text. */
     readonly script: string;
 }): string {
-    const network = opts.network ? ` --network ${q(opts.network)}` : "";
-    const inImage = `/tmp/${DEPENDENCIES_EXECUTABLE}`;
-    return [
-        "set -eu",
-        `docker build -q${network} --target dependencies -t ${q(opts.imageTag)} -f ${q(`${opts.contextDir}/Dockerfile`)} ${q(opts.contextDir)} >/dev/null`,
-        `script=$(mktemp)`,
-        `printf '%s' ${q(opts.script)} > "$script"`,
-        `cid=$(docker create${network} -e LISP_DEPLOY_OUTPUT=${inImage} ${q(opts.imageTag)} sbcl --core ${IMAGE_PATHS.core} --non-interactive --no-sysinit --no-userinit --load /tmp/${DEPENDENCIES_EXECUTABLE_SCRIPT})`,
-        `trap 'docker rm -f "$cid" >/dev/null; rm -f "$script"' EXIT`,
-        `docker cp "$script" "$cid":/tmp/${DEPENDENCIES_EXECUTABLE_SCRIPT}`,
-        `docker start -a "$cid" >&2`,
-        `mkdir -p ${q(path.posix.dirname(opts.destination))}`,
-        `docker cp "$cid":${inImage} ${q(opts.destination)}`,
-        `echo ${q(opts.destination)}`,
-    ].join("\n");
+    return localScript("dependencies-executable", {
+        CONTEXT_DIR: opts.contextDir,
+        IMAGE_TAG: opts.imageTag,
+        DESTINATION: opts.destination,
+        NETWORK: opts.network ?? "",
+        CORE: IMAGE_PATHS.core,
+        LISP_SCRIPT: opts.script,
+        SCRIPT_IN_IMAGE: `/tmp/${DEPENDENCIES_EXECUTABLE_SCRIPT}`,
+        OUTPUT_IN_IMAGE: `/tmp/${DEPENDENCIES_EXECUTABLE}`,
+    });
 }
 

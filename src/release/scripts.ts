@@ -38,12 +38,7 @@ export function shellQuote(word: string): string {
  * Stdin passes through untouched: that is where secrets travel.
  */
 export function releaseScript(name: ReleaseScriptName, params: Record<string, string>, script = readReleaseScript(name)): string {
-    const assignments = Object.keys(params)
-        .sort()
-        .map((key) => {
-            if (!/^[A-Z_][A-Z0-9_]*$/.test(key)) throw new Error(`releaseScript: parameter name ${JSON.stringify(key)} is not an environment variable name.`);
-            return `${key}=${shellQuote(params[key])}`;
-        });
+    const assignments = parameterAssignments("releaseScript", params);
     return [
         `# lisp-deploy ${name}.sh (src/release/scripts/${name}.sh)`,
         `if [ "$(id -u)" = 0 ]; then as_root=; else as_root="sudo -n"; fi`,
@@ -52,6 +47,39 @@ export function releaseScript(name: ReleaseScriptName, params: Record<string, st
         `  bash -c ${shellQuote(script)} ${name}.sh`,
         "",
     ].join("\n");
+}
+
+/** The scripts that run on the machine running Pulumi (command.local.Command); each lives as a file in src/release/scripts/. */
+export type LocalScriptName = "extract-executable" | "dependencies-executable";
+
+/** The text of one local script, read at construction time like the host scripts (it needs no lib/common.sh). */
+export function readLocalScript(name: LocalScriptName): string {
+    return fs.readFileSync(path.join(scriptsDirectory(), `${name}.sh`), "utf8");
+}
+
+/**
+ * The command text a command.local.Command runs (under `/bin/sh -c`): the script, given to `sh -c` as one
+ * quoted word, with its (non-secret) parameters as environment variables, sorted by name so the same
+ * parameters always give the same text.
+ */
+export function localScript(name: LocalScriptName, params: Record<string, string>, script = readLocalScript(name)): string {
+    return [
+        `# lisp-deploy ${name}.sh (src/release/scripts/${name}.sh)`,
+        `env \\`,
+        ...parameterAssignments("localScript", params).map((a) => `  ${a} \\`),
+        `  sh -c ${shellQuote(script)} ${name}.sh`,
+        "",
+    ].join("\n");
+}
+
+/** A script's parameters as `NAME='value'` words, sorted by name (the same parameters, the same text). */
+function parameterAssignments(caller: string, params: Record<string, string>): string[] {
+    return Object.keys(params)
+        .sort()
+        .map((key) => {
+            if (!/^[A-Z_][A-Z0-9_]*$/.test(key)) throw new Error(`${caller}: parameter name ${JSON.stringify(key)} is not an environment variable name.`);
+            return `${key}=${shellQuote(params[key])}`;
+        });
 }
 
 /**

@@ -6,7 +6,7 @@ import * as command from "@pulumi/command";
 import { ValidationError } from "../errors";
 import { HostConnection } from "../host/connection";
 import { DEFAULT_START_TIMEOUT_SECONDS, releasePaths, renderUnit, unitTypeFor, validateAppName, validateEnvironmentNames, validateExecutableName, validatePort, validateStartTimeout } from "./unit";
-import { releaseScript, renderEnvironmentFile, shellQuote } from "./scripts";
+import { localScript, releaseScript, renderEnvironmentFile } from "./scripts";
 import { planZeroDowntime, proxyUrl, renderSlotUnits, slotActivateParams, slotRemoveParams, ZeroDowntime } from "./slots";
 
 /** The executable comes from a file on the machine running Pulumi (e.g. `asdf:make` output). */
@@ -121,17 +121,10 @@ export function releaseIdOfFile(file: string): string {
 
 /**
  * The local command that copies the executable out of an image to a deterministic relative path and
- * prints its release id (short sha256). The container is removed even when the copy fails.
+ * prints its release id (short sha256): src/release/scripts/extract-executable.sh.
  */
 export function extractCommand(image: string, pathInImage: string, destination: string): string {
-    return [
-        "set -eu",
-        `cid=$(docker create ${shellQuote(image)})`,
-        `trap 'docker rm -f "$cid" >/dev/null' EXIT`,
-        `mkdir -p ${shellQuote(path.posix.dirname(destination))}`,
-        `docker cp "$cid":${shellQuote(pathInImage)} ${shellQuote(destination)}`,
-        `sha256sum ${shellQuote(destination)} | cut -c1-12`,
-    ].join("\n");
+    return localScript("extract-executable", { IMAGE: image, PATH_IN_IMAGE: pathInImage, DESTINATION: destination });
 }
 
 /**

@@ -147,7 +147,7 @@ describe("DeltaRelease under mocks (Pulumi engine stood in for by RecordingMocks
         expect(build).toContain("COMPRESSION='true'");
         const local = run.get("web-dependencies-executable")!.inputs.create as string;
         expect(local).toContain("--target dependencies");
-        expect(local).toContain(`-t 'hello-dependencies:${key.slice(0, 12)}'`);
+        expect(local).toContain(`IMAGE_TAG='hello-dependencies:${key.slice(0, 12)}'`);
         // Relative paths only: previews do not depend on the machine.
         expect(local).not.toContain(work);
         expect(JSON.stringify(run.get("web-source-upload")!.inputs)).not.toContain(work);

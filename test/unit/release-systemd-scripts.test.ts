@@ -2,13 +2,18 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { releaseScript, renderEnvironmentFile, scriptsDirectory, shellQuote } from "../../src/release/scripts";
+import * as crypto from "crypto";
+import { dependenciesExecutableCommand } from "../../src/image/deltaPlan";
+import { localScript, releaseScript, renderEnvironmentFile, scriptsDirectory, shellQuote } from "../../src/release/scripts";
+import { extractCommand } from "../../src/release/systemdRelease";
 import { requireCommand } from "../../support/engines";
 
 const scripts = fs.readdirSync(scriptsDirectory()).filter((f) => f.endsWith(".sh"));
 
-test("the release scripts are the files the components read (SystemdRelease plain and zero-downtime; DeltaRelease)", () => {
-    expect(scripts.sort()).toEqual(["activate-slot.sh", "activate.sh", "delta-build.sh", "prepare.sh", "remove-slots.sh", "remove.sh"]);
+test("the release scripts are the files the components read (SystemdRelease plain and zero-downtime; DeltaRelease; the local ones)", () => {
+    expect(scripts.sort()).toEqual([
+        "activate-slot.sh", "activate.sh", "delta-build.sh", "dependencies-executable.sh", "extract-executable.sh", "prepare.sh", "remove-slots.sh", "remove.sh",
+    ]);
 });
 
 test.each(scripts)("%s passes shellcheck", (file) => {
@@ -156,3 +161,98 @@ describe("every script that changes an app on the host takes the per-app lock fi
         }
     });
 });
+
+/**
+ * The local scripts (command.local.Command runs them under /bin/sh) in real `sh` (dash), against a stand-in
+ * `docker` on PATH that records its arguments and plays its part (create prints an id, cp copies a file):
+ * the docker calls are exactly the ones the TypeScript string arrays used to make (issue 15, item 3).
+ */
+describe("local scripts: extract-executable.sh and dependencies-executable.sh under sh", () => {
+    let dir: string;
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "local-scripts-"));
+        fs.mkdirSync(path.join(dir, "bin"));
+        // cp FROM TO: a container path (cid:/x) is served from $DIR/image/x; a local path is taken as is.
+        fs.writeFileSync(
+            path.join(dir, "bin", "docker"),
+            [
+                "#!/bin/sh",
+                'printf "%s\\n" "$*" >> "$DIR/calls"',
+                'case "$1" in',
+                "  create) echo cid-123 ;;",
+                '  cp) from="$2"; to="$3"',
+                '      case "$from" in cid-123:*) from="$DIR/image${from#cid-123:}" ;; esac',
+                '      case "$to" in cid-123:*) to="$DIR/image${to#cid-123:}" ;; esac',
+                '      mkdir -p "$(dirname "$to")" && cp "$from" "$to" ;;',
+                "  start) echo building >&2 ;;",
+                "esac",
+                "",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const sh = (text: string) =>
+        spawnSync("sh", ["-c", text], { cwd: dir, encoding: "utf8", env: { ...process.env, PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, DIR: dir } });
+    const calls = () => fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n");
+
+    test("extractCommand copies the executable out, prints its release id and removes the container", () => {
+        fs.mkdirSync(path.join(dir, "image", "app"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "image", "app", "hello it's"), "the executable");
+        const text = extractCommand("registry.local/hello@sha256:abc", "/app/hello it's", ".lisp-deploy/web $x/hello");
+        expect(shParse(text)).toBe("");
+        const r = sh(text);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toBe(`${crypto.createHash("sha256").update("the executable").digest("hex").slice(0, 12)}\n`);
+        expect(fs.readFileSync(path.join(dir, ".lisp-deploy", "web $x", "hello"), "utf8")).toBe("the executable");
+        expect(calls()).toEqual(["create registry.local/hello@sha256:abc", "cp cid-123:/app/hello it's .lisp-deploy/web $x/hello", "rm -f cid-123"]);
+    });
+
+    test("extractCommand removes the container when the copy fails, and fails", () => {
+        const r = sh(extractCommand("img", "/missing", "out/hello"));
+        expect(r.status).not.toBe(0);
+        expect(calls()).toEqual(["create img", "cp cid-123:/missing out/hello", "rm -f cid-123"]);
+    });
+
+    test("dependenciesExecutableCommand builds the dependencies stage, runs the Lisp script in it and saves the executable", () => {
+        fs.mkdirSync(path.join(dir, "image", "tmp"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "image", "tmp", "lisp-deploy-dependencies"), "deps");
+        const lisp = "(format t \"it's $HOME ~a%\" 1)\n";
+        for (const network of ["host", undefined]) {
+            fs.rmSync(path.join(dir, "calls"), { force: true });
+            const text = dependenciesExecutableCommand({ contextDir: ".lisp-deploy/web/ctx", imageTag: "hello-dependencies:0123456789ab", destination: ".lisp-deploy/web/deps/x", network, script: lisp });
+            expect(shParse(text)).toBe("");
+            const r = sh(text);
+            expect(r.status).toBe(0);
+            expect(r.stdout).toBe(".lisp-deploy/web/deps/x\n");
+            expect(r.stderr).toBe("building\n");
+            expect(fs.readFileSync(path.join(dir, ".lisp-deploy/web/deps/x"), "utf8")).toBe("deps");
+            // The Lisp script reached the container byte for byte.
+            expect(fs.readFileSync(path.join(dir, "image", "tmp", "sbcl-dependencies-executable.lisp"), "utf8")).toBe(lisp);
+            const net = network ? "--network host " : "";
+            expect(calls().map((c) => c.replace(/\/tmp\/tmp\.\w+/, "<script>"))).toEqual([
+                `build -q ${net}--target dependencies -t hello-dependencies:0123456789ab -f .lisp-deploy/web/ctx/Dockerfile .lisp-deploy/web/ctx`,
+                `create ${net}-e LISP_DEPLOY_OUTPUT=/tmp/lisp-deploy-dependencies hello-dependencies:0123456789ab sbcl --core /opt/lisp-deploy/dependencies.core --non-interactive --no-sysinit --no-userinit --load /tmp/sbcl-dependencies-executable.lisp`,
+                "cp <script> cid-123:/tmp/sbcl-dependencies-executable.lisp",
+                "start -a cid-123",
+                "cp cid-123:/tmp/lisp-deploy-dependencies .lisp-deploy/web/deps/x",
+                "rm -f cid-123",
+            ]);
+        }
+    });
+
+    test("localScript: sorted, quoted parameters, the script verbatim, run by sh", () => {
+        const text = localScript("extract-executable", { IMAGE: "a'b", DESTINATION: "d" });
+        expect(text).toBe(
+            `# lisp-deploy extract-executable.sh (src/release/scripts/extract-executable.sh)\nenv \\\n  DESTINATION='d' \\\n  IMAGE='a'\\''b' \\\n  sh -c ${shellQuote(fs.readFileSync(path.join(scriptsDirectory(), "extract-executable.sh"), "utf8"))} extract-executable.sh\n`,
+        );
+        expect(() => localScript("extract-executable", { "bad name": "x" })).toThrow(/not an environment variable name/);
+    });
+});
+
+/** `sh -n`: the parse errors of a script ("" when it parses). */
+function shParse(text: string): string {
+    const r = spawnSync("sh", ["-n"], { input: text, encoding: "utf8" });
+    return r.status === 0 ? "" : r.stderr;
+}

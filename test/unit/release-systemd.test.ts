@@ -107,8 +107,10 @@ test("an image source extracts with docker create + docker cp to a relative path
     await settle();
     const extract = mocks.ofType("command:local:Command")[0];
     expect(extract.name).toBe("web-extract");
-    expect(extract.inputs.create).toContain("docker create 'registry.local/hello@sha256:abc'");
-    expect(extract.inputs.create).toContain(`docker cp "$cid":'/app/hello' '.lisp-deploy/web/hello'`);
+    // src/release/scripts/extract-executable.sh with these parameters (test/unit/release-systemd-scripts.test.ts runs it).
+    expect(extract.inputs.create).toContain("IMAGE='registry.local/hello@sha256:abc'");
+    expect(extract.inputs.create).toContain("PATH_IN_IMAGE='/app/hello'");
+    expect(extract.inputs.create).toContain("DESTINATION='.lisp-deploy/web/hello'");
     expect(extract.inputs.create).not.toContain(os.tmpdir());
     expect(await valueOf(r.releaseId)).toBe("0123456789ab");
     await settle();
