@@ -8,7 +8,8 @@
 (defpackage #:lisp-deploy-build
   (:use #:cl)
   (:export #:with-build-errors-reported #:setting #:setting-list #:register-source-trees
-           #:read-dependency-list #:load-dependencies #:note))
+           #:read-dependency-list #:load-dependencies #:note #:parse-environment-file
+           #:*environment-file-variable*))
 
 (in-package #:lisp-deploy-build)
 
@@ -83,3 +84,44 @@ setup was loaded (it downloads what is missing), otherwise with plain ASDF."
       (if quickload
           (funcall quickload system :silent t)
           (asdf:load-system system)))))
+
+;;; The secret environment file. A release that must not put secrets in the container's configuration
+;;; (where `docker inspect` shows them) uploads them as a 0400 file and names it in LISP_DEPLOY_ENV_FILE; the
+;;; executable reads it itself before the entry point runs, so the runtime image needs no shell to source it.
+
+(defparameter *environment-file-variable* "LISP_DEPLOY_ENV_FILE"
+  "The environment variable naming the file of secret variables the executable reads at start.")
+
+(defun parse-environment-file (text)
+  "Parse TEXT, lines of NAME=VALUE in the shell's quoting (what a release writes: each value in single
+quotes, a quote inside written '\\''), into an alist of (name . value) in file order. Blank lines and
+lines starting with # are skipped; a line without = is an error naming its number, so a damaged file
+stops the start instead of leaving a variable silently unset."
+  (let ((i 0) (n (length text)) (line 1) (result '()))
+    (labels ((peek () (and (< i n) (char text i)))
+             (next () (prog1 (char text i) (when (char= (char text i) #\Newline) (incf line)) (incf i)))
+             (skip-line () (loop while (and (peek) (char/= (peek) #\Newline)) do (next)) (when (peek) (next))))
+      (loop while (< i n) do
+        (cond ((member (peek) '(#\Newline #\Space #\Tab)) (next))
+              ((char= (peek) #\#) (skip-line))
+              (t
+               (let ((start i) (start-line line))
+                 (loop while (and (peek) (not (member (peek) '(#\= #\Newline)))) do (next))
+                 (unless (eql (peek) #\=)
+                   (error "~A line ~D has no NAME=VALUE assignment." *environment-file-variable* start-line))
+                 (let ((name (string-trim " " (subseq text start i)))
+                       (value (make-string-output-stream)))
+                   (next)                   ; the =
+                   (loop for c = (peek)
+                         while (and c (char/= c #\Newline))
+                         do (cond ((char= c #\')
+                                   (next)
+                                   (loop for d = (peek)
+                                         do (cond ((null d)
+                                                   (error "~A line ~D: a quote is not closed." *environment-file-variable* start-line))
+                                                  ((char= d #\') (next) (return))
+                                                  (t (write-char (next) value)))))
+                                  ((char= c #\\) (next) (when (peek) (write-char (next) value)))
+                                  (t (write-char (next) value))))
+                   (push (cons name (get-output-stream-string value)) result)))))))
+    (nreverse result)))

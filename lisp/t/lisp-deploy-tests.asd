@@ -3,11 +3,12 @@
 ;;;; copies that file and src/ only, never ships tests.
 
 (defsystem "lisp-deploy-tests"
-  :description "Tests of lisp-deploy's runtime: configuration, notify, logging, real processes."
+  :description "Tests of lisp-deploy's runtime (configuration, notify, logging, real processes) and of the image build scripts."
   :license "MIT"
   :depends-on ("lisp-deploy" "lisp-deploy/hunchentoot" "lisp-deploy/swank" "fiveam" (:require "sb-bsd-sockets") (:require "sb-posix"))
   :serial t
   :components ((:file "package")
                (:file "helpers")
                (:file "unit-tests")
-               (:file "process-tests")))
+               (:file "process-tests")
+               (:file "build-script-tests")))

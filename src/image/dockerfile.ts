@@ -10,7 +10,10 @@ import { ValidationError } from "../errors";
  *   dependencies  loads only the dependencies -> dependencies.core
  *                 (copies only the dependency list, vendored sources and bundled lisp-deploy: never the app)
  *   build         loads the app into that core -> the executable
- *   runtime       a slim base with the executable, its shared libraries, CA certificates, a non-root user
+ *   runtime       the image: by default ("slim") nothing but the executable, the shared libraries it loads
+ *                 (copied from the build stage, so their versions are those it was built with), CA
+ *                 certificates and a non-root user, on `scratch`: no shell, no package manager; or
+ *                 ("debian-slim") the Debian base with those libraries' packages, for a shell when debugging
  */
 
 /** Where SBCL comes from in the basepackages stage. */
@@ -24,14 +27,34 @@ export type SbclSource =
 
 /** Where the dependencies' sources come from (rendered into the `quicklisp` and `dependencies` stages). */
 export type DependencySourceSpec =
-    /** The Quicklisp client and a pinned dist (`distVersion`, e.g. "2024-10-12"); `ql:quickload` of the deps. */
-    | { readonly kind: "quicklisp"; readonly distVersion: string; readonly clientUrl: string }
+    /**
+     * The Quicklisp client and a pinned dist (`distVersion`, e.g. "2024-10-12"); `ql:quickload` of the deps.
+     * `clientInfoUrl` is the pinned client's `client-info.sexp` (its files' URLs and sha256 digests).
+     */
+    | { readonly kind: "quicklisp"; readonly distVersion: string; readonly clientInfoUrl: string }
     /** qlot: `qlfile` and `qlfile.lock` (in the context) installed with `qlot install`. */
     | { readonly kind: "qlot"; readonly installerUrl: string }
     /** Debian's `cl-*` packages, already mapped from system names. */
     | { readonly kind: "debian"; readonly packages: readonly string[] }
     /** A directory of sources shipped in the context (vendored). */
     | { readonly kind: "vendored" };
+
+/**
+ * What the runtime image is built on. "slim": `scratch` plus exactly the files the executable needs, taken
+ * from the build stage (no shell, no package manager; the smallest image and the least to attack).
+ * "debian-slim": the Debian base image with the libraries' packages installed, which has a shell and apt
+ * for debugging inside the container.
+ */
+export const RuntimeBase = {
+    /** `scratch` plus the files the executable needs (the default). */
+    Slim: "slim",
+    /** The Debian base image, with a shell and apt. */
+    DebianSlim: "debian-slim",
+} as const;
+/** What the runtime image is built on. */
+export type RuntimeBase = (typeof RuntimeBase)[keyof typeof RuntimeBase];
+/** The runtime bases, the default first. */
+export const RUNTIME_BASES: readonly RuntimeBase[] = [RuntimeBase.Slim, RuntimeBase.DebianSlim];
 
 /** Everything the Dockerfile depends on. The renderer reads nothing else. */
 export interface DockerfileSpec {
@@ -57,6 +80,13 @@ export interface DockerfileSpec {
     readonly compression: boolean;
     /** The default `PORT` the runtime image sets and exposes. */
     readonly port: number;
+    /** What the runtime image is built on (see {@link RuntimeBase}). */
+    readonly runtimeBase: RuntimeBase;
+    /**
+     * SBCL's heap limit in MB (`--dynamic-space-size`), saved into the executable with its runtime options;
+     * undefined keeps the SBCL build's default.
+     */
+    readonly dynamicSpaceSizeMb?: number;
 }
 
 /** Paths inside the build context (relative, `/`-separated). context.ts writes exactly these. */
@@ -82,13 +112,20 @@ export const IMAGE_PATHS = {
     core: "/opt/lisp-deploy/dependencies.core",
     out: "/opt/lisp-deploy/out",
     app: "/opt/app",
+    /** The slim runtime image's file system, assembled in the build stage. */
+    rootfs: "/opt/lisp-deploy/rootfs",
     runtimeHome: "/app",
 } as const;
 
 /** The build scripts the dependencies stage copies (the build stage adds `executable.lisp`). */
 export const DEPENDENCY_BUILD_SCRIPTS = ["common.lisp", "sbcl.lisp", "dependencies.lisp"] as const;
 /** The scripts only the build stage copies (after the dependencies, so editing them rebuilds no dependency). */
-export const BUILD_STAGE_SCRIPTS = ["executable.lisp", "runtime-packages.sh"] as const;
+export const BUILD_STAGE_SCRIPTS = ["executable.lisp", "runtime-packages.sh", "runtime-rootfs.sh"] as const;
+/** The script the quicklisp stage copies (Quicklisp source only): the client and its downloads over HTTPS. */
+export const QUICKLISP_STAGE_SCRIPTS = ["quicklisp-https.lisp"] as const;
+
+/** The smallest and largest `dynamicSpaceSizeMb` accepted: below 256 MB SBCL cannot hold a loaded app. */
+export const DYNAMIC_SPACE_SIZE_LIMITS_MB = { min: 256, max: 4 * 1024 * 1024 } as const;
 
 /** The user the runtime image runs as: numeric, so orchestrators that require a non-root uid can check it. */
 export const RUNTIME_UID = 10001;
@@ -131,6 +168,11 @@ const QUICKLISP_STAGE_COMMENT: Record<DependencySourceSpec["kind"], string> = {
 
 const SBCL_FLAGS = "--non-interactive --no-sysinit --no-userinit";
 
+/** The pinned Quicklisp dist's index, over HTTPS. */
+export function quicklispDistUrl(distVersion: string): string {
+    return `https://beta.quicklisp.org/dist/quicklisp/${distVersion}/distinfo.txt`;
+}
+
 /** The source trees ASDF must search in the dependencies stage (vendored sources, the bundled runtime). */
 function dependencySourceTrees(spec: DockerfileSpec): string[] {
     const trees: string[] = [];
@@ -172,7 +214,9 @@ export function validateDockerfileSpec(spec: DockerfileSpec): void {
     }
     if (spec.dependencySource.kind === "quicklisp") {
         if (!/^\d{4}-\d{2}-\d{2}$/.test(spec.dependencySource.distVersion)) fail("dependencySource.distVersion", spec.dependencySource.distVersion, 'is not a date like "2024-10-12".');
-        if (!ONE_WORD.test(spec.dependencySource.clientUrl)) fail("dependencySource.clientUrl", spec.dependencySource.clientUrl, "must be a URL without spaces or control characters.");
+        if (!/^https:\/\/[^"\\]+$/.test(spec.dependencySource.clientInfoUrl) || !ONE_WORD.test(spec.dependencySource.clientInfoUrl)) {
+            fail("dependencySource.clientInfoUrl", spec.dependencySource.clientInfoUrl, "must be an https URL without spaces, quotes, backslashes or control characters.");
+        }
     }
     if (spec.dependencySource.kind === "qlot" && !ONE_WORD.test(spec.dependencySource.installerUrl)) {
         fail("dependencySource.installerUrl", spec.dependencySource.installerUrl, "must be a URL without spaces or control characters.");
@@ -185,6 +229,11 @@ export function validateDockerfileSpec(spec: DockerfileSpec): void {
         fail("sbcl.tarballFile", spec.sbcl.contextPath, "must be a file name of letters, digits, '.', '_', '+' or '-'.");
     }
     if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) fail("port", spec.port, "must be an integer between 1 and 65535.");
+    if (!RUNTIME_BASES.includes(spec.runtimeBase)) fail("runtimeBase", spec.runtimeBase, `must be one of ${RUNTIME_BASES.map((b) => `"${b}"`).join(", ")}.`);
+    const size = spec.dynamicSpaceSizeMb;
+    if (size !== undefined && (!Number.isInteger(size) || size < DYNAMIC_SPACE_SIZE_LIMITS_MB.min || size > DYNAMIC_SPACE_SIZE_LIMITS_MB.max)) {
+        fail("dynamicSpaceSizeMb", size, `must be a whole number of MB from ${DYNAMIC_SPACE_SIZE_LIMITS_MB.min} to ${DYNAMIC_SPACE_SIZE_LIMITS_MB.max}.`);
+    }
 }
 
 /** Renders the multi-stage Dockerfile for `spec`. Pure: no clock, no file system, no randomness. */
@@ -232,13 +281,13 @@ export function renderDockerfile(spec: DockerfileSpec): string {
     let setup = "";
     switch (src.kind) {
         case "quicklisp": {
-            const distinfo = `http://beta.quicklisp.org/dist/quicklisp/${src.distVersion}/distinfo.txt`;
+            // Quicklisp's own client speaks no TLS: quicklisp-https.lisp installs the client (its files checked
+            // against the pinned client-info's sha256) and the dist with curl over HTTPS, and the dependencies
+            // stage loads it again before downloading archives.
             out.push(
-                `RUN curl -fsSL -o /tmp/quicklisp.lisp ${shellQuote(src.clientUrl)} \\`,
-                ` && sbcl ${SBCL_FLAGS} --load /tmp/quicklisp.lisp \\`,
-                `      --eval ${shellQuote(`(quicklisp-quickstart:install :path "${IMAGE_PATHS.quicklisp}/")`)} \\`,
-                `      --eval ${shellQuote(`(ql-dist:install-dist "${distinfo}" :replace t :prompt nil)`)} \\`,
-                " && rm /tmp/quicklisp.lisp",
+                `COPY ${QUICKLISP_STAGE_SCRIPTS.map((f) => `${CONTEXT_PATHS.buildScripts}/${f}`).join(" ")} ${IMAGE_PATHS.buildScripts}/`,
+                `RUN sbcl ${SBCL_FLAGS} --load ${IMAGE_PATHS.buildScripts}/quicklisp-https.lisp \\`,
+                `      --eval ${shellQuote(`(lisp-deploy-quicklisp:install "${IMAGE_PATHS.quicklisp}/" "${src.clientInfoUrl}" "${quicklispDistUrl(src.distVersion)}")`)}`,
             );
             setup = `${IMAGE_PATHS.quicklisp}/setup.lisp`;
             break;
@@ -293,42 +342,68 @@ export function renderDockerfile(spec: DockerfileSpec): string {
         `LISP_DEPLOY_OUTPUT=${IMAGE_PATHS.out}/${shellQuote(spec.buildPathname)}`,
         `LISP_DEPLOY_COMPRESSION=${spec.compression ? "true" : "false"}`,
     ];
+    const built = `${IMAGE_PATHS.out}/${spec.buildPathname}`;
+    const sharedObjects = `${IMAGE_PATHS.out}/shared-objects.txt`;
+    // A runtime option must come before the toplevel options; save-runtime-options then keeps it in the executable.
+    const runtimeOptions = spec.dynamicSpaceSizeMb === undefined ? "" : ` --dynamic-space-size ${spec.dynamicSpaceSizeMb}MB`;
+    const slim = spec.runtimeBase === "slim";
+    const runtimePackages = sortedUnique(spec.runtimePackages);
+    out.push("# build: loads the app into dependencies.core and saves the executable.", "FROM dependencies AS build");
+    if (slim && runtimePackages.length > 0) {
+        out.push("# The runtime packages, installed here: the slim runtime image takes their files from this stage.", aptInstall(runtimePackages));
+    }
     out.push(
-        "# build: loads the app into dependencies.core and saves the executable.",
-        "FROM dependencies AS build",
         `COPY ${BUILD_STAGE_SCRIPTS.map((f) => `${CONTEXT_PATHS.buildScripts}/${f}`).join(" ")} ${IMAGE_PATHS.buildScripts}/`,
         `COPY ${CONTEXT_PATHS.app}/ ${IMAGE_PATHS.app}/`,
         `RUN mkdir -p ${IMAGE_PATHS.out} && ${buildEnv.join(" \\\n    ")} \\`,
-        `    sbcl --core ${IMAGE_PATHS.core} ${SBCL_FLAGS} --load ${IMAGE_PATHS.buildScripts}/executable.lisp \\`,
-        ` && sh ${IMAGE_PATHS.buildScripts}/runtime-packages.sh ${IMAGE_PATHS.out}/shared-objects.txt ${IMAGE_PATHS.out}/runtime-packages.txt`,
+        `    sbcl --core ${IMAGE_PATHS.core}${runtimeOptions} ${SBCL_FLAGS} --load ${IMAGE_PATHS.buildScripts}/executable.lisp \\`,
+        slim
+            ? ` && sh ${IMAGE_PATHS.buildScripts}/runtime-rootfs.sh ${built} ${sharedObjects} ${IMAGE_PATHS.rootfs} ${RUNTIME_UID}${runtimePackages.map((p) => ` ${p}`).join("")}`
+            : ` && sh ${IMAGE_PATHS.buildScripts}/runtime-packages.sh ${sharedObjects} ${IMAGE_PATHS.out}/runtime-packages.txt`,
         "",
     );
 
     // runtime -----------------------------------------------------------------------------------------
     const exe = executablePath(spec.buildPathname);
+    if (slim) {
+        out.push(
+            "# runtime: nothing but the executable, the shared libraries it loads (with their own), CA certificates",
+            "# and /etc/passwd naming the non-root user, all from the build stage: no shell, no package manager,",
+            "# no SBCL, no sources. The libraries are one layer and the executable another, so a code change",
+            "# ships only the executable's layer. PORT is honoured, so the same image runs on Heroku (which runs",
+            "# an ENTRYPOINT as it is, without a shell), Docker and a host.",
+            "FROM scratch AS runtime",
+            `COPY --from=build ${IMAGE_PATHS.rootfs}/ /`,
+            `COPY --from=build ${built} ${exe}`,
+        );
+    } else {
+        out.push(
+            "# runtime: the Debian base with the executable, the packages of the shared libraries it needs, CA",
+            "# certificates and a non-root user; a shell and apt for debugging. No SBCL, no sources. PORT is",
+            "# honoured, so the same image runs on Heroku, Docker and a host.",
+            `FROM ${spec.baseImage} AS runtime`,
+            aptInstall(["ca-certificates", ...runtimeLibraries(spec), ...spec.runtimePackages]).replace(
+                " && rm -rf /var/lib/apt/lists/*",
+                ` && rm -rf /var/lib/apt/lists/* \\\n && groupadd --system --gid ${RUNTIME_UID} app \\\n && useradd --system --uid ${RUNTIME_UID} --gid ${RUNTIME_UID} --home-dir ${IMAGE_PATHS.runtimeHome} --no-create-home --shell /usr/sbin/nologin app`,
+            ),
+            "# The Debian packages of the shared libraries the executable opens, found in the build stage. An unchanged",
+            "# list keeps this layer cached, so a code change does not reinstall them.",
+            `COPY --from=build ${IMAGE_PATHS.out}/runtime-packages.txt /tmp/lisp-deploy-runtime-packages.txt`,
+            "RUN packages=$(cat /tmp/lisp-deploy-runtime-packages.txt); rm /tmp/lisp-deploy-runtime-packages.txt; \\",
+            '    if [ -n "$packages" ]; then apt-get update \\',
+            "     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $packages \\",
+            "     && apt-get clean && rm -rf /var/lib/apt/lists/*; fi",
+            `COPY --from=build ${built} ${exe}`,
+            "# Fail the build, not the first start, when a foreign library the executable opens is missing.",
+            `COPY --from=build ${sharedObjects} /tmp/lisp-deploy-shared-objects.txt`,
+            "RUN missing=''; for lib in $(cat /tmp/lisp-deploy-shared-objects.txt); do \\",
+            '      if [ -e "$lib" ] || ldconfig -p | grep -qF "$lib ("; then :; else missing="$missing $lib"; fi; done; \\',
+            "    rm /tmp/lisp-deploy-shared-objects.txt; \\",
+            '    if [ -n "$missing" ]; then echo "lisp-deploy: the executable opens$missing at start, but the runtime image lacks it;' +
+                ' no Debian package owns it, so add the package that provides it to runtimePackages." >&2; exit 1; fi',
+        );
+    }
     out.push(
-        "# runtime: only the executable, the shared libraries it needs, CA certificates and a non-root user.",
-        "# No SBCL, no sources. PORT is honoured, so the same image runs on Heroku, Docker and a host.",
-        `FROM ${spec.baseImage} AS runtime`,
-        aptInstall(["ca-certificates", ...runtimeLibraries(spec), ...spec.runtimePackages]).replace(
-            " && rm -rf /var/lib/apt/lists/*",
-            ` && rm -rf /var/lib/apt/lists/* \\\n && groupadd --system --gid ${RUNTIME_UID} app \\\n && useradd --system --uid ${RUNTIME_UID} --gid ${RUNTIME_UID} --home-dir ${IMAGE_PATHS.runtimeHome} --no-create-home --shell /usr/sbin/nologin app`,
-        ),
-        "# The Debian packages of the shared libraries the executable opens, found in the build stage. An unchanged",
-        "# list keeps this layer cached, so a code change does not reinstall them.",
-        `COPY --from=build ${IMAGE_PATHS.out}/runtime-packages.txt /tmp/lisp-deploy-runtime-packages.txt`,
-        "RUN packages=$(cat /tmp/lisp-deploy-runtime-packages.txt); rm /tmp/lisp-deploy-runtime-packages.txt; \\",
-        '    if [ -n "$packages" ]; then apt-get update \\',
-        "     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $packages \\",
-        "     && apt-get clean && rm -rf /var/lib/apt/lists/*; fi",
-        `COPY --from=build ${IMAGE_PATHS.out}/${spec.buildPathname} ${exe}`,
-        "# Fail the build, not the first start, when a foreign library the executable opens is missing.",
-        `COPY --from=build ${IMAGE_PATHS.out}/shared-objects.txt /tmp/lisp-deploy-shared-objects.txt`,
-        "RUN missing=''; for lib in $(cat /tmp/lisp-deploy-shared-objects.txt); do \\",
-        '      if [ -e "$lib" ] || ldconfig -p | grep -qF "$lib ("; then :; else missing="$missing $lib"; fi; done; \\',
-        "    rm /tmp/lisp-deploy-shared-objects.txt; \\",
-        '    if [ -n "$missing" ]; then echo "lisp-deploy: the executable opens$missing at start, but the runtime image lacks it;' +
-            ' no Debian package owns it, so add the package that provides it to runtimePackages." >&2; exit 1; fi',
         `USER ${RUNTIME_UID}:${RUNTIME_UID}`,
         `WORKDIR ${IMAGE_PATHS.runtimeHome}`,
         `ENV PORT=${spec.port}`,

@@ -5,9 +5,11 @@ import { ValidationError } from "../errors";
 import { writeContext } from "./context";
 import { DependencySourceArgs, SbclOriginArgs, toDependencySource, toSbclOrigin } from "./args";
 import { planImage } from "./plan";
+import type { RuntimeBase } from "./dockerfile";
 
 // The option types LispImageArgs is made of, public through src/index.ts's single export line.
 export type { DependencySource, ImagePlanOptions, SbclOrigin } from "./plan";
+export { RuntimeBase } from "./dockerfile";
 export * from "./args";
 
 /** A registry to push the runtime image to (e.g. Heroku's `registry.heroku.com`, or a local registry). */
@@ -59,6 +61,17 @@ export interface LispImageArgs {
     readonly compression?: boolean;
     /** Default `PORT` of the runtime image (default 8080). */
     readonly port?: number;
+    /**
+     * What the runtime image is built on: "slim" (default) holds only the executable, the shared libraries
+     * it loads, CA certificates and the non-root user, with no shell or package manager; "debian-slim" is
+     * the Debian base with a shell and apt, for debugging inside the container.
+     */
+    readonly runtimeBase?: RuntimeBase;
+    /**
+     * SBCL's heap limit in MB (`--dynamic-space-size`), saved into the executable (default: the SBCL
+     * build's own). A heap that fills up ends in SBCL's "Heap exhausted" error, not the kernel's OOM killer.
+     */
+    readonly dynamicSpaceSizeMb?: number;
     /** Directory holding this package's `lisp-deploy.asd` and `src/` (default: the package's own `lisp/`). */
     readonly lispDeploySystemDir?: string;
     /** Paths (relative to the current directory) never copied from the app tree. */

@@ -9,6 +9,10 @@ import {
     DEPENDENCY_BUILD_SCRIPTS,
     DependencySourceSpec,
     DockerfileSpec,
+    DYNAMIC_SPACE_SIZE_LIMITS_MB,
+    QUICKLISP_STAGE_SCRIPTS,
+    RUNTIME_BASES,
+    RuntimeBase,
     executablePath,
     renderDependencyList,
     renderDockerfile,
@@ -17,8 +21,10 @@ import {
 
 /** The Quicklisp dist LispImage pins when none is given: a fixed version, so two builds get the same libraries. */
 export const DEFAULT_QUICKLISP_DIST = "2024-10-12";
-/** Where the Quicklisp client comes from. */
-export const QUICKLISP_CLIENT_URL = "https://beta.quicklisp.org/quicklisp.lisp";
+/** The Quicklisp client version LispImage installs: pinned, like the dist, so two builds get the same client. */
+export const QUICKLISP_CLIENT_VERSION = "2021-02-13";
+/** The pinned client's description (its files' URLs and sha256 digests), fetched over HTTPS. */
+export const QUICKLISP_CLIENT_INFO_URL = `https://beta.quicklisp.org/client/${QUICKLISP_CLIENT_VERSION}/client-info.sexp`;
 /** Where the qlot installer comes from. */
 export const QLOT_INSTALLER_URL = "https://qlot.tech/installer";
 /** The base image of every stage unless told otherwise (setup-machine.sh makes it locally). */
@@ -69,6 +75,10 @@ export interface ImagePlanOptions {
     readonly compression?: boolean;
     /** Default `PORT` of the runtime image (default 8080). */
     readonly port?: number;
+    /** What the runtime image is built on: "slim" (default; no shell, no package manager) or "debian-slim" (a shell for debugging). */
+    readonly runtimeBase?: RuntimeBase;
+    /** SBCL's heap limit in MB, saved into the executable (default: the SBCL build's own, usually 8 GB on x86-64). */
+    readonly dynamicSpaceSizeMb?: number;
     /** Directory holding this package's `lisp-deploy.asd` and `src/` (default: the package's own `lisp/`). */
     readonly lispDeploySystemDir?: string;
     /** Paths (relative to the current directory) never copied from the app tree, e.g. the context directory. */
@@ -148,6 +158,14 @@ export function planImage(options: ImagePlanOptions, field = "args"): ImagePlan 
     checkPackages(`${field}.runtimePackages`, options.runtimePackages);
     const baseImage = options.baseImage ?? DEFAULT_BASE_IMAGE;
     if (!/^[a-z0-9][a-z0-9._/:@-]*$/i.test(baseImage)) throw new ValidationError(`${field}.baseImage`, `"${baseImage}" is not an image reference; write e.g. "debian:bookworm-slim".`);
+    const runtimeBase = options.runtimeBase ?? "slim";
+    if (!RUNTIME_BASES.includes(runtimeBase)) {
+        throw new ValidationError(`${field}.runtimeBase`, `must be ${RUNTIME_BASES.map((b) => `"${b}"`).join(" or ")} ("debian-slim" has a shell for debugging); got ${JSON.stringify(runtimeBase)}.`);
+    }
+    const size = options.dynamicSpaceSizeMb;
+    if (size !== undefined && (!Number.isInteger(size) || size < DYNAMIC_SPACE_SIZE_LIMITS_MB.min || size > DYNAMIC_SPACE_SIZE_LIMITS_MB.max)) {
+        throw new ValidationError(`${field}.dynamicSpaceSizeMb`, `must be a whole number of MB from ${DYNAMIC_SPACE_SIZE_LIMITS_MB.min} to ${DYNAMIC_SPACE_SIZE_LIMITS_MB.max} (SBCL's heap limit); got ${JSON.stringify(size)}.`);
+    }
 
     const excludeFromApp = [...(options.excludeFromApp ?? [])];
     if (source.kind === "vendored") {
@@ -191,7 +209,10 @@ export function planImage(options: ImagePlanOptions, field = "args"): ImagePlan 
             if (!/^\d{4}-\d{2}-\d{2}$/.test(distVersion)) {
                 throw new ValidationError(`${field}.dependencySource.distVersion`, `"${distVersion}" is not a Quicklisp dist version; write a date like "${DEFAULT_QUICKLISP_DIST}".`);
             }
-            dependencySpec = { kind: "quicklisp", distVersion, clientUrl: QUICKLISP_CLIENT_URL };
+            dependencySpec = { kind: "quicklisp", distVersion, clientInfoUrl: QUICKLISP_CLIENT_INFO_URL };
+            for (const script of QUICKLISP_STAGE_SCRIPTS) {
+                files.push(textFile(`${CONTEXT_PATHS.buildScripts}/${script}`, fs.readFileSync(path.join(buildScriptsDir, script), "utf8")));
+            }
             break;
         }
         case "qlot": {
@@ -259,6 +280,8 @@ export function planImage(options: ImagePlanOptions, field = "args"): ImagePlan 
         buildPathname: app.buildPathname,
         compression: options.compression ?? false,
         port,
+        runtimeBase,
+        dynamicSpaceSizeMb: options.dynamicSpaceSizeMb,
     };
     const dockerfile = renderDockerfile(spec);
     files.push(textFile("Dockerfile", dockerfile));

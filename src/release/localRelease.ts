@@ -30,9 +30,10 @@ export interface LocalReleaseArgs {
     /** Non-secret environment variables (shown in previews). PORT and BIND_ADDRESS are set by the release. */
     readonly environment?: { [name: string]: pulumi.Input<string> };
     /**
-     * Secret environment variables: never shown in previews or logs, never in the container's plain
-     * environment. They are uploaded as a secret 0400 file the app's user reads, sourced just before the
-     * executable starts. Needs `executablePath`.
+     * Secret environment variables: never shown in previews or logs, never in the container's configuration
+     * (`docker inspect`). They are uploaded as a secret 0400 file the app's user reads, and the executable
+     * LispImage built reads that file into its environment before the app starts (the image has no shell to
+     * source it). Needs `executablePath`.
      */
     readonly secretEnvironment?: { [name: string]: pulumi.Input<string> };
     /** The executable inside the image (LispImage's `executablePath`); required with `secretEnvironment`. */
@@ -58,6 +59,12 @@ export interface LocalReleasePlan {
 
 /** Where the secret environment file is uploaded inside the container. */
 export const SECRET_ENV_FILE = "/etc/lisp-deploy-secret.env";
+
+/**
+ * The variable naming that file. The executable's toplevel (lisp/build/sbcl.lisp, `load-environment-file`)
+ * reads the file it names before the app starts: the slim runtime image has no shell that could source it.
+ */
+export const ENV_FILE_VARIABLE = "LISP_DEPLOY_ENV_FILE";
 
 /** How many of the container's last log lines a failed health check includes in its error. */
 export const HEALTH_LOG_LINES = 30;
@@ -128,18 +135,24 @@ export function planLocalRelease(name: string, args: LocalReleaseArgs, field = "
  * 127.0.0.1:<port> itself, in bridge mode it listens on all of the container's interfaces and Docker
  * publishes the port on 127.0.0.1 only.
  */
-export function renderContainerEnv(plan: LocalReleasePlan, environment: Record<string, string>): string[] {
-    const own =
+export function renderContainerEnv(plan: LocalReleasePlan, environment: Record<string, string>, hasSecrets = false): string[] {
+    const own: Record<string, string> =
         plan.networkMode === NetworkMode.Host
             ? { PORT: String(plan.port), BIND_ADDRESS: "127.0.0.1" }
             : { PORT: String(plan.containerPort), BIND_ADDRESS: "0.0.0.0" };
+    // Only the file's path: its contents (the secrets) never enter the container's configuration.
+    if (hasSecrets) own[ENV_FILE_VARIABLE] = SECRET_ENV_FILE;
     const all: Record<string, string> = { ...environment, ...own };
     return Object.keys(all)
         .sort()
         .map((k) => `${k}=${all[k]}`);
 }
 
-/** The secret environment file: `export`-free shell assignments, sorted, each value single-quoted. */
+/**
+ * The secret environment file: `export`-free shell assignments, sorted, each value single-quoted. The
+ * executable parses exactly this quoting (lisp/build/common.lisp, `parse-environment-file`); a shell reads it
+ * the same way, which a debian-slim image allows for debugging.
+ */
 export function renderSecretEnvFile(environment: Record<string, string>): string {
     return Object.keys(environment)
         .sort()
@@ -147,14 +160,6 @@ export function renderSecretEnvFile(environment: Record<string, string>): string
         .join("");
 }
 
-/**
- * The container's entrypoint when there are secrets: a POSIX shell reads the secret file into the
- * environment (set -a exports what it assigns) and then becomes the executable, so signals still reach
- * the app directly. The runtime image is Debian-based and has /bin/sh.
- */
-export function secretEntrypoint(executablePath: string): string[] {
-    return ["/bin/sh", "-c", `set -a; . ${SECRET_ENV_FILE}; set +a; exec "$0"`, executablePath];
-}
 
 /** Single-quotes a word for the shell. */
 function shellQuote(s: string): string {
@@ -223,11 +228,11 @@ export class LocalRelease extends pulumi.ComponentResource {
         super("lisp-deploy:index:LocalRelease", name, {}, opts);
 
         const plainEnv = pulumi.output(args.environment ?? {}) as pulumi.Output<Record<string, string>>;
-        const envs = plainEnv.apply((plain) => renderContainerEnv(plan, plain));
         const secretFile =
             args.secretEnvironment !== undefined && plan.executablePath !== undefined
                 ? pulumi.secret(pulumi.output(args.secretEnvironment ?? {}) as pulumi.Output<Record<string, string>>).apply(renderSecretEnvFile)
                 : undefined;
+        const envs = plainEnv.apply((plain) => renderContainerEnv(plan, plain, secretFile !== undefined));
 
         const container = new docker.Container(
             `${name}-container`,
@@ -243,7 +248,8 @@ export class LocalRelease extends pulumi.ComponentResource {
                         : undefined,
                 // Our own health check below reports the app's log on failure; the provider's wait would only time out.
                 mustRun: true,
-                entrypoints: secretFile ? pulumi.output(plan.executablePath!).apply(secretEntrypoint) : undefined,
+                // The executable itself, no shell in front: it reads the secret file named in its environment.
+                entrypoints: secretFile ? pulumi.output(plan.executablePath!).apply((exe) => [exe]) : undefined,
                 uploads: secretFile
                     ? [{ file: SECRET_ENV_FILE, content: secretFile, permissions: "0400", owner: String(RUNTIME_UID), group: String(RUNTIME_UID) }]
                     : undefined,

@@ -13,4 +13,5 @@ export const HELLO_DOCKERFILE_SPEC: DockerfileSpec = {
     buildPathname: "hello",
     compression: false,
     port: 8080,
+    runtimeBase: "slim",
 };

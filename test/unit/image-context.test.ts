@@ -37,6 +37,7 @@ describe("planImage and the build context", () => {
             "lisp-deploy/build/dependencies.lisp",
             "lisp-deploy/build/executable.lisp",
             "lisp-deploy/build/runtime-packages.sh",
+            "lisp-deploy/build/runtime-rootfs.sh",
             "lisp-deploy/build/sbcl.lisp",
             "lisp-deploy/dependencies.txt",
             // hello uses the lisp-deploy runtime, which the app does not carry: the package bundles it.

@@ -19,8 +19,9 @@ describe("renderDockerfile", () => {
             "FROM basepackages AS quicklisp",
             "FROM quicklisp AS dependencies",
             "FROM dependencies AS build",
-            "FROM debian:bookworm-slim AS runtime",
+            "FROM scratch AS runtime",
         ]);
+        expect(renderDockerfile({ ...base, runtimeBase: "debian-slim" }).split("\n").filter((l) => l.startsWith("FROM ")).pop()).toBe("FROM debian:bookworm-slim AS runtime");
         expect(STAGES).toEqual(["basepackages", "quicklisp", "dependencies", "build", "runtime"]);
     });
 
@@ -45,14 +46,21 @@ describe("renderDockerfile", () => {
         expect(stage(other, "build")).not.toBe(stage(renderDockerfile(base), "build"));
     });
 
-    test("Quicklisp (the default source) installs the client and the pinned dist, and loads its setup", () => {
-        const text = renderDockerfile({ ...base, dependencySource: { kind: "quicklisp", distVersion: "2024-10-12", clientUrl: "https://beta.quicklisp.org/quicklisp.lisp" } });
+    test("Quicklisp (the default source) installs the pinned client and dist over HTTPS only, and loads its setup", () => {
+        const clientInfoUrl = "https://beta.quicklisp.org/client/2021-02-13/client-info.sexp";
+        const text = renderDockerfile({ ...base, dependencySource: { kind: "quicklisp", distVersion: "2024-10-12", clientInfoUrl } });
         const ql = stage(text, "quicklisp");
-        expect(ql).toContain("RUN curl -fsSL -o /tmp/quicklisp.lisp https://beta.quicklisp.org/quicklisp.lisp");
-        expect(ql).toContain(`--eval '(quicklisp-quickstart:install :path "/opt/quicklisp/")'`);
-        expect(ql).toContain(`--eval '(ql-dist:install-dist "http://beta.quicklisp.org/dist/quicklisp/2024-10-12/distinfo.txt" :replace t :prompt nil)'`);
+        expect(ql).toContain("COPY lisp-deploy/build/quicklisp-https.lisp /opt/lisp-deploy/build/");
+        expect(ql).toContain("--load /opt/lisp-deploy/build/quicklisp-https.lisp");
+        expect(ql).toContain(
+            `--eval '(lisp-deploy-quicklisp:install "/opt/quicklisp/" "${clientInfoUrl}" "https://beta.quicklisp.org/dist/quicklisp/2024-10-12/distinfo.txt")'`,
+        );
+        // Quicklisp's own client speaks plain HTTP only: nothing in the Dockerfile may hand it an http:// URL.
+        expect(text).not.toContain("http://");
+        expect(text).not.toContain("quicklisp-quickstart");
         expect(stage(text, "basepackages")).toMatch(/install -y --no-install-recommends ca-certificates curl sbcl/);
         expect(stage(text, "dependencies")).toContain("LISP_DEPLOY_SETUP=/opt/quicklisp/setup.lisp");
+        expect(() => renderDockerfile({ ...base, dependencySource: { kind: "quicklisp", distVersion: "2024-10-12", clientInfoUrl: "http://beta.quicklisp.org/x" } })).toThrow(/https URL/);
     });
 
     test("qlot copies qlfile and qlfile.lock (they are dependencies) and runs qlot install", () => {
@@ -88,18 +96,55 @@ describe("renderDockerfile", () => {
         expect(file).toContain("COPY lisp-deploy/sbcl/sbcl.tar.bz2 /tmp/sbcl.tar");
     });
 
-    test("the runtime stage: executable at /app/<name>, libraries, non-root user, PORT, no SBCL", () => {
-        const runtime = stage(renderDockerfile({ ...base, compression: true, port: 5000, buildPathname: "srv" }), "runtime");
+    test("the slim runtime stage: scratch, the file system assembled in the build stage, the executable, non-root user, PORT", () => {
+        const text = renderDockerfile({ ...base, compression: true, port: 5000, buildPathname: "srv" });
+        expect(stage(text, "build")).toContain(
+            "&& sh /opt/lisp-deploy/build/runtime-rootfs.sh /opt/lisp-deploy/out/srv /opt/lisp-deploy/out/shared-objects.txt /opt/lisp-deploy/rootfs 10001 libssl3",
+        );
+        // The user-named runtime packages are installed in the build stage, before the app is copied (cached across code changes).
+        const build = stage(text, "build");
+        expect(build.indexOf("apt-get install -y --no-install-recommends libssl3")).toBeGreaterThan(0);
+        expect(build.indexOf("apt-get install -y --no-install-recommends libssl3")).toBeLessThan(build.indexOf("COPY app/"));
+        expect(stage(text, "runtime").trimEnd().split("\n")).toEqual([
+            "FROM scratch AS runtime",
+            "COPY --from=build /opt/lisp-deploy/rootfs/ /",
+            "COPY --from=build /opt/lisp-deploy/out/srv /app/srv",
+            "USER 10001:10001",
+            "WORKDIR /app",
+            "ENV PORT=5000",
+            "EXPOSE 5000",
+            'ENTRYPOINT ["/app/srv"]',
+        ]);
+        // No RUN at all in the runtime stage: it has no shell to run one.
+        expect(stage(text, "runtime")).not.toMatch(/^RUN /m);
+        expect(stage(renderDockerfile({ ...base, runtimePackages: [] }), "build")).not.toContain("apt-get");
+    });
+
+    test("dynamicSpaceSizeMb is a runtime option of the build's SBCL (saved into the executable); absent, SBCL's default", () => {
+        expect(stage(renderDockerfile({ ...base, dynamicSpaceSizeMb: 3072 }), "build")).toContain(
+            "sbcl --core /opt/lisp-deploy/dependencies.core --dynamic-space-size 3072MB --non-interactive",
+        );
+        expect(renderDockerfile(base)).not.toContain("--dynamic-space-size");
+        // The dependencies stage does not change with it: the heap limit is the executable's, not the dependencies'.
+        expect(stage(renderDockerfile({ ...base, dynamicSpaceSizeMb: 3072 }), "dependencies")).toBe(stage(renderDockerfile(base), "dependencies"));
+        for (const bad of [100, 2048.5, -1, 5 * 1024 * 1024]) {
+            expect(() => renderDockerfile({ ...base, dynamicSpaceSizeMb: bad })).toThrow(/dynamicSpaceSizeMb/);
+        }
+        expect(() => renderDockerfile({ ...base, runtimeBase: "alpine" as never })).toThrow(/runtimeBase/);
+    });
+
+    test("the debian-slim runtime stage: executable at /app/<name>, libraries, non-root user, PORT, no SBCL", () => {
+        const runtime = stage(renderDockerfile({ ...base, runtimeBase: "debian-slim", compression: true, port: 5000, buildPathname: "srv" }), "runtime");
         expect(runtime).toContain("apt-get install -y --no-install-recommends ca-certificates libssl3 libzstd1 zlib1g");
         expect(runtime).toContain("groupadd --system --gid 10001 app \\\n && useradd --system --uid 10001 --gid 10001");
         expect(runtime).toContain("COPY --from=build /opt/lisp-deploy/out/srv /app/srv");
         expect(runtime.trimEnd().split("\n").slice(-5)).toEqual(["USER 10001:10001", "WORKDIR /app", "ENV PORT=5000", "EXPOSE 5000", 'ENTRYPOINT ["/app/srv"]']);
         expect(runtime).not.toMatch(/\bsbcl\b/);
-        expect(stage(renderDockerfile(base), "runtime")).toContain("ca-certificates libssl3 libzstd1 \\");
+        expect(stage(renderDockerfile({ ...base, runtimeBase: "debian-slim" }), "runtime")).toContain("ca-certificates libssl3 libzstd1 \\");
     });
 
-    test("the build stage finds the Debian packages of the libraries the executable opens; the runtime installs them before the executable", () => {
-        const text = renderDockerfile(base);
+    test("debian-slim: the build stage finds the Debian packages of the libraries the executable opens; the runtime installs them before the executable", () => {
+        const text = renderDockerfile({ ...base, runtimeBase: "debian-slim" });
         expect(stage(text, "build")).toContain(
             "sh /opt/lisp-deploy/build/runtime-packages.sh /opt/lisp-deploy/out/shared-objects.txt /opt/lisp-deploy/out/runtime-packages.txt",
         );

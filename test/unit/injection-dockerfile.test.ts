@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../../src/errors";
-import { DockerfileSpec, renderDockerfile } from "../../src/image/dockerfile";
+import { DockerfileSpec, renderDockerfile, RUNTIME_BASES } from "../../src/image/dockerfile";
 import { HELLO_DOCKERFILE_SPEC } from "./dockerfileFixtures";
 import { buildContextDir, contextDirName, LispImage } from "../../src/image/lispImage";
 import { planImage } from "../../src/image/plan";
@@ -39,7 +39,6 @@ function instructions(dockerfile: string): { keyword: string; args: string }[] {
     return out;
 }
 
-const KEYWORDS = instructions(renderDockerfile(base)).map((i) => i.keyword);
 
 /** Runs the build stage's RUN as Docker would (`/bin/sh -c`), with sbcl, mkdir and sh stubbed: returns what sbcl saw. */
 function buildStageEnvironment(dockerfile: string): Record<string, string> {
@@ -103,8 +102,9 @@ describe("renderDockerfile property: no value adds an instruction or changes a c
                 fc.oneof(hostile, fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,10}$/)),
                 fc.array(fc.oneof(hostile, fc.stringMatching(/^[a-z0-9][a-z0-9+.-]{1,8}$/)), { maxLength: 2 }),
                 fc.option(hostile.map((s) => `https://example.org/${s}`), { nil: undefined }),
-                (systemName, entryPoint, buildPathname, runtimePackages, url) => {
-                    const spec: DockerfileSpec = { ...base, systemName, entryPoint, buildPathname, runtimePackages, sbcl: url === undefined ? base.sbcl : { kind: "url", url } };
+                fc.constantFrom(...RUNTIME_BASES),
+                (systemName, entryPoint, buildPathname, runtimePackages, url, runtimeBase) => {
+                    const spec: DockerfileSpec = { ...base, systemName, entryPoint, buildPathname, runtimePackages, runtimeBase, sbcl: url === undefined ? base.sbcl : { kind: "url", url } };
                     let dockerfile: string;
                     try {
                         dockerfile = renderDockerfile(spec);
@@ -114,8 +114,15 @@ describe("renderDockerfile property: no value adds an instruction or changes a c
                         return;
                     }
                     const parsed = instructions(dockerfile);
-                    // The same instructions as the plain spec (an SBCL URL adds its one RUN in basepackages).
-                    const expected = url === undefined ? KEYWORDS : instructions(renderDockerfile({ ...base, sbcl: { kind: "url", url: "https://example.org/x" } })).map((i) => i.keyword);
+                    // The same instructions as a plain spec of the same shape (an SBCL URL adds its one RUN in
+                    // basepackages; with the slim runtime, runtime packages add their install to the build stage).
+                    const plain: DockerfileSpec = {
+                        ...base,
+                        runtimeBase,
+                        runtimePackages: runtimePackages.length > 0 ? ["libssl3"] : [],
+                        sbcl: url === undefined ? base.sbcl : { kind: "url", url: "https://example.org/x" },
+                    };
+                    const expected = instructions(renderDockerfile(plain)).map((i) => i.keyword);
                     expect(parsed.map((i) => i.keyword)).toEqual(expected);
                     // The build stage's shell command hands sbcl exactly the values given.
                     expect(buildStageEnvironment(dockerfile)).toEqual({ system: systemName, entryPoint, output: `/opt/lisp-deploy/out/${buildPathname}` });

@@ -125,7 +125,7 @@ describe("LocalRelease under a mocked Pulumi engine", () => {
         expect(await valueOf(release.url)).toBe("http://127.0.0.1:18501/");
     });
 
-    test("secret environment values travel only in a secret 0400 file sourced before the executable, never in envs or commands", async () => {
+    test("secret environment values travel only in a secret 0400 file the executable reads, never in envs or commands", async () => {
         const { mocks, release } = await runRelease("unit-secret", {
             image: "i",
             executablePath: "/app/hello",
@@ -133,8 +133,9 @@ describe("LocalRelease under a mocked Pulumi engine", () => {
             secretEnvironment: { API_TOKEN: pulumi.secret("s3cr3t 'value'") },
         });
         const [container] = mocks.ofType("docker:index/container:Container");
-        expect(container.inputs.envs).toEqual(["BIND_ADDRESS=0.0.0.0", "GREETING=hi", "PORT=8080"]);
-        expect(container.inputs.entrypoints).toEqual(["/bin/sh", "-c", 'set -a; . /etc/lisp-deploy-secret.env; set +a; exec "$0"', "/app/hello"]);
+        // Only the file's path is in the environment; the executable itself (no shell) reads the file.
+        expect(container.inputs.envs).toEqual(["BIND_ADDRESS=0.0.0.0", "GREETING=hi", "LISP_DEPLOY_ENV_FILE=/etc/lisp-deploy-secret.env", "PORT=8080"]);
+        expect(container.inputs.entrypoints).toEqual(["/app/hello"]);
         // The mock monitor keeps secrets wrapped: the uploads (the file's content) are marked secret.
         expect(container.inputs.uploads[SECRET_SIG_KEY]).toBeDefined();
         const [upload] = container.inputs.uploads.value;
