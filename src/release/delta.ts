@@ -154,7 +154,7 @@ export class DeltaRelease extends pulumi.ComponentResource {
         );
         const depsPrepare = new command.remote.Command(
             `${name}-dependencies-prepare`,
-            { connection, create: `set -eu\nmkdir -p ${root}/dependencies/${key}\nchmod 0755 ${root} ${root}/dependencies ${root}/dependencies/${key}\n` },
+            { connection, create: releaseScript("prepare-dependencies", { APP: args.app, DEPENDENCIES_KEY: key }) },
             { parent: this },
         );
         const depsUpload = new command.remote.CopyToRemote(

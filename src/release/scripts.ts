@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 
 /** The scripts SystemdRelease runs on a host; each lives as a file in src/release/scripts/. */
-export type ReleaseScriptName = "prepare" | "activate" | "remove" | "activate-slot" | "remove-slots" | "delta-build";
+export type ReleaseScriptName = "prepare" | "activate" | "remove" | "activate-slot" | "remove-slots" | "delta-build" | "prepare-dependencies";
 
 /**
  * Where the script files are: beside this module in the source tree, or in `src/release/scripts`
