@@ -19,13 +19,41 @@ export interface ProxySpec {
     publicPort: number;
     /** Address the proxy binds to; undefined means every interface. */
     listenAddress?: string;
-    /** Caddy only: port of its admin API on 127.0.0.1 (used by `systemctl reload caddy`). */
+    /** Caddy only: port of its admin API on 127.0.0.1 (written into the main Caddyfile, see {@link renderCaddyMainConfig}). */
     adminPort: number;
 }
 
-/** Where the config of each proxy lives on the host. Caddy reads one Caddyfile, which lisp-deploy owns. */
+/**
+ * Where this app's own proxy config lives on the host: one file per app, so two zero-downtime apps on one
+ * host never overwrite each other. nginx reads every file in conf.d; Caddy reads the one Caddyfile, which
+ * lisp-deploy owns and which imports every app's file (see {@link renderCaddyMainConfig}).
+ */
 export function proxyConfigFile(proxy: ReverseProxy, app: string): string {
-    return proxy === ReverseProxy.Caddy ? "/etc/caddy/Caddyfile" : `/etc/nginx/conf.d/lisp-deploy-${app}.conf`;
+    return proxy === ReverseProxy.Caddy ? `${CADDY_APPS_DIR}/${app}.caddy` : `/etc/nginx/conf.d/lisp-deploy-${app}.conf`;
+}
+
+/** Caddy's own config file (what `systemctl reload caddy` reads). */
+export const CADDY_MAIN_CONFIG_FILE = "/etc/caddy/Caddyfile";
+/** The directory of the per-app Caddy site files the main Caddyfile imports. */
+export const CADDY_APPS_DIR = "/etc/caddy/lisp-deploy";
+
+/**
+ * The main Caddyfile: only Caddy's global options and the import of every app's site file. Every app's
+ * activation writes the same text (apps on one host give the same `adminPort`), so none owns another's site.
+ */
+export function renderCaddyMainConfig(adminPort: number): string {
+    validatePort("adminPort", adminPort);
+    return [
+        "# Rendered by lisp-deploy (SystemdRelease zero-downtime mode); each app's site is its own file below.",
+        "{",
+        // The admin API is how `systemctl reload caddy` applies a new config, and where the release asks
+        // Caddy how many requests it still has in flight to the old slot (/reverse_proxy/upstreams).
+        `\tadmin 127.0.0.1:${adminPort}`,
+        "}",
+        "",
+        `import ${CADDY_APPS_DIR}/*.caddy`,
+        "",
+    ].join("\n");
 }
 
 /**
@@ -53,7 +81,7 @@ export function validateListenAddress(field: string, address: string): void {
     }
 }
 
-/** Renders the proxy's config pointing at one slot; the release script writes it and reloads the proxy. */
+/** Renders this app's proxy config pointing at one slot; the release script writes it and reloads the proxy. */
 export function renderProxyConfig(spec: ProxySpec): string {
     // The app name is written into a comment line and the nginx upstream's name: a newline would add directives.
     validateAppName("app", spec.app);
@@ -73,11 +101,6 @@ function renderCaddyfile(spec: ProxySpec): string {
     const site = spec.domain ?? `http://:${spec.publicPort}`;
     return [
         `# Rendered by lisp-deploy (SystemdRelease zero-downtime mode) for ${spec.app}; the next release overwrites it.`,
-        "{",
-        // The admin API is how `systemctl reload caddy` applies a new config without dropping connections.
-        `\tadmin 127.0.0.1:${spec.adminPort}`,
-        "}",
-        "",
         `${site} {`,
         ...(spec.listenAddress !== undefined ? [`\tbind ${spec.listenAddress}`] : []),
         `\treverse_proxy 127.0.0.1:${spec.upstreamPort}`,

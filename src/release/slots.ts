@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors";
-import { proxyConfigFile, renderProxyConfig, ReverseProxy, validateDomain, validateListenAddress } from "./proxy";
+import { proxyConfigFile, renderCaddyMainConfig, renderProxyConfig, ReverseProxy, validateDomain, validateListenAddress } from "./proxy";
 import { renderUnit, UnitSpec, validatePort } from "./unit";
 
 /** The two slots of zero-downtime mode; a release goes to the one not serving. */
@@ -18,7 +18,11 @@ export interface ZeroDowntime {
     readonly publicPort?: number;
     /** Address the proxy binds to; default every interface. */
     readonly listenAddress?: string;
-    /** Seconds the old slot keeps running after the switch before it is stopped (it then drains on SIGTERM); default 2. */
+    /**
+     * The longest wait, in seconds, after the switch for the proxy to finish the requests it sent the old
+     * slot; the old slot stops as soon as the proxy reports none in flight (Caddy's upstream request count,
+     * nginx's old workers gone), and finishes whatever it still holds on SIGTERM. Default 30.
+     */
     readonly drainSeconds?: number;
     /** Caddy only: port of Caddy's admin API on 127.0.0.1, through which reloads happen; default 2019. */
     readonly adminPort?: number;
@@ -63,7 +67,7 @@ export function planZeroDowntime(field: string, app: string, port: number, zdt: 
         throw new ValidationError(`${field}.adminPort`, `${adminPort} is already used by the proxy or a slot; choose another port.`);
     }
     if (zdt.listenAddress !== undefined) validateListenAddress(`${field}.listenAddress`, zdt.listenAddress);
-    const drainSeconds = zdt.drainSeconds ?? 2;
+    const drainSeconds = zdt.drainSeconds ?? 30;
     if (!Number.isInteger(drainSeconds) || drainSeconds < 0 || drainSeconds > 600) {
         throw new ValidationError(`${field}.drainSeconds`, `must be a whole number of seconds between 0 and 600; got ${JSON.stringify(drainSeconds)}.`);
     }
@@ -141,6 +145,7 @@ export function slotActivateParams(inputs: SlotReleaseInputs, plan: ZeroDowntime
         PROXY_CONFIG_FILE: plan.proxyConfigFile,
         PROXY_CONFIG_BLUE: proxyConfigs.blue,
         PROXY_CONFIG_GREEN: proxyConfigs.green,
+        ...(plan.proxy === ReverseProxy.Caddy ? { PROXY_MAIN_CONFIG: renderCaddyMainConfig(plan.adminPort), PROXY_ADMIN_PORT: String(plan.adminPort) } : {}),
         DRAIN_SECONDS: String(plan.drainSeconds),
     };
 }

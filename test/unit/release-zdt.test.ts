@@ -4,7 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { RecordingMocks, valueOf } from "../harness/mocks";
 import { ValidationError } from "../../src/errors";
-import { nginxCertificatePaths, proxyConfigFile, renderProxyConfig, ReverseProxy } from "../../src/release/proxy";
+import { nginxCertificatePaths, proxyConfigFile, renderCaddyMainConfig, renderProxyConfig, ReverseProxy } from "../../src/release/proxy";
 import { planZeroDowntime, proxyUrl, renderSlotProxyConfigs, renderSlotUnits, slotActivateParams } from "../../src/release/slots";
 import { releaseIdOfFile, SystemdRelease, SystemdReleaseArgs } from "../../src/release/systemdRelease";
 import { renderUnit } from "../../src/release/unit";
@@ -14,14 +14,10 @@ import { renderUnit } from "../../src/release/unit";
 const base = { app: "hello", proxy: ReverseProxy.Caddy, upstreamPort: 8081, publicPort: 80, adminPort: 2019 } as const;
 
 describe("renderProxyConfig", () => {
-    test("Caddy without a domain: plain HTTP on the public port, admin API on loopback, one upstream", () => {
+    test("Caddy without a domain: this app's site only, plain HTTP on the public port, one upstream", () => {
         expect(renderProxyConfig({ ...base, publicPort: 8000, listenAddress: "127.0.0.1" })).toBe(
             [
                 "# Rendered by lisp-deploy (SystemdRelease zero-downtime mode) for hello; the next release overwrites it.",
-                "{",
-                "\tadmin 127.0.0.1:2019",
-                "}",
-                "",
                 "http://:8000 {",
                 "\tbind 127.0.0.1",
                 "\treverse_proxy 127.0.0.1:8081",
@@ -69,9 +65,25 @@ describe("renderProxyConfig", () => {
         expect(() => renderProxyConfig({ ...base, ...patch })).toThrow(new RegExp(`^${field}`));
     });
 
-    test("config files: Caddy's one Caddyfile, nginx one file per app in conf.d", () => {
-        expect(proxyConfigFile(ReverseProxy.Caddy, "hello")).toBe("/etc/caddy/Caddyfile");
+    test("config files: one per app for both proxies, so two apps on one host never overwrite each other", () => {
+        expect(proxyConfigFile(ReverseProxy.Caddy, "hello")).toBe("/etc/caddy/lisp-deploy/hello.caddy");
+        expect(proxyConfigFile(ReverseProxy.Caddy, "blog")).toBe("/etc/caddy/lisp-deploy/blog.caddy");
         expect(proxyConfigFile(ReverseProxy.Nginx, "hello")).toBe("/etc/nginx/conf.d/lisp-deploy-hello.conf");
+    });
+
+    test("Caddy's main Caddyfile holds only the global options and the import of every app's site", () => {
+        expect(renderCaddyMainConfig(2019)).toBe(
+            [
+                "# Rendered by lisp-deploy (SystemdRelease zero-downtime mode); each app's site is its own file below.",
+                "{",
+                "\tadmin 127.0.0.1:2019",
+                "}",
+                "",
+                "import /etc/caddy/lisp-deploy/*.caddy",
+                "",
+            ].join("\n"),
+        );
+        expect(() => renderCaddyMainConfig(0)).toThrow(/^adminPort/);
     });
 });
 
@@ -107,10 +119,10 @@ describe("slots", () => {
             domain: undefined,
             publicPort: 80,
             listenAddress: undefined,
-            drainSeconds: 2,
+            drainSeconds: 30,
             adminPort: 2019,
             slotPorts: { blue: 8080, green: 8081 },
-            proxyConfigFile: "/etc/caddy/Caddyfile",
+            proxyConfigFile: "/etc/caddy/lisp-deploy/hello.caddy",
         });
     });
 
@@ -150,12 +162,20 @@ describe("slots", () => {
         );
         expect(Object.keys(params).sort()).toEqual([
             "APP", "DRAIN_SECONDS", "EXECUTABLE", "HEALTH_PATH", "HEALTH_STATUS", "HEALTH_TIMEOUT", "JOURNAL_LINES", "KEEP_RELEASES",
-            "PORT_BLUE", "PORT_GREEN", "PROXY", "PROXY_CONFIG_BLUE", "PROXY_CONFIG_FILE", "PROXY_CONFIG_GREEN", "RELEASE_ID",
-            "SECRET_ENV", "SERVICE_USER", "START_TIMEOUT", "UNIT_BLUE", "UNIT_GREEN",
+            "PORT_BLUE", "PORT_GREEN", "PROXY", "PROXY_ADMIN_PORT", "PROXY_CONFIG_BLUE", "PROXY_CONFIG_FILE", "PROXY_CONFIG_GREEN",
+            "PROXY_MAIN_CONFIG", "RELEASE_ID", "SECRET_ENV", "SERVICE_USER", "START_TIMEOUT", "UNIT_BLUE", "UNIT_GREEN",
         ]);
         expect(params.START_TIMEOUT).toBe("20");
         expect(params.PORT_GREEN).toBe("8081");
         expect(params.PROXY_CONFIG_GREEN).toContain("reverse_proxy 127.0.0.1:8081");
+        expect(params.PROXY_CONFIG_FILE).toBe("/etc/caddy/lisp-deploy/hello.caddy");
+        expect(params.PROXY_MAIN_CONFIG).toBe(renderCaddyMainConfig(2019));
+        expect(params.PROXY_ADMIN_PORT).toBe("2019");
+        expect(params.DRAIN_SECONDS).toBe("30");
+        // nginx has no main config of lisp-deploy's and no admin API: its old workers are what the drain waits for.
+        const nginx = slotActivateParams({ app: "hello", executable: "hello", releaseId: "abc", keepReleases: 5, units: { blue: "B", green: "G" }, secretEnvironment: false, healthPath: "/healthz", expectedStatus: 200, timeoutSeconds: 30, startTimeoutSeconds: 20, journalLines: 30 }, planZeroDowntime("z", "hello", 8080, { proxy: "nginx", publicPort: 8000 }));
+        expect(nginx.PROXY_MAIN_CONFIG).toBeUndefined();
+        expect(nginx.PROXY_ADMIN_PORT).toBeUndefined();
     });
 });
 

@@ -21,15 +21,20 @@
 #   START_TIMEOUT       the units' TimeoutStartSec: while systemd still waits for the start, the check waits too
 #   JOURNAL_LINES       journal lines of the new slot shown when the check fails
 #   PROXY               caddy | nginx (the Debian package and the systemd unit of the same name)
-#   PROXY_CONFIG_FILE   where the proxy config for this app lives
+#   PROXY_CONFIG_FILE   this app's own proxy config file (one per app: other apps' files are never touched)
 #   PROXY_CONFIG_BLUE   the proxy config sending traffic to the blue slot
 #   PROXY_CONFIG_GREEN  the proxy config sending traffic to the green slot
-#   DRAIN_SECONDS       how long the old slot keeps running after the switch, for requests the proxy
-#                       had already sent it (the app then drains what is still in flight on SIGTERM)
+#   PROXY_MAIN_CONFIG   Caddy only: the main /etc/caddy/Caddyfile (global options, import of every app's file)
+#   PROXY_ADMIN_PORT    Caddy only: its admin API on 127.0.0.1, asked for the requests in flight to a slot
+#   DRAIN_SECONDS       the longest wait after the switch for the proxy to finish the requests it sent the
+#                       old slot; the old slot stops as soon as the proxy reports none in flight (see drain)
 #   EXECUTABLE_DIGEST   optional: the start of the executable's sha256 (its content address); an
 #                       executable that does not match is refused (see activate.sh)
 #
 # One activation of an app at a time (lock_app): a second waits for the first, then sees the slot it left.
+# An activation interrupted while switching the proxy (it leaves /opt/$APP/switch-pending) is repaired by
+# the next one before anything else: the switch is finished when its slot is healthy, undone otherwise, so
+# the last healthy slot stays what the proxy serves and what a failed release falls back to.
 #
 # Idempotent: when the active slot already runs this release with the same unit, secret file and proxy
 # config, nothing is written and nothing restarts; the health check still runs.
@@ -89,21 +94,164 @@ if ! command -v "${PROXY}" >/dev/null 2>&1; then
   if [ "${PROXY}" = nginx ]; then rm -f /etc/nginx/sites-enabled/default; fi
 fi
 
+slot_unit() { if [ "$1" = blue ]; then printf '%s' "${UNIT_BLUE}"; else printf '%s' "${UNIT_GREEN}"; fi; }
+slot_port() { if [ "$1" = blue ]; then printf '%s' "${PORT_BLUE}"; else printf '%s' "${PORT_GREEN}"; fi; }
+slot_proxy() { if [ "$1" = blue ]; then printf '%s' "${PROXY_CONFIG_BLUE}"; else printf '%s' "${PROXY_CONFIG_GREEN}"; fi; }
+
+# healthy SLOT [OLD_RUN]: the slot's unit is active (in a run other than OLD_RUN) and its port answers.
+healthy() { wait_healthy "http://127.0.0.1:$(slot_port "$1")${HEALTH_PATH}" "${APP}-$1.service" "${2:-}"; }
+
+caddy_main=/etc/caddy/Caddyfile
+# The main Caddyfile is what this release would write (always true for nginx, which has none).
+same_main_config() { [ "${PROXY}" != caddy ] || [ "$(printf '%s' "${PROXY_MAIN_CONFIG}")" = "$(cat "${caddy_main}" 2>/dev/null || true)" ]; }
+
+# Caddy replaces its listening socket on every reload (a new SO_REUSEPORT socket; the old one is closed).
+# The kernel resets every connection still queued on the closed socket, not yet accepted: on a busy host a
+# client now and then sees "connection reset" at a switch. net.ipv4.tcp_migrate_req=1 (Linux 5.14+) moves
+# those connections to the new socket instead. nginx keeps its sockets across a reload and needs nothing.
+ensure_listener_migration() {
+  local knob=/proc/sys/net/ipv4/tcp_migrate_req conf=/etc/sysctl.d/60-lisp-deploy-caddy.conf
+  [ "${PROXY}" = caddy ] || return 0
+  if [ ! -e "${knob}" ]; then
+    say "warning: this kernel has no net.ipv4.tcp_migrate_req (Linux 5.14+): a Caddy reload may reset connections queued at the switch"
+    return 0
+  fi
+  if [ ! -f "${conf}" ]; then
+    printf '%s\n' "# lisp-deploy: a Caddy reload hands queued connections to its new socket instead of resetting them." "net.ipv4.tcp_migrate_req = 1" > "${conf}"
+  fi
+  [ "$(cat "${knob}")" = 1 ] && return 0
+  { printf '1\n' > "${knob}"; } 2>/dev/null || true
+  if [ "$(cat "${knob}")" != 1 ]; then
+    say "warning: could not set net.ipv4.tcp_migrate_req=1 (${knob} is read-only here, e.g. a container sharing its host's network): a Caddy reload may reset connections queued at the switch"
+  fi
+}
+ensure_listener_migration
+
+# proxy_workers: the PIDs of nginx's worker processes now (nginx only; empty for Caddy).
+proxy_workers() {
+  local d
+  [ "${PROXY}" = nginx ] || return 0
+  for d in /proc/[0-9]*; do
+    case "$(tr '\0' ' ' < "${d}/cmdline" 2>/dev/null || true)" in
+      "nginx: worker process"*) printf '%s ' "${d#/proc/}" ;;
+    esac
+  done
+}
+
+# switch_proxy SLOT: points this app's proxy config at SLOT (and, for Caddy, writes the main Caddyfile),
+# lets the proxy check the result, reloads it gracefully (in-flight requests finish on the old upstream) or
+# starts it, and records SLOT as active. A config the proxy rejects is put back and the switch fails.
+# Sets old_workers: nginx's workers from before the reload, which drain waits for.
+switch_proxy() {
+  local slot="$1" had_config=0 had_main=0 check check_out
+  printf '%s\n' "${slot}" > "${pending_file}"
+  if [ -f "${PROXY_CONFIG_FILE}" ]; then cp -p "${PROXY_CONFIG_FILE}" "${scratch}/proxy.old"; had_config=1; fi
+  mkdir -p "$(dirname "${PROXY_CONFIG_FILE}")"
+  slot_proxy "${slot}" > "${scratch}/proxy.new"
+  install -m 0644 "${scratch}/proxy.new" "${PROXY_CONFIG_FILE}.new"
+  mv -f "${PROXY_CONFIG_FILE}.new" "${PROXY_CONFIG_FILE}"
+  if [ "${PROXY}" = caddy ]; then
+    if [ -f "${caddy_main}" ]; then cp -p "${caddy_main}" "${scratch}/main.old"; had_main=1; fi
+    if ! same_main_config; then
+      printf '%s' "${PROXY_MAIN_CONFIG}" > "${scratch}/main.new"
+      install -m 0644 "${scratch}/main.new" "${caddy_main}.new"
+      mv -f "${caddy_main}.new" "${caddy_main}"
+    fi
+    check=(caddy validate --config "${caddy_main}" --adapter caddyfile)
+  else
+    check=(nginx -t -q)
+  fi
+  if ! check_out="$("${check[@]}" 2>&1)"; then
+    if [ "${had_config}" = 1 ]; then cp -p "${scratch}/proxy.old" "${PROXY_CONFIG_FILE}"; else rm -f "${PROXY_CONFIG_FILE}"; fi
+    if [ "${PROXY}" = caddy ]; then
+      if [ "${had_main}" = 1 ]; then cp -p "${scratch}/main.old" "${caddy_main}"; else rm -f "${caddy_main}"; fi
+    fi
+    rm -f "${pending_file}"
+    say "${PROXY} rejected the new config; the old slot keeps serving:"
+    printf '%s\n' "${check_out}" >&2
+    return 1
+  fi
+  old_workers="$(proxy_workers)"
+  systemctl enable --quiet "${PROXY}.service"
+  if systemctl is-active --quiet "${PROXY}.service"; then
+    systemctl reload "${PROXY}.service" || { say "reloading ${PROXY} failed; the next release repairs the switch"; return 1; }
+  else
+    systemctl start "${PROXY}.service" || { say "starting ${PROXY} failed; the next release repairs the switch"; return 1; }
+  fi
+  printf '%s\n' "${slot}" > "${slot_file}.new"
+  mv -f "${slot_file}.new" "${slot_file}"
+  rm -f "${pending_file}"
+}
+
+# caddy_in_flight PORT: how many requests Caddy has in flight to 127.0.0.1:PORT right now, from its admin
+# API (/reverse_proxy/upstreams: num_requests per upstream; an upstream no config uses any more is absent,
+# i.e. 0). Fails when the admin API does not answer.
+caddy_in_flight() {
+  local body n
+  body="$(curl --silent --fail --max-time 2 "http://127.0.0.1:${PROXY_ADMIN_PORT}/reverse_proxy/upstreams")" || return 1
+  n="$(printf '%s' "${body}" | tr '{}' '\n\n' | grep -F "\"127.0.0.1:$1\"" | grep -o '"num_requests":[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')"
+  printf '%s' "${n:-0}"
+}
+
+# drain SLOT: waits until the proxy has nothing in flight to SLOT, asking the proxy itself: Caddy's admin
+# API counts the requests it still proxies to the slot's address; nginx's reload returns at once and its
+# old workers (the only ones that know the old slot) exit once their last request finished. Waits at most
+# DRAIN_SECONDS; after that the slot is stopped anyway and its runtime still finishes what it accepted.
+drain() {
+  local port deadline pid waiting n=""
+  port="$(slot_port "$1")"
+  deadline=$(( $(date +%s) + DRAIN_SECONDS ))
+  while :; do
+    waiting=""
+    if [ "${PROXY}" = caddy ]; then
+      if ! n="$(caddy_in_flight "${port}")"; then waiting="Caddy's admin API to answer"; elif [ "${n}" != 0 ]; then waiting="${n} request(s) Caddy still proxies to slot $1"; fi
+    else
+      for pid in ${old_workers:-}; do
+        if [ -d "/proc/${pid}" ]; then waiting="nginx's old workers to finish their requests"; fi
+      done
+    fi
+    [ -n "${waiting}" ] || return 0
+    if [ "$(date +%s)" -ge "${deadline}" ]; then
+      say "still waiting for ${waiting} after ${DRAIN_SECONDS}s (drainSeconds); stopping slot $1 anyway"
+      return 0
+    fi
+    sleep 0.1
+  done
+}
+
 slot_file="${root}/active-slot"
+pending_file="${root}/switch-pending"
+old_workers=""
+if [ -f "${pending_file}" ]; then
+  target="$(cat "${pending_file}")"
+  previous="$(cat "${slot_file}" 2>/dev/null || true)"
+  case "${target}" in blue|green) ;; *) target="" ;; esac
+  if [ -n "${target}" ] && [ "${target}" != "${previous}" ] && systemctl is-active --quiet "${APP}-${target}.service" && healthy "${target}"; then
+    say "an earlier activation was interrupted while switching the proxy to slot ${target}, which is healthy: finishing that switch"
+    switch_proxy "${target}"
+    if [ -n "${previous}" ]; then
+      drain "${previous}"
+      systemctl disable --quiet --now "${APP}-${previous}.service" 2>/dev/null || true
+    fi
+  elif [ -n "${previous}" ]; then
+    say "an earlier activation was interrupted while switching the proxy${target:+ to slot ${target}}: putting it back on slot ${previous}, the last healthy one"
+    switch_proxy "${previous}"
+    if [ -n "${target}" ] && [ "${target}" != "${previous}" ]; then systemctl stop "${APP}-${target}.service" || true; fi
+  else
+    say "an earlier first activation was interrupted while switching the proxy; starting over"
+    rm -f "${pending_file}"
+  fi
+fi
+
 active="$(cat "${slot_file}" 2>/dev/null || true)"
 case "${active}" in
   blue) idle=green ;;
   green) idle=blue ;;
   *) active=""; idle=blue ;;
 esac
-slot_unit() { if [ "$1" = blue ]; then printf '%s' "${UNIT_BLUE}"; else printf '%s' "${UNIT_GREEN}"; fi; }
-slot_port() { if [ "$1" = blue ]; then printf '%s' "${PORT_BLUE}"; else printf '%s' "${PORT_GREEN}"; fi; }
-slot_proxy() { if [ "$1" = blue ]; then printf '%s' "${PROXY_CONFIG_BLUE}"; else printf '%s' "${PROXY_CONFIG_GREEN}"; fi; }
 
 if [ "${SECRET_ENV}" = 1 ]; then cat > "${scratch}/secret.env"; else : > "${scratch}/secret.env"; fi
 
-# healthy SLOT [OLD_RUN]: the slot's unit is active (in a run other than OLD_RUN) and its port answers.
-healthy() { wait_healthy "http://127.0.0.1:$(slot_port "$1")${HEALTH_PATH}" "${APP}-$1.service" "${2:-}"; }
 
 # Same secret file content, whether it should exist or not.
 same_secret() {
@@ -116,6 +264,7 @@ if [ -n "${active}" ] \
   && [ "$(readlink "${root}/slots/${active}" || true)" = "../releases/${RELEASE_ID}" ] \
   && [ "$(slot_unit "${active}")" = "$(cat "/etc/systemd/system/${APP}-${active}.service" 2>/dev/null || true)" ] \
   && [ "$(slot_proxy "${active}")" = "$(cat "${PROXY_CONFIG_FILE}" 2>/dev/null || true)" ] \
+  && same_main_config \
   && same_secret "${active}" \
   && systemctl is-active --quiet "${APP}-${active}.service" \
   && systemctl is-active --quiet "${PROXY}.service"; then
@@ -157,37 +306,18 @@ if ! healthy "${idle}" "${old_run}"; then
   exit 1
 fi
 
-# Switch the proxy: write the config, let the proxy check it, then reload gracefully (in-flight
-# requests finish on the old upstream). A config the proxy rejects is put back and the release fails.
-had_config=0
-if [ -f "${PROXY_CONFIG_FILE}" ]; then cp -p "${PROXY_CONFIG_FILE}" "${scratch}/proxy.old"; had_config=1; fi
-mkdir -p "$(dirname "${PROXY_CONFIG_FILE}")"
-slot_proxy "${idle}" > "${scratch}/proxy.new"
-install -m 0644 "${scratch}/proxy.new" "${PROXY_CONFIG_FILE}.new"
-mv -f "${PROXY_CONFIG_FILE}.new" "${PROXY_CONFIG_FILE}"
-if [ "${PROXY}" = caddy ]; then check=(caddy validate --config "${PROXY_CONFIG_FILE}" --adapter caddyfile); else check=(nginx -t -q); fi
-if ! check_out="$("${check[@]}" 2>&1)"; then
-  if [ "${had_config}" = 1 ]; then cp -p "${scratch}/proxy.old" "${PROXY_CONFIG_FILE}"; else rm -f "${PROXY_CONFIG_FILE}"; fi
+# Switch the proxy (see switch_proxy); a config the proxy rejects stops the new slot and fails the release.
+if ! switch_proxy "${idle}"; then
   systemctl stop "${new_unit}" || true
-  say "${PROXY} rejected the new config; the old slot keeps serving:"
-  printf '%s\n' "${check_out}" >&2
   exit 1
 fi
-systemctl enable --quiet "${PROXY}.service"
-if systemctl is-active --quiet "${PROXY}.service"; then
-  systemctl reload "${PROXY}.service"
-else
-  systemctl start "${PROXY}.service"
-fi
-printf '%s\n' "${idle}" > "${slot_file}.new"
-mv -f "${slot_file}.new" "${slot_file}"
 systemctl enable --quiet "${new_unit}"
 say "${PROXY} now sends traffic to slot ${idle}"
 
 if [ -n "${active}" ]; then
   old_unit="${APP}-${active}.service"
-  sleep "${DRAIN_SECONDS}"
-  # SIGTERM: the runtime stops accepting and finishes the requests in flight before it exits.
+  drain "${active}"
+  # SIGTERM: the runtime stops accepting and finishes the requests it accepted before it exits.
   systemctl disable --quiet --now "${old_unit}" 2>/dev/null || true
   say "slot ${active} drained and stopped"
 fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Removes an app installed in zero-downtime mode: stops and deletes both slot units, this app's proxy
-# config (the proxy is stopped when its config was the Caddyfile lisp-deploy owns, reloaded otherwise)
+# config (the proxy is reloaded, or stopped when this was the last app's Caddy site)
 # and everything under /opt/$APP. The proxy package stays installed. Idempotent.
 #
 # Parameters (environment variables): APP, PROXY, PROXY_CONFIG_FILE.
@@ -13,8 +13,11 @@ for slot in blue green; do
 done
 if [ -f "${PROXY_CONFIG_FILE}" ]; then
   rm -f "${PROXY_CONFIG_FILE}"
-  if [ "${PROXY}" = caddy ]; then
+  # Caddy: each app's site is its own file imported by the main Caddyfile; stop Caddy with the last one.
+  if [ "${PROXY}" = caddy ] && ! compgen -G "$(dirname "${PROXY_CONFIG_FILE}")/*.caddy" >/dev/null; then
     systemctl disable --now --quiet caddy.service 2>/dev/null || true
+  elif [ "${PROXY}" = caddy ] && systemctl is-active --quiet caddy.service; then
+    systemctl reload caddy.service
   elif systemctl is-active --quiet nginx.service; then
     systemctl reload nginx.service
   fi
