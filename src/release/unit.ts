@@ -38,6 +38,22 @@ export interface UnitSpec {
      * and listens on 127.0.0.1 only (BIND_ADDRESS): the reverse proxy in front is the public entry.
      */
     slot?: string;
+    /**
+     * The executable's SBCL heap limit in MB (LispImage's `dynamicSpaceSizeMb`), when known: the unit's
+     * `MemoryMax=` is set a little above it ({@link memoryMaxFor}), so a leak ends in SBCL's "Heap
+     * exhausted" error (or, past the margin, the kernel killing this service alone), a journal line and a
+     * restart, never the OOM killer choosing a process on the whole host.
+     */
+    dynamicSpaceSizeMb?: number;
+}
+
+/**
+ * `MemoryMax=` in MB for an SBCL heap of `dynamicSpaceSizeMb`: the heap plus what SBCL and the app use
+ * outside it (the runtime, thread stacks, C libraries such as OpenSSL, the GC's tables): a quarter of the
+ * heap, at least 256 MB.
+ */
+export function memoryMaxFor(dynamicSpaceSizeMb: number): number {
+    return dynamicSpaceSizeMb + Math.max(256, Math.ceil(dynamicSpaceSizeMb / 4));
 }
 
 /** How systemd learns the app has started: `notify` (the app sends READY=1) or `exec` (once exec() succeeded). */
@@ -216,6 +232,9 @@ export function renderUnit(spec: UnitSpec): string {
     }
     if (spec.description !== undefined) validateDescription("description", spec.description);
     validateArguments("args", spec.args ?? []);
+    if (spec.dynamicSpaceSizeMb !== undefined && (!Number.isInteger(spec.dynamicSpaceSizeMb) || spec.dynamicSpaceSizeMb < 1)) {
+        throw new ValidationError("dynamicSpaceSizeMb", `must be a whole number of MB; got ${JSON.stringify(spec.dynamicSpaceSizeMb)}.`);
+    }
     if (spec.slot !== undefined && !/^[a-z]{1,16}$/.test(spec.slot)) {
         throw new ValidationError("slot", `must be a short lower-case word such as "blue"; got ${JSON.stringify(spec.slot)}.`);
     }
@@ -255,6 +274,9 @@ export function renderUnit(spec: UnitSpec): string {
         "TimeoutStopSec=20",
         // SBCL's SIGTERM handler unwinds and exits; SIGINT is what examples without a handler expect.
         "KillSignal=SIGTERM",
+        // Above the SBCL heap limit: the app's own memory error comes first; only past the margin does the
+        // kernel kill this service (and nothing else), which systemd logs and restarts.
+        ...(spec.dynamicSpaceSizeMb === undefined ? [] : [`MemoryMax=${memoryMaxFor(spec.dynamicSpaceSizeMb)}M`, "MemorySwapMax=0"]),
         ...(spec.user === undefined ? ["DynamicUser=yes"] : [`User=${spec.user}`, `Group=${spec.user}`]),
         `CacheDirectory=${cache}`,
         "UMask=0077",
