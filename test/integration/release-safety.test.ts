@@ -169,6 +169,34 @@ describe("activate.sh on a real systemd host over real SSH (no engine: the rende
         expect(await serving()).toBe("release four");
     }, 180_000);
 
+    test("a delta build overlapping an activation waits for it on the same lock (prepare-dependencies.sh, delta-build.sh)", async () => {
+        const key = "0123456789abcdef0123";
+        const deps = `/opt/${APP}/dependencies/${key}`;
+        expect((await host.ssh(releaseScript("prepare-dependencies", { APP, DEPENDENCIES_KEY: key }))).code).toBe(0);
+        expect((await host.exec("stat", "-c", "%a %U", deps)).stdout.trim()).toBe("755 root");
+        // The host's own /bin/true stands in for the dependencies executable: delta-build.sh checks its
+        // architecture, and finds the release below already built, so nothing runs it.
+        expect((await host.exec("cp", "/bin/true", `${deps}/.upload-lisp-deploy-dependencies`)).code).toBe(0);
+        const next = await upload(perlServer("release five", { delayListen: 3 }));
+        const activation = host.ssh(activateCommand(next));
+        await host.waitFor(async () => (await host.exec("flock", "--nonblock", LOCK, "true")).code !== 0, "the activation to take the lock", 30);
+        const build = host.ssh(
+            releaseScript("delta-build", { APP, RELEASE_ID: next, DEPENDENCIES_KEY: key, EXECUTABLE: "app", SYSTEM: "hello", ENTRY_POINT: "hello:main", COMPRESSION: "false" }),
+        );
+        const [a, b] = await Promise.all([activation, build]);
+
+        expect(a.code).toBe(0);
+        expect(a.stderr).toContain(`release ${next} is serving`);
+        expect(b.code).toBe(0);
+        expect(b.stderr).toContain(`another activation of ${APP} holds ${LOCK}; waiting for it to finish`);
+        expect(b.stderr).toMatch(new RegExp(`the other activation of ${APP} finished after \\d+s; going on with this delta build`));
+        // After the wait it saw what the activation left: the release's executable in place.
+        expect(b.stderr.indexOf("going on")).toBeLessThan(b.stderr.indexOf(`release ${next} is already built`));
+        expect(b.stdout.trim()).toBe("dependencies-and-source");
+        expect((await host.exec("test", "-x", `${deps}/lisp-deploy-dependencies`)).code).toBe(0);
+        expect(await serving()).toBe("release five");
+    }, 180_000);
+
     test("a removal overlapping an activation waits for it on the same lock, then removes everything", async () => {
         // Listens after 3 s: the activation holds the lock through its health check while the removal arrives.
         const last = await upload(perlServer("release last", { delayListen: 3 }));
