@@ -189,7 +189,7 @@ switch_proxy() {
 caddy_in_flight() {
   local body n
   body="$(curl --silent --fail --max-time 2 "http://127.0.0.1:${PROXY_ADMIN_PORT}/reverse_proxy/upstreams")" || return 1
-  n="$(printf '%s' "${body}" | tr '{}' '\n\n' | grep -F "\"127.0.0.1:$1\"" | grep -o '"num_requests":[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')"
+  n="$(printf '%s' "${body}" | tr -s '{}' '\n' | grep -F "\"127.0.0.1:$1\"" | grep -o '"num_requests":[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')"
   printf '%s' "${n:-0}"
 }
 
