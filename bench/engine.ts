@@ -5,15 +5,11 @@
  * files (a generated copy of examples/hello whose .asd lists 1,000 one-defun files), under the REAL Pulumi
  * CLI (support/pulumi-cli.ts) with this repository's stand-in docker and command plugins.
  *
- * Side by side, the same programs under test/harness/acting-engine.ts (the imitation engine, in process,
- * state carried over from a first run). THAT COMPARISON GOES AWAY WHEN THE ACTING ENGINE IS RETIRED: delete
- * the `acting` part of this file with it (it is the only reason this bench imports test/harness).
- *
  * Then where the time of one preview goes: a `-v=9` preview's own log timeline, the stand-in plugins'
  * start, node's require of the SDK and the package, and LispImage's context hashing timed alone.
  *
  * Run with `bash bench/run-engine.sh` (ROUNDS=n, default 5; ROUNDS=1 is the quick smoke mode); writes
- * bench/REPORT-engine.md (REPORT=path to write elsewhere). Ports 18660–18663, loopback only.
+ * bench/REPORT-engine.md (REPORT=path to write elsewhere). Ports 18640–18641, loopback only.
  */
 import { execFileSync, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
@@ -25,11 +21,7 @@ import { linkNodeModules, PulumiWorkspace, pulumiEnvironment, REPO_ROOT, require
 import { hashContext } from "../support/providers/docker-standin/provider";
 import { collectTree, contextHash, writeContext } from "../src/image/context";
 import { planImage } from "../src/image/plan";
-// The acting engine (retired soon; see the header).
-import { ActingEngine } from "../test/harness/acting-engine";
 import { requireDocker } from "../support/engines";
-import { RecordingMocks } from "../test/harness/mocks";
-import { readProject, runProgram, setStackConfig } from "../test/harness/program";
 
 const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 5));
 const GENERATED_FILES = Number(process.env.FILES ?? 1000);
@@ -41,14 +33,13 @@ const id = crypto.randomBytes(3).toString("hex");
 interface App {
     key: "local" | "big";
     label: string;
-    realPort: number;
-    actingPort: number;
+    port: number;
 }
 const APPS: App[] = [
-    { key: "local", label: "examples/local (examples/hello, 2 source files)", realPort: 18660, actingPort: 18662 },
-    { key: "big", label: `examples/local on a ${GENERATED_FILES}-file app`, realPort: 18661, actingPort: 18663 },
+    { key: "local", label: "examples/local (examples/hello, 2 source files)", port: 18640 },
+    { key: "big", label: `examples/local on a ${GENERATED_FILES}-file app`, port: 18641 },
 ];
-const containerName = (app: App, engine: "real" | "acting") => `engine-bench-${app.key}-${engine}-${id}`;
+const containerName = (app: App) => `engine-bench-${app.key}-${id}`;
 
 // ---------------------------------------------------------------- helpers
 
@@ -193,13 +184,13 @@ function generateBigApp(appDir: string): void {
     );
 }
 
-function config(app: App, engine: "real" | "acting"): Record<string, string> {
+function config(app: App): Record<string, string> {
     return {
-        port: String(engine === "real" ? app.realPort : app.actingPort),
+        port: String(app.port),
         networkMode: "host",
         buildNetwork: "host",
         dependencySource: "debian",
-        containerName: containerName(app, engine),
+        containerName: containerName(app),
     };
 }
 
@@ -252,7 +243,6 @@ function timeline(out: string, start: number, end: number): { label: string; at?
 interface Results {
     firstUp: Record<string, number>;
     real: Record<string, Record<string, number[]>>;
-    acting: Record<string, { first: number; noChange: number[] }>;
     timelines: Record<string, { label: string; at?: number }[]>;
     verboseTotal: Record<string, number>;
     pieces: Record<string, number[]>;
@@ -267,9 +257,8 @@ async function main(): Promise<void> {
     const imagesBefore = new Set(listImages());
     const danglingBefore = new Set(lines(execFileSync("docker", ["images", "-q", "--no-trunc", "-f", "dangling=true"], { encoding: "utf8" })));
     const scratch = scratchDir("engine-bench");
-    const res: Results = { firstUp: {}, real: {}, acting: {}, timelines: {}, verboseTotal: {}, pieces: {}, hashing: {}, contextFiles: {}, contextBytes: {} };
+    const res: Results = { firstUp: {}, real: {}, timelines: {}, verboseTotal: {}, pieces: {}, hashing: {}, contextFiles: {}, contextBytes: {} };
     const workspaces: { ws: PulumiWorkspace; app: App }[] = [];
-    const engines: ActingEngine[] = [];
     const startedAt = new Date();
     try {
         // ---- real CLI: stacks, first up (builds the image; not counted)
@@ -281,10 +270,10 @@ async function main(): Promise<void> {
             const plain = new PulumiWorkspace(dir, wsScratch);
             const transpileOnly = new PulumiWorkspace(dir, wsScratch, { PULUMI_NODEJS_TRANSPILE_ONLY: "true" });
             workspaces.push({ ws: plain, app });
-            await plain.initStack(STACK, config(app, "real"));
+            await plain.initStack(STACK, config(app));
             log(`${app.key}: first pulumi up (builds the image)…`);
             res.firstUp[app.key] = (await timedCli(plain, ["up", "--yes", "--skip-preview", "--stack", STACK])).ms;
-            await mustServe(app.realPort, `${app.key} after the first up`);
+            await mustServe(app.port, `${app.key} after the first up`);
             ws[app.key] = { plain, transpileOnly, dir };
             res.real[app.key] = { preview: [], previewTranspileOnly: [], up: [] };
         }
@@ -348,47 +337,6 @@ async function main(): Promise<void> {
             }
         }
 
-        // ---- the acting engine (RETIRED SOON): same programs, in process, state carried over from a first run
-        // It predates LocalRelease's health check on the container's id: its mocks answer every resource with
-        // the id "<name>-id". Here a Container's id is the container id its docker act created (as the real
-        // provider's is), so the health Command checks the real container. Bench-local; the harness is untouched.
-        const newResource = RecordingMocks.prototype.newResource;
-        RecordingMocks.prototype.newResource = async function (this: RecordingMocks, args) {
-            const answer = await newResource.call(this, args);
-            return typeof answer.state.containerId === "string" ? { ...answer, id: answer.state.containerId } : answer;
-        };
-        const cwd = process.cwd();
-        for (const app of APPS) {
-            const dir = makeProject(path.join(scratch, `acting-${app.key}`), app);
-            const project = readProject(path.join(dir, "Pulumi.yaml"));
-            const engine = new ActingEngine(project.name, STACK);
-            engines.push(engine);
-            const once = async (): Promise<number> => {
-                process.chdir(dir); // as the CLI runs a program: in its project directory
-                try {
-                    const start = Date.now();
-                    await engine.up(() => {
-                        setStackConfig(project, config(app, "acting"));
-                        return runProgram(dir);
-                    });
-                    return Date.now() - start;
-                } finally {
-                    process.chdir(cwd);
-                }
-            };
-            log(`${app.key}: first run under the acting engine…`);
-            const first = await once();
-            await mustServe(app.actingPort, `${app.key} under the acting engine`);
-            const actionsAfterFirst = engine.actions.length;
-            const noChange: number[] = [];
-            for (let r = 0; r < ROUNDS; r++) noChange.push(await once());
-            if (engine.actions.length !== actionsAfterFirst) {
-                throw new Error(`the acting engine acted on a no-change run: ${JSON.stringify(engine.actions.slice(actionsAfterFirst))}`);
-            }
-            res.acting[app.key] = { first, noChange };
-            log(`${app.key}: acting no-change runs ${noChange.join(", ")} ms`);
-        }
-
         fs.writeFileSync(REPORT, report(res, cliVersion, startedAt));
         log(`wrote ${REPORT}`);
     } finally {
@@ -396,8 +344,7 @@ async function main(): Promise<void> {
             const r = await w.destroy(STACK);
             if (r.code !== 0) log(`pulumi destroy failed (cleaning up by hand): ${r.out.slice(-2000)}`);
         }
-        for (const e of engines) await e.destroy().catch((err) => log(`acting destroy: ${err.message}`));
-        for (const app of APPS) for (const engine of ["real", "acting"] as const) spawnSync("docker", ["rm", "-f", containerName(app, engine)]);
+        for (const app of APPS) spawnSync("docker", ["rm", "-f", containerName(app)]);
         cleanImages(imagesBefore, danglingBefore);
         fs.rmSync(scratch, { recursive: true, force: true });
     }
@@ -458,39 +405,34 @@ function report(res: Results, cliVersion: string, startedAt: Date): string {
     out.push("```\n$ free -h\n" + mem + "\n```");
     out.push("");
     out.push("Reproduce: `bash bench/run-engine.sh` (ROUNDS=n, default 5; `ROUNDS=1` is the quick smoke mode). It builds the package " +
-        "(npm run build), works in a temp dir, uses ports 18660–18663 on 127.0.0.1 and removes the stacks, containers and images it made.");
+        "(npm run build), works in a temp dir, uses ports 18640–18641 on 127.0.0.1 and removes the stacks, containers and images it made.");
     out.push("");
     out.push("## Wall time of a no-change run (seconds)");
     out.push("");
-    out.push("| program | what | median | range | vs. acting engine (median) |");
-    out.push("| --- | --- | ---: | ---: | ---: |");
+    out.push("| program | what | median | range |");
+    out.push("| --- | --- | ---: | ---: |");
     for (const app of APPS) {
         const r = res.real[app.key];
-        const a = stats(res.acting[app.key].noChange).median;
-        const ratio = (xs: number[]) => `${(stats(xs).median / a).toFixed(0)}×`;
-        out.push(`| ${app.label} | \`pulumi preview\` | ${cell(r.preview)} | ${ratio(r.preview)} |`);
-        out.push(`| | \`pulumi preview\`, PULUMI_NODEJS_TRANSPILE_ONLY=true | ${cell(r.previewTranspileOnly)} | ${ratio(r.previewTranspileOnly)} |`);
-        out.push(`| | \`pulumi up --skip-preview\` | ${cell(r.up)} | ${ratio(r.up)} |`);
-        out.push(`| | acting engine, in process (retired soon) | ${cell(res.acting[app.key].noChange)} | 1× |`);
+        out.push(`| ${app.label} | \`pulumi preview\` | ${cell(r.preview)} |`);
+        out.push(`| | \`pulumi preview\`, PULUMI_NODEJS_TRANSPILE_ONLY=true | ${cell(r.previewTranspileOnly)} |`);
+        out.push(`| | \`pulumi up --skip-preview\` | ${cell(r.up)} |`);
     }
     out.push("");
     out.push(
         "Not counted: the first `pulumi up` (image built, container started): " +
             APPS.map((a) => `${a.key} ${sec(res.firstUp[a.key])} s`).join(", ") +
-            "; the acting engine's first run (same programs, image builds all cached by then): " +
-            APPS.map((a) => `${a.key} ${sec(res.acting[a.key].first)} s`).join(", ") +
             ". A `pulumi up --yes` without `--skip-preview` runs the program twice (preview, then update): about preview + up.",
     );
     out.push("");
     out.push(
-        "**The acting-engine column goes away when test/harness/acting-engine.ts is retired.** It is not a like-for-like engine: it " +
-            "runs the program inside an already warm node process (SDK, lisp-deploy and TypeScript loaded once, no type check, no " +
-            "gRPC, no plugins, no state file) and only compares fingerprints. What it measures is close to program evaluation alone.",
+        "Earlier reports had a column for an in-process imitation of the engine that lived in test/harness (0.04–0.08 s " +
+            "per no-change run: program evaluation alone in a warm node process, no CLI, plugins, gRPC or state file). It was " +
+            "deleted with the imitation engine (issue 12); everything in this report is the real CLI.",
     );
     out.push("");
     out.push("Raw (ms): " + APPS.map((a) => {
         const r = res.real[a.key];
-        return `${a.key}: preview [${r.preview}], preview transpile-only [${r.previewTranspileOnly}], up [${r.up}], acting [${res.acting[a.key].noChange}]`;
+        return `${a.key}: preview [${r.preview}], preview transpile-only [${r.previewTranspileOnly}], up [${r.up}]`;
     }).join("; ") + ".");
     out.push("");
     out.push("## Where one preview's time goes");

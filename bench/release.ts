@@ -1,27 +1,49 @@
 /**
  * Release benchmark: how long a SystemdRelease takes from "upload done" to "the new version is served",
- * and how long systemd takes to bring the app back after `kill -9`. Runs on a real systemd+sshd host in
- * a container over real SSH; the Pulumi engine is stood in for by ActingEngine.
+ * what a `pulumi up` of one release costs around that, and how long systemd takes to bring the app back
+ * after `kill -9`. Runs under the REAL Pulumi CLI (support/pulumi-cli.ts; one small program, the executable
+ * given as stack config) against a real systemd+sshd host in a container, over real SSH.
  * Run with `bash bench/run-release.sh` (ROUNDS=n, default 6; ROUNDS=1 is the quick smoke mode); writes
- * bench/REPORT-release.md (REPORT=path to write elsewhere).
+ * bench/REPORT-release.md (REPORT=path to write elsewhere). Ports: app 18600, sshd 2244 (2240–2243 are taken by the zero-downtime and rolling suites); loopback only.
  */
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
-import { ActingEngine } from "../test/harness/acting-engine";
 import { requireCommand, requireDocker } from "../support/engines";
+import { PulumiWorkspace, REPO_ROOT, requirePulumiCli, scratchDir, writeProgram } from "../support/pulumi-cli";
 import { runOk } from "../support/run";
 import { SystemdHost } from "../support/systemd-host";
 import { buildHello } from "../support/hello-builds";
-import { SystemdRelease } from "../src/release/systemdRelease";
 
 const APP_PORT = 18600;
-const SSH_PORT = 2229;
+const SSH_PORT = 2244;
+const STACK = "bench";
 const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 6));
 /** REPORT=path writes the report elsewhere (the smoke test does, so the committed report stays). */
-const REPORT = path.resolve(process.env.REPORT ?? path.join("bench", "REPORT-release.md"));
+const REPORT = path.resolve(process.env.REPORT ?? path.join(REPO_ROOT, "bench", "REPORT-release.md"));
 const POLL_MS = 10;
+/** Three builds, deployed in turn with keepReleases 2: each round's release directory was pruned, so its upload really lands. */
+const GREETINGS = ["Bench release A.", "Bench release B.", "Bench release C."];
+
+/** The program: one SystemdRelease of the executable named by the stack's config. */
+const PROGRAM = `
+const pulumi = require("@pulumi/pulumi");
+const { SystemdRelease } = require("lisp-deploy");
+const config = new pulumi.Config();
+const hello = new SystemdRelease("hello", {
+    connection: { host: "127.0.0.1", port: ${SSH_PORT}, user: "root", privateKey: config.requireSecret("sshPrivateKey") },
+    app: "hello",
+    executable: { file: config.require("executable") },
+    executableName: "hello",
+    keepReleases: 2,
+    port: ${APP_PORT},
+    serviceType: "exec",
+    healthCheck: { path: "/healthz" },
+});
+exports.releaseId = hello.releaseId;
+`;
 
 /** One GET to the app on loopback: status and body, or status 0 when nothing answers. */
 function get(): Promise<{ status: number; body: string }> {
@@ -56,41 +78,49 @@ const stats = (xs: number[]) => {
 async function main() {
     requireDocker();
     requireCommand("sbcl", "sbcl");
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), "systemd-bench-"));
-    const [v1, v2, host] = await Promise.all([
-        buildHello(path.join(work, "v1"), "Bench release A."),
-        buildHello(path.join(work, "v2"), "Bench release B."),
-        SystemdHost.start("systemd-bench-host", SSH_PORT),
+    const cliVersion = requirePulumiCli();
+    const loadBefore = os.loadavg();
+    const work = scratchDir("release-bench");
+    // The three builds and the host, side by side.
+    const [builds, host] = await Promise.all([
+        Promise.all(GREETINGS.map((g, i) => buildHello(path.join(work, `v${i}`), g))),
+        SystemdHost.start("release-bench-host", SSH_PORT),
     ]);
-    const engine = new ActingEngine("lisp-deploy", "bench");
-    const release = (file: string) =>
-        new SystemdRelease("hello", {
-            connection: host.connection,
-            app: "hello",
-            executable: { file },
-            executableName: "hello",
-            port: APP_PORT,
-            serviceType: "exec",
-            healthCheck: { path: "/healthz" },
-        });
+    let ws: PulumiWorkspace | undefined;
     const releaseMs: number[] = [];
-    const activateMs: number[] = [];
+    const afterUploadMs: number[] = [];
+    const beforeUploadMs: number[] = [];
+    const upMs: number[] = [];
     const recoverMs: number[] = [];
     try {
-        await engine.up(() => release(v1));
+        const project = path.join(work, "project");
+        writeProgram(project, "release-bench", PROGRAM);
+        ws = new PulumiWorkspace(project, path.join(work, "pulumi"));
+        await ws.initStack(STACK, { executable: builds[0] });
+        await ws.setSecret(STACK, "sshPrivateKey", host.privateKey);
+        await ws.ok(["up", "--yes", "--skip-preview", "--stack", STACK]);
         for (let i = 0; i < ROUNDS; i++) {
-            const [file, text] = i % 2 === 0 ? [v2, "Bench release B."] : [v1, "Bench release A."];
+            const k = (i + 1) % builds.length;
+            const file = builds[k];
+            const id = crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex").slice(0, 12);
+            await ws.ok(["config", "set", "--stack", STACK, "executable", file]);
             let done = false;
-            const served = firstTime((r) => r.status === 200 && r.body.includes(text), () => done);
-            const before = engine.actions.length;
-            await engine.up(() => release(file));
+            const served = firstTime((r) => r.status === 200 && r.body.includes(GREETINGS[k]), () => done);
+            const spawnedAt = Date.now();
+            await ws.ok(["up", "--yes", "--skip-preview", "--stack", STACK]);
+            const exitedAt = Date.now();
             const servedAt = await served;
             done = true;
-            const mine = engine.actions.slice(before);
-            const upload = mine.find((a) => a.name === "hello-upload")!;
-            const activate = mine.find((a) => a.name === "hello-activate")!;
-            releaseMs.push(servedAt - upload.finishedAt!);
-            activateMs.push(activate.finishedAt! - upload.finishedAt!);
+            // Upload done: the uploaded file's mtime (its last write), by the host's clock, which is this
+            // machine's (a container shares the kernel). activate.sh renames the upload into place, keeping it.
+            const mtime = await host.exec("stat", "-c", "%.9Y", `/opt/hello/releases/${id}/hello`);
+            if (mtime.code !== 0) throw new Error(`no uploaded executable for release ${id}: ${mtime.stderr}`);
+            const uploadedAt = Number(mtime.stdout.trim()) * 1000;
+            releaseMs.push(Math.round(servedAt - uploadedAt));
+            afterUploadMs.push(Math.round(exitedAt - uploadedAt));
+            beforeUploadMs.push(Math.round(uploadedAt - spawnedAt));
+            upMs.push(exitedAt - spawnedAt);
+            process.stderr.write(`[release-bench] round ${i + 1}: up ${upMs.at(-1)} ms, upload done → served ${releaseMs.at(-1)} ms\n`);
         }
         for (let i = 0; i < ROUNDS; i++) {
             const pid = (await host.exec("systemctl", "show", "-p", "MainPID", "--value", "hello.service")).stdout.trim();
@@ -101,37 +131,56 @@ async function main() {
             const back = await firstTime((r) => r.status === 200, () => Date.now() - killedAt > 60_000);
             recoverMs.push(back - killedAt);
         }
-        await engine.destroy();
+        await ws.ok(["destroy", "--yes", "--skip-preview", "--stack", STACK]);
     } finally {
+        if (ws) await ws.destroy(STACK);
         await host.stop();
         fs.rmSync(work, { recursive: true, force: true });
     }
-    const r = stats(releaseMs);
-    const a = stats(activateMs);
-    const c = stats(recoverMs);
+    const loadAfter = os.loadavg();
+    const row = (label: string, xs: number[]) => {
+        const s = stats(xs);
+        return `| ${label} | ${s.min} | ${s.median} | ${s.max} |`;
+    };
+    const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(", ");
     const report = `# Release benchmark (SystemdRelease)
 
-Measured ${new Date().toISOString().slice(0, 10)} on this project's machine kind (Debian 12, 2 shared cores),
-against a real systemd + sshd host in a container (support/systemd-host), over real SSH on loopback;
-the Pulumi engine is stood in for by test/harness/acting-engine.ts. Executable: examples/hello built
-with Debian's SBCL 2.2.9 (uncompressed, ~57 MB), unit Type=exec, health check GET /healthz.
-${ROUNDS} rounds each, alternating two builds with different greetings; polling 127.0.0.1 every ${POLL_MS} ms from the benchmark process.
+Measured ${new Date().toISOString().slice(0, 10)} on this project's machine kind (Debian 12, ${os.cpus().length} shared cores) under the REAL
+Pulumi CLI ${cliVersion} (support/pulumi-cli.ts; this repository's command plugin, support/providers/command-standin,
+which runs OpenSSH and sftp), against a real systemd + sshd host in a container (support/systemd-host), over
+real SSH on loopback. Executable: examples/hello built with Debian's SBCL (uncompressed, ~57 MB), unit
+Type=exec, health check GET /healthz. ${ROUNDS} rounds, each one \`pulumi up --skip-preview\` releasing the next of three
+builds with different greetings (keepReleases 2, so every upload lands); polling 127.0.0.1 every ${POLL_MS} ms
+from the benchmark process. Load average (1, 5, 15 min) before: ${load(loadBefore)}; after: ${load(loadAfter)}
+(other work was running on the same machine).
 
 Reproduce: \`bash bench/run-release.sh\` (ROUNDS=n to change the number of rounds; REPORT=path to write elsewhere).
 
 | measure | min | median | max |
 | --- | ---: | ---: | ---: |
-| release: upload done → new version served (ms) | ${r.min} | ${r.median} | ${r.max} |
-| activate command (upload done → activate.sh returned, incl. SSH + health check) (ms) | ${a.min} | ${a.median} | ${a.max} |
-| crash recovery: \`kill -9\` → first 200 again (ms) | ${c.min} | ${c.median} | ${c.max} |
+${row("release: upload done → new version served (ms)", releaseMs)}
+${row("upload done → `pulumi up` exited (activate.sh: restart, health check, prune; then the engine finishes) (ms)", afterUploadMs)}
+${row("`pulumi up` spawned → upload done (CLI, program, plugins, prepare, upload) (ms)", beforeUploadMs)}
+${row("`pulumi up` of one release, wall time (ms)", upMs)}
+${row("crash recovery: `kill -9` → first 200 again (ms)", recoverMs)}
 
-Raw (ms): release ${JSON.stringify(releaseMs)}; activate ${JSON.stringify(activateMs)}; recovery ${JSON.stringify(recoverMs)}.
+Raw (ms): release ${JSON.stringify(releaseMs)}; after upload ${JSON.stringify(afterUploadMs)}; before upload ${JSON.stringify(beforeUploadMs)}; up ${JSON.stringify(upMs)}; recovery ${JSON.stringify(recoverMs)}.
 
-Notes: the unit's \`RestartSec=1\` is most of the recovery time (systemd waits 1 s before restarting);
-the rest is SBCL start-up and Hunchentoot listening. "New version served" can come before the activate
-command returns: activate.sh still health-checks, prunes and the SSH session closes.
+"Upload done" is the uploaded file's mtime on the host (its last write; the host container shares this
+machine's clock). The unit's \`RestartSec=1\` is most of the recovery time (systemd waits 1 s before
+restarting); the rest is SBCL start-up and Hunchentoot listening. "New version served" comes before
+\`pulumi up\` exits: activate.sh still health-checks and prunes, the SSH session closes, and the engine
+writes its state and stops its plugins.
+
+What changed against the earlier report (measured under an in-process imitation of the Pulumi engine
+that lived in test/harness and was deleted in issue 12, on a quiet machine): the host-side release (upload
+done → served) is the same work, so it should be close to the earlier 1.05–1.37 s at a similar load; with
+a load average of ${loadAfter[0].toFixed(0)} on ${os.cpus().length} cores every step waits for CPU, and all rows grow with it. The old "activate command" row
+(upload done → activate.sh returned, 2.7–2.9 s) is now "upload done → \`pulumi up\` exited", which adds the
+engine's finish (state written, plugins stopped). New rows: what the real engine costs before the upload
+starts (the CLI and node start, the program, the command plugin's start, the prepare step) and the whole
+\`pulumi up\`, which the imitation engine never had.
 `;
-    // run-release.sh runs this from the repository root; __dirname is the compiled copy.
     fs.writeFileSync(REPORT, report);
     process.stdout.write(report);
 }

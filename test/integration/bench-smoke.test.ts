@@ -3,8 +3,8 @@
  * CI instead of the next person who wants a number (issue 16, item 3). Each writes its report to a temp
  * file (REPORT=...), never over the committed bench/REPORT-*.md, and the test checks the report's table has
  * numbers where numbers belong. Nothing here asserts a time: CONTRIBUTING.md keeps speed in bench/ only.
- * Some benches still drive test/harness/acting-engine.ts, the imitation engine; they are smoke-tested as
- * they are. Ports: the benchmarks' 18600–18699 (each script's own).
+ * The release, delta and engine benches run under the real Pulumi CLI (support/pulumi-cli.ts). Ports: the
+ * benchmarks' 18600–18649 and sshd 2240–2249 (each script's own; CONTRIBUTING.md).
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -32,6 +32,7 @@ const BENCHES: Record<string, Bench> = {
         timeoutMinutes: 10,
         rows: [
             new RegExp(String.raw`\| release: upload done → new version served \(ms\) \| ${NUM} \| ${NUM} \| ${NUM} \|`),
+            new RegExp(String.raw`\| \`pulumi up\` of one release, wall time \(ms\) \| ${NUM} \| ${NUM} \| ${NUM} \|`),
             new RegExp(String.raw`\| crash recovery: .* \(ms\) \| ${NUM} \| ${NUM} \| ${NUM} \|`),
         ],
     },
@@ -50,6 +51,7 @@ const BENCHES: Record<string, Bench> = {
             new RegExp(String.raw`\| delta: source archive \(tar, uncompressed\) \| ${NUM} \(`),
             new RegExp(String.raw`\| delta \(upload sources, build on host, activate\) \(ms\) \| ${NUM} \| ${NUM} \| ${NUM} \|`),
             new RegExp(String.raw`\| whole executable, compressed \(ms\) \| ${NUM} \| ${NUM} \| ${NUM} \|`),
+            new RegExp(String.raw`\| for scale: a no-change \`pulumi up\` of the delta stack, wall time \(ms\) \| ${NUM} \| ${NUM} \| ${NUM} \|`),
         ],
     },
     engine: {
@@ -57,8 +59,9 @@ const BENCHES: Record<string, Bench> = {
         // The "big" app with 50 generated files instead of 1,000: one image build of minutes less, same path.
         env: { FILES: "50" },
         timeoutMinutes: 15,
-        rows: [new RegExp(String.raw`\| examples/local \(examples/hello, 2 source files\) \| \`pulumi preview\` \| ${NUM} \| ${NUM}–${NUM} \| ${NUM}× \|`),
-            new RegExp(String.raw`\| examples/local on a 50-file app \| \`pulumi preview\` \| ${NUM} \| ${NUM}–${NUM} \| ${NUM}× \|`),
+        rows: [
+            new RegExp(String.raw`\| examples/local \(examples/hello, 2 source files\) \| \`pulumi preview\` \| ${NUM} \| ${NUM}–${NUM} \|`),
+            new RegExp(String.raw`\| examples/local on a 50-file app \| \`pulumi preview\` \| ${NUM} \| ${NUM}–${NUM} \|`),
         ],
     },
     image: {
