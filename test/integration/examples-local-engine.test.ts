@@ -26,6 +26,15 @@ let appDir = "";
 let ws: PulumiWorkspace;
 
 
+/**
+ * A file of the container's PID 1 under /proc, read from the host: the runtime image has no shell or cat
+ * to run with `docker exec` (issue 13).
+ */
+function pid1File(container: string, file: "environ" | "cmdline"): string[] {
+    const pid = execFileSync("docker", ["inspect", "--format", "{{.State.Pid}}", container], { encoding: "utf8" }).trim();
+    return fs.readFileSync(`/proc/${pid}/${file}`, "utf8").split("\0");
+}
+
 function containersNamed(name: string): string[] {
     const out = execFileSync("docker", ["ps", "-a", "--filter", `name=^/${name}$`, "--format", "{{.ID}} {{.Image}} {{.Status}}"], { encoding: "utf8" });
     return out.split("\n").filter((l) => l !== "");
@@ -76,7 +85,7 @@ test("the state and the CLI's output hold the secret only encrypted; the app rec
     const container = resources.find((r) => r.type === "docker:index/container:Container");
     // The secret travels in the container's uploads (a 0400 file), stored as ciphertext.
     expect(JSON.stringify(container.inputs.uploads)).toContain("ciphertext");
-    const env = execFileSync("docker", ["exec", CONTAINER, "cat", "/proc/1/environ"], { encoding: "utf8" }).split("\0");
+    const env = pid1File(CONTAINER, "environ");
     expect(env).toContain(`API_TOKEN=${CANARY}`);
     expect(execFileSync("docker", ["inspect", CONTAINER], { encoding: "utf8" })).not.toContain(CANARY);
 });
@@ -107,7 +116,7 @@ test("an environment change previews as the release only, never the image", asyn
     const preview = await ws.ok(["preview", "--diff", "--stack", STACK]);
     expect(changedResources(preview)).toEqual(["replace command:local:Command hello-release-health", "replace docker:index/container:Container hello-release-container"]);
     await ws.ok(["up", "--yes", "--stack", STACK]);
-    const env = execFileSync("docker", ["exec", CONTAINER, "cat", "/proc/1/environ"], { encoding: "utf8" }).split("\0");
+    const env = pid1File(CONTAINER, "environ");
     expect(env).toContain("GREETING=hi");
 });
 
@@ -156,9 +165,9 @@ exports.url = release.url;
     test("secret environment reaches the executable (PID 1) from its 0400 file, quotes intact, never the container's config", async () => {
         await release.ok(["up", "--yes", "--stack", STACK2]);
         expect(execFileSync("docker", ["inspect", "--format", "{{json .Config.Env}}", NAME], { encoding: "utf8" })).not.toContain("tok");
-        const environ = execFileSync("docker", ["exec", NAME, "cat", "/proc/1/environ"], { encoding: "utf8" }).split("\0");
+        const environ = pid1File(NAME, "environ");
         expect(environ).toContain("API_TOKEN=tok 'en' $x");
-        expect(execFileSync("docker", ["exec", NAME, "cat", "/proc/1/cmdline"], { encoding: "utf8" }).split("\0")[0]).toBe("/app/hello");
+        expect(pid1File(NAME, "cmdline")[0]).toBe("/app/hello");
     });
 
     test("a release whose health path never answers 200 fails the update with the container's log", async () => {
