@@ -12,6 +12,13 @@
   (setf (hunchentoot:content-type*) "text/plain; charset=utf-8")
   (format nil "~A (hello ~A)~%" +greeting+ +version+))
 
+(hunchentoot:define-easy-handler (slow-page :uri "/slow") ()
+  ;; The front page after about a second: a request still in flight when a release switches slots
+  ;; (lisp-deploy's zero-downtime stress test keeps one there). Nothing else links here.
+  (sleep 1)
+  (setf (hunchentoot:content-type*) "text/plain; charset=utf-8")
+  (format nil "~A (hello ~A)~%" +greeting+ +version+))
+
 (hunchentoot:define-easy-handler (health :uri "/healthz") ()
   (setf (hunchentoot:content-type*) "text/plain; charset=utf-8")
   (format nil "ok ~A~%" +version+))
