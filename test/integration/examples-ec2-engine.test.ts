@@ -147,3 +147,42 @@ test("the AWS stand-in's Diff replaces where pulumi-aws's schema says ForceNew, 
     expect(diffInputs("aws:ec2/keyPair:KeyPair", { keyName: "k", publicKey: "a" }, { keyName: "k", publicKey: "b" }).replaces).toEqual(["publicKey"]);
     expect(diffInputs("aws:ec2/securityGroup:SecurityGroup", { name: "n", description: "d", ingress: [] }, { name: "n", description: "d", ingress: [{ fromPort: 22 }] }).replaces).toEqual([]);
 });
+
+test("the AWS stand-in's Diff of the load balancer family (hosts: 2) replaces where pulumi-aws's schema says ForceNew, and only there", () => {
+    const change = (type: string, olds: Record<string, unknown>, news: Record<string, unknown>) => diffInputs(`aws:${type}`, olds, { ...olds, ...news });
+    const update = { changes: true, replaces: [], deleteBeforeReplace: false };
+
+    const alb = { name: "hello-lb-alb-1a2b3c4", loadBalancerType: "application", internal: false, securityGroups: ["sg-a"], subnets: ["subnet-a", "subnet-b"], dropInvalidHeaderFields: true, tags: { app: "hello" } };
+    expect(change("lb/loadBalancer:LoadBalancer", alb, {})).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+    expect(change("lb/loadBalancer:LoadBalancer", alb, { subnets: ["subnet-b", "subnet-a"] }).changes).toBe(false);
+    // An application load balancer's subnets and groups change in place (the ForceNewIf is for network load balancers).
+    expect(change("lb/loadBalancer:LoadBalancer", alb, { subnets: ["subnet-a", "subnet-c"], securityGroups: ["sg-b"], dropInvalidHeaderFields: false, tags: {} })).toEqual(update);
+    expect(change("lb/loadBalancer:LoadBalancer", alb, { internal: true }).replaces).toEqual(["internal"]);
+    expect(change("lb/loadBalancer:LoadBalancer", alb, { name: "other" }).replaces).toEqual(["name"]);
+    expect(change("lb/loadBalancer:LoadBalancer", alb, { loadBalancerType: "network" }).replaces).toEqual(["loadBalancerType"]);
+
+    const healthCheck = { enabled: true, protocol: "HTTP", path: "/healthz", matcher: "200", interval: 10, timeout: 5, healthyThreshold: 2, unhealthyThreshold: 2 };
+    const tg = { name: "hello-lb-tg-1a2b3c4", port: 8080, protocol: "HTTP", targetType: "instance", vpcId: "vpc-1", healthCheck, deregistrationDelay: 30 };
+    expect(change("lb/targetGroup:TargetGroup", tg, { healthCheck: { ...healthCheck, path: "/up", interval: 30 }, deregistrationDelay: 10, tags: { a: "b" } })).toEqual(update);
+    expect(change("lb/targetGroup:TargetGroup", tg, { port: 8081 }).replaces).toEqual(["port"]);
+    expect([...(change("lb/targetGroup:TargetGroup", tg, { vpcId: "vpc-2", protocol: "HTTPS" }).replaces ?? [])].sort()).toEqual(["protocol", "vpcId"]);
+    expect(change("lb/targetGroup:TargetGroup", tg, { targetType: "ip" }).replaces).toEqual(["targetType"]);
+
+    const listener = { loadBalancerArn: "arn:lb/1", port: 80, protocol: "HTTP", defaultActions: [{ type: "forward", targetGroupArn: "arn:tg/1" }] };
+    expect(change("lb/listener:Listener", listener, { port: 8080, defaultActions: [{ type: "forward", targetGroupArn: "arn:tg/2" }] })).toEqual(update);
+    expect(change("lb/listener:Listener", listener, { loadBalancerArn: "arn:lb/2" }).replaces).toEqual(["loadBalancerArn"]);
+
+    // A target group attachment has no update: every argument replaces it.
+    const attachment = { targetGroupArn: "arn:tg/1", targetId: "i-1", port: 8080 };
+    expect(change("lb/targetGroupAttachment:TargetGroupAttachment", attachment, { targetId: "i-2" }).replaces).toEqual(["targetId"]);
+    expect(change("lb/targetGroupAttachment:TargetGroupAttachment", attachment, { port: 8081 }).replaces).toEqual(["port"]);
+    expect(change("lb/targetGroupAttachment:TargetGroupAttachment", attachment, { targetGroupArn: "arn:tg/2" }).replaces).toEqual(["targetGroupArn"]);
+
+    for (const rule of ["vpc/securityGroupIngressRule:SecurityGroupIngressRule", "vpc/securityGroupEgressRule:SecurityGroupEgressRule"]) {
+        const olds = { securityGroupId: "sg-a", ipProtocol: "tcp", fromPort: 80, toPort: 80, cidrIpv4: "0.0.0.0/0", description: "HTTP" };
+        expect(change(rule, olds, { fromPort: 8080, toPort: 8080, cidrIpv4: "10.0.0.0/8", description: "x" })).toEqual(update);
+        expect(change(rule, olds, { securityGroupId: "sg-b" }).replaces).toEqual(["securityGroupId"]);
+    }
+    // Anything the stand-in does not implement fails loudly rather than being half-imitated.
+    expect(() => diffInputs("aws:lb/listenerRule:ListenerRule", {}, {})).toThrow(/does not implement aws:lb\/listenerRule:ListenerRule/);
+});

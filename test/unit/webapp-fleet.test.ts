@@ -12,7 +12,9 @@ import { PRIVATE_KEY, PUBLIC_KEY } from "./hostFixtures";
 // WebApp's ec2 target with several hosts behind an AWS load balancer, under a stand-in for the Pulumi
 // engine and for AWS's API (RecordingMocks answering like the providers would, from the inputs): these
 // tests check what WebApp asks AWS and the hosts for, not that AWS does it. The components, renderers and
-// the policy pack are the real ones.
+// the policy pack are the real ones. That it does it: test/integration/examples-ec2-fleet-engine.test.ts runs
+// examples/ec2-systemd with hosts: 2 under the real engine, two instances of their own behind a real
+// balancer (the AWS stand-in plugin).
 
 const ROOT = path.resolve(__dirname, "../..");
 const GOLDEN = path.join(__dirname, "fixtures", "webapp-ec2-single-host.json");
@@ -60,8 +62,8 @@ function standInMocks(events: Event[] = [], opts: { failing?: string; calls?: pu
                 case "command:remote:Command":
                     await new Promise((r) => setTimeout(r, 20));
                     // A failed health check: the release script exits non-zero, so the provider fails the command.
-                    // Like the real engine (and test/harness/acting-engine.ts): a failed resource never
-                    // answers, so nothing that depends on it ever runs.
+                    // Like the real engine: a failed resource never answers, so nothing that depends on it
+                    // ever runs.
                     if (args.name === opts.failing) {
                         events.push(`answer ${args.name}`);
                         return new Promise<never>(() => undefined);

@@ -36,12 +36,19 @@ const ENV = {
     dir: "LISP_DEPLOY_AWS_STANDIN_DIR",
     /** The AMI id getAmi answers (default: one per architecture); change it to play "a newer AMI appeared". */
     ami: "LISP_DEPLOY_AWS_STANDIN_AMI",
+    /** "host" (default): instances share the machine's network; "own": each its own network namespace. */
+    instanceNetwork: "LISP_DEPLOY_AWS_STANDIN_INSTANCE_NETWORK",
+    /** Ports on 127.0.0.1 where load balancers serve their listener, e.g. "18880" or "18880-18881". */
+    lbPorts: "LISP_DEPLOY_AWS_STANDIN_LB_PORTS",
 };
 
 const ACCOUNT = "000000000000";
 const REGION = "standin-1";
 const LABEL = "lisp-deploy.aws-standin";
 const INSTANCE_IMAGE_DIR = path.join(__dirname, "instance");
+const BALANCER = path.join(__dirname, "balancer.js");
+/** Instances in a network namespace of their own get 10.241.<n>.2/30, the machine's end of their link .1. */
+const OWN_NETWORK_PREFIX = "10.241";
 
 // ---------------------------------------------------------------------------------------------------
 // Wire values
@@ -99,6 +106,26 @@ const INSTANCE = "aws:ec2/instance:Instance";
 const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
 const KEY_PAIR = "aws:ec2/keyPair:KeyPair";
 const EIP = "aws:ec2/eip:Eip";
+const LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer";
+const TARGET_GROUP = "aws:lb/targetGroup:TargetGroup";
+const LISTENER = "aws:lb/listener:Listener";
+const ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment";
+const INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+const EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
+
+/** aws_vpc_security_group_{ingress,egress}_rule: only the group is RequiresReplace; the rule itself is modified in place. */
+const RULE: Record<string, Prop> = {
+    securityGroupId: r,
+    ipProtocol: u,
+    fromPort: u,
+    toPort: u,
+    cidrIpv4: u,
+    cidrIpv6: u,
+    prefixListId: u,
+    referencedSecurityGroupId: u,
+    description: u,
+    tags: u,
+};
 
 const SCHEMA: Record<string, Record<string, Prop>> = {
     [INSTANCE]: {
@@ -149,6 +176,54 @@ const SCHEMA: Record<string, Record<string, Prop>> = {
         networkBorderGroup: rc,
         tags: u,
     },
+    // internal/service/elbv2/load_balancer.go: security groups and subnets of an application load balancer
+    // change in place (the ForceNewIf for them applies to network load balancers only).
+    [LOAD_BALANCER]: {
+        name: rc,
+        namePrefix: rc,
+        loadBalancerType: r,
+        internal: rc,
+        securityGroups: { change: "update", set: true, computed: true },
+        subnets: { change: "update", set: true, computed: true },
+        dropInvalidHeaderFields: u,
+        tags: u,
+    },
+    // target_group.go: the target's port, protocol, type and VPC are ForceNew; the health check is modified in place.
+    [TARGET_GROUP]: {
+        name: rc,
+        namePrefix: rc,
+        port: r,
+        protocol: r,
+        targetType: r,
+        vpcId: r,
+        healthCheck: {
+            change: "update",
+            computed: true,
+            // Fields with a Default or Optional+Computed: leaving one out is no change (AWS keeps or defaults it).
+            fields: { enabled: uc, protocol: uc, path: uc, port: uc, matcher: uc, interval: uc, timeout: uc, healthyThreshold: uc, unhealthyThreshold: uc },
+        },
+        deregistrationDelay: u,
+        tags: u,
+    },
+    // listener.go: only the load balancer is ForceNew.
+    [LISTENER]: {
+        loadBalancerArn: r,
+        port: u,
+        protocol: uc,
+        defaultActions: u,
+        sslPolicy: uc,
+        certificateArn: u,
+        tags: u,
+    },
+    // target_group_attachment.go has no Update: every argument is ForceNew.
+    [ATTACHMENT]: {
+        targetGroupArn: r,
+        targetId: r,
+        port: r,
+        availabilityZone: r,
+    },
+    [INGRESS_RULE]: RULE,
+    [EGRESS_RULE]: RULE,
 };
 
 /** A value's comparable form: secrets revealed, sets sorted, absent and null alike. */
@@ -252,6 +327,30 @@ function checkInputs(urn: string, olds: Record<string, any>, news: Record<string
             if (absent(plain.publicKey)) failures.push({ property: "publicKey", reason: "publicKey is required" });
             break;
         case EIP:
+            break;
+        case LOAD_BALANCER:
+            autoName("name", "namePrefix");
+            if (absent(inputs.loadBalancerType)) inputs.loadBalancerType = "application";
+            if (plain.loadBalancerType !== undefined && plain.loadBalancerType !== "application") {
+                failures.push({ property: "loadBalancerType", reason: `the AWS stand-in implements application load balancers only, not ${JSON.stringify(plain.loadBalancerType)}` });
+            }
+            if (plain.internal === true) failures.push({ property: "internal", reason: "the AWS stand-in implements internet-facing load balancers only" });
+            break;
+        case TARGET_GROUP:
+            autoName("name", "namePrefix");
+            if (absent(inputs.targetType)) inputs.targetType = "instance";
+            if (absent(inputs.deregistrationDelay)) inputs.deregistrationDelay = 300;
+            if (plain.targetType !== undefined && plain.targetType !== "instance") failures.push({ property: "targetType", reason: "the AWS stand-in implements instance targets only" });
+            if (plain.protocol !== undefined && plain.protocol !== "HTTP") failures.push({ property: "protocol", reason: "the AWS stand-in's targets speak HTTP only" });
+            break;
+        case LISTENER:
+            if (plain.protocol !== undefined && plain.protocol !== "HTTP") {
+                failures.push({ property: "protocol", reason: "the AWS stand-in serves HTTP listeners only (no certificates to end TLS with)" });
+            }
+            break;
+        case ATTACHMENT:
+        case INGRESS_RULE:
+        case EGRESS_RULE:
             break;
     }
     return { inputs, failures };
@@ -367,34 +466,121 @@ function prefix(): string {
     return process.env[ENV.prefix] || "aws-standin";
 }
 
+/** Whether each instance gets a network namespace of its own (a machine of its own) or shares the host's. */
+function ownNetwork(): boolean {
+    const mode = process.env[ENV.instanceNetwork] || "host";
+    if (mode !== "host" && mode !== "own") throw new Error(`${ENV.instanceNetwork}: "${mode}" is neither "host" nor "own"`);
+    return mode === "own";
+}
+
+/** The lowest /30 of 10.241.0.0/16 that no stood-in instance holds and no interface of this machine uses. */
+async function pickSubnet(): Promise<number> {
+    const held = new Set(
+        (await docker("ps", "-a", "--filter", `label=${LABEL}.address`, "--format", `{{.Label "${LABEL}.address"}}`))
+            .split("\n")
+            .filter((l) => l !== "")
+            .map((a) => Number(a.split(".")[2])),
+    );
+    const used = (await run("ip", ["-4", "-o", "addr"])).stdout;
+    for (let n = 1; n < 255; n++) if (!held.has(n) && !used.includes(` ${OWN_NETWORK_PREFIX}.${n}.`)) return n;
+    throw new Error("creating EC2 Instance: every 10.241.<n>.0/30 of the stand-in is taken");
+}
+
+const ownAddress = (n: number) => ({ machine: `${OWN_NETWORK_PREFIX}.${n}.1`, instance: `${OWN_NETWORK_PREFIX}.${n}.2` });
+/** The machine's end of an instance's link: named after the instance (15 characters at most, the kernel's limit). */
+const linkName = (id: string) => `awsi-${id.slice(-10)}`;
+
+/** The MASQUERADE rule that lets an instance reach Debian's mirrors (cloud-init installs packages), as a NAT gateway would. */
+const natRule = (instance: string) => ["POSTROUTING", "-s", `${instance}/32`, "!", "-d", `${OWN_NETWORK_PREFIX}.0.0/16`, "-j", "MASQUERADE", "-m", "comment", "--comment", "lisp-deploy aws-standin"];
+
+async function must(file: string, args: string[]): Promise<void> {
+    const res = await run(file, args);
+    if (res.code !== 0) throw new Error(`${file} ${args.join(" ")} failed (exit ${res.code}): ${res.stderr.trim()}`);
+}
+
+/**
+ * Gives a running own-network instance its link: a veth pair, one end moved into the container's network
+ * namespace as eth0 with the instance's address and a default route, the other on this machine with the
+ * machine's address, and the NAT rule. Run after every (re)start: a restarted container has a new namespace.
+ */
+async function plumb(container: string, id: string, n: number): Promise<void> {
+    const pid = (await docker("inspect", "--format", "{{.State.Pid}}", container)).trim();
+    const link = linkName(id);
+    // The container's end, renamed eth0 once inside (a name is unique per namespace).
+    const peer = link.replace(/^awsi-/, "awsc-");
+    const { machine, instance } = ownAddress(n);
+    await run("ip", ["link", "del", link]);
+    const inNs = (...args: string[]) => must("nsenter", ["-t", pid, "-n", "ip", ...args]);
+    await must("ip", ["link", "add", link, "type", "veth", "peer", "name", peer]);
+    await must("ip", ["link", "set", peer, "netns", pid]);
+    await inNs("link", "set", peer, "name", "eth0");
+    await inNs("addr", "add", `${instance}/30`, "dev", "eth0");
+    await inNs("link", "set", "lo", "up");
+    await inNs("link", "set", "eth0", "up");
+    await inNs("route", "add", "default", "via", machine);
+    await must("ip", ["addr", "add", `${machine}/30`, "dev", link]);
+    await must("ip", ["link", "set", link, "up"]);
+    if ((await run("iptables", ["-t", "nat", "-C", ...natRule(instance)])).code !== 0) await must("iptables", ["-t", "nat", "-A", ...natRule(instance)]);
+}
+
+/** What plumb made that outlives the container: the NAT rule (the veth pair goes with the namespace). */
+async function unplumb(id: string, instance: string): Promise<void> {
+    await run("ip", ["link", "del", linkName(id)]);
+    while ((await run("iptables", ["-t", "nat", "-D", ...natRule(instance)])).code === 0);
+}
+
+/**
+ * The engine creates independent resources at once, and two instances must not pick the same port or
+ * address: launches in this plugin process take turns from picking to `docker create` (after which the
+ * container's labels hold what it took).
+ */
+let launching: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(f: () => Promise<T>): Promise<T> {
+    const turn = launching.then(f, f);
+    launching = turn.catch(() => undefined);
+    return turn;
+}
+
 async function launchInstance(urn: string, inputs: Record<string, any>): Promise<{ id: string; outs: Record<string, any> }> {
     const plain = reveal(inputs);
     const publicKey = publicKeyOf(plain.keyName);
     const image = await instanceImage();
     const id = awsId("i");
     const container = `${prefix()}-${id}`;
-    const sshPort = await pickSshPort();
+    const own = ownNetwork();
     const seed = fs.mkdtempSync(path.join(os.tmpdir(), "aws-standin-seed-"));
+    let sshPort = 0;
+    let subnet: number | undefined;
+    let address = "127.0.0.1";
     try {
         fs.mkdirSync(path.join(seed, "nocloud"));
         fs.writeFileSync(path.join(seed, "nocloud", "user-data"), typeof plain.userData === "string" ? plain.userData : "");
         // EC2 hands the key pair to cloud-init through the metadata service; NoCloud takes it from meta-data.
         fs.writeFileSync(path.join(seed, "nocloud", "meta-data"), `instance-id: ${id}\nlocal-hostname: ip-127-0-0-1\npublic-keys:\n  - ${publicKey}\n`);
-        fs.writeFileSync(path.join(seed, "listen.conf"), `ListenAddress 127.0.0.1:${sshPort}\n`);
-        await docker(
-            "create", "--name", container, "--network", "host",
-            "--label", `${LABEL}=${urn}`, "--label", `${LABEL}.instance=${id}`, "--label", `${LABEL}.ssh-port=${sshPort}`,
-            "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-            "--tmpfs", "/run", "--tmpfs", "/run/lock", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-            image, "/sbin/init",
-        );
+        await oneAtATime(async () => {
+            // A machine of its own listens on its own addresses, so every instance takes the same (first) port.
+            sshPort = own ? configuredPorts()[0] : await pickSshPort();
+            subnet = own ? await pickSubnet() : undefined;
+            if (subnet !== undefined) address = ownAddress(subnet).instance;
+            fs.writeFileSync(path.join(seed, "listen.conf"), own ? `Port ${sshPort}\n` : `ListenAddress 127.0.0.1:${sshPort}\n`);
+            await docker(
+                "create", "--name", container, "--network", own ? "none" : "host",
+                "--label", `${LABEL}=${urn}`, "--label", `${LABEL}.instance=${id}`,
+                ...(own ? ["--label", `${LABEL}.address=${address}`] : ["--label", `${LABEL}.ssh-port=${sshPort}`]),
+                "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+                "--tmpfs", "/run", "--tmpfs", "/run/lock", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+                image, "/sbin/init",
+            );
+        });
         try {
             await docker("cp", `${path.join(seed, "nocloud")}/.`, `${container}:/var/lib/cloud/seed/nocloud`);
             await docker("cp", path.join(seed, "listen.conf"), `${container}:/etc/ssh/sshd_config.d/listen.conf`);
             await docker("start", container);
+            if (subnet !== undefined) await plumb(container, id, subnet);
         } catch (e) {
             // A failed launch leaves no instance behind (the engine records no resource either).
             await run("docker", ["rm", "-f", container]);
+            if (subnet !== undefined) await unplumb(id, address);
             throw e;
         }
     } finally {
@@ -406,15 +592,15 @@ async function launchInstance(urn: string, inputs: Record<string, any>): Promise
             ...inputs,
             arn: arn("ec2", `instance/${id}`),
             instanceState: "running",
-            publicIp: "127.0.0.1",
-            privateIp: "127.0.0.1",
-            publicDns: "localhost",
-            privateDns: "localhost",
-            availabilityZone: `${REGION}a`,
+            publicIp: address,
+            privateIp: address,
+            publicDns: own ? `ip-${address.replace(/\./g, "-")}` : "localhost",
+            privateDns: own ? `ip-${address.replace(/\./g, "-")}` : "localhost",
+            availabilityZone: subnetZone(plain.subnetId),
             primaryNetworkInterfaceId: awsId("eni"),
             tagsAll: plain.tags ?? {},
             // Not AWS's: where this instance really is, for Read, Update and Delete in later runs.
-            standin: { container, sshPort },
+            standin: { container, sshPort, ...(subnet !== undefined ? { subnet } : {}) },
         },
     };
 }
@@ -424,6 +610,145 @@ const containerOf = (id: string, props: Record<string, any>): string => reveal(p
 async function containerState(container: string): Promise<string | undefined> {
     const res = await run("docker", ["inspect", "--format", "{{.State.Status}}", container]);
     return res.code === 0 ? res.stdout.trim() : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The load balancer family. What AWS keeps about them is kept as records in the account directory, where
+// the balancer process (balancer.js, one per load balancer, started at create) reads its listener, target
+// group and targets every half second: see balancer.js for the records' shapes.
+
+/** A record's file: named by a hash of the resource's id, so any id (an ARN) makes a plain file name. */
+const recordFile = (kind: string, id: string) => path.join(accountDir(), kind, `${stableHex(id)}.json`);
+
+function writeRecord(kind: string, id: string, record: Record<string, any>): void {
+    const file = recordFile(kind, id);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    // Renamed into place: the balancer never reads half a record.
+    fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+    fs.renameSync(`${file}.tmp`, file);
+}
+
+function readRecords(kind: string): Record<string, any>[] {
+    const dir = path.join(accountDir(), kind);
+    if (!fs.existsSync(dir)) return [];
+    return fs.readdirSync(dir).filter((f) => f.endsWith(".json") && !f.endsWith(".health.json")).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")));
+}
+
+function configuredLbPorts(): number[] {
+    const spec = process.env[ENV.lbPorts] ?? "";
+    const ports = spec.split(",").map((s) => s.trim()).filter((s) => s !== "").flatMap((part) => {
+        const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+        if (!m) throw new Error(`${ENV.lbPorts}: "${part}" is not a port or a range of ports`);
+        return Array.from({ length: Number(m[2] ?? m[1]) - Number(m[1]) + 1 }, (_, i) => Number(m[1]) + i);
+    });
+    if (ports.length === 0) {
+        throw new Error(`the AWS stand-in needs ${ENV.lbPorts} (ports on 127.0.0.1 where its load balancers serve their listener, e.g. "18880") to create a load balancer`);
+    }
+    return ports;
+}
+
+async function createLoadBalancer(inputs: Record<string, any>): Promise<{ id: string; outs: Record<string, any> }> {
+    const plain = reveal(inputs);
+    const subnets: string[] = plain.subnets ?? [];
+    const zones = new Set(subnets.map((id) => {
+        if (!DEFAULT_SUBNETS.some((s) => s.id === id)) throw new Error(`creating ELBv2 application Load Balancer (${plain.name}): InvalidSubnet: The subnet ID '${id}' is not valid`);
+        return subnetZone(id);
+    }));
+    if (zones.size < 2) {
+        throw new Error(`creating ELBv2 application Load Balancer (${plain.name}): ValidationError: At least two subnets in two different Availability Zones must be specified`);
+    }
+    const held = new Set(readRecords("load-balancers").map((lb) => lb.port));
+    let port: number | undefined;
+    for (const p of configuredLbPorts()) if (!held.has(p) && (await portFree(p))) { port = p; break; }
+    if (port === undefined) throw new Error(`creating ELBv2 Load Balancer: no free port for another stood-in load balancer among ${process.env[ENV.lbPorts]}`);
+    const suffix = `app/${plain.name}/${hex(16)}`;
+    const lbArn = arn("elasticloadbalancing", `loadbalancer/${suffix}`);
+    writeRecord("load-balancers", lbArn, { arn: lbArn, port });
+    const key = stableHex(lbArn);
+    const logFd = fs.openSync(path.join(accountDir(), "load-balancers", `${key}.log`), "a");
+    // Detached: the balancer outlives this plugin process, as a load balancer outlives an API call.
+    const child = spawn(process.execPath, [BALANCER, accountDir(), key], { detached: true, stdio: ["ignore", logFd, logFd] });
+    child.unref();
+    fs.closeSync(logFd);
+    return {
+        id: lbArn,
+        outs: {
+            ...inputs,
+            arn: lbArn,
+            arnSuffix: suffix,
+            // Not AWS's form (<name>-<n>.<region>.elb.amazonaws.com): where its listener on port 80 really answers.
+            dnsName: `127.0.0.1:${port}`,
+            zoneId: "ZSTANDIN0ELB",
+            vpcId: DEFAULT_VPC,
+            ipAddressType: "ipv4",
+            internal: false,
+            tagsAll: plain.tags ?? {},
+            standin: { pid: child.pid, port },
+        },
+    };
+}
+
+/** Ends a load balancer's process, if it is still the one started for it (a pid can be reused). */
+async function deleteLoadBalancer(lbArn: string, props: Record<string, any>): Promise<void> {
+    const file = recordFile("load-balancers", lbArn);
+    fs.rmSync(file, { force: true });
+    fs.rmSync(file.replace(/\.json$/, ".health.json"), { force: true });
+    const { pid, port } = reveal(props.standin) ?? {};
+    const cmdline = (() => {
+        try {
+            return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        } catch {
+            return "";
+        }
+    })();
+    if (pid && cmdline.includes(BALANCER) && cmdline.includes(stableHex(lbArn))) process.kill(pid, "SIGTERM");
+    // It also exits by itself within half a second of its record going: wait until the port is free.
+    for (let i = 0; i < 50 && port && !(await portFree(port)); i++) await new Promise((res) => setTimeout(res, 200));
+}
+
+/** A listener's record, refusing what the stand-in does not serve (checked again on update). */
+function listenerRecord(id: string, plain: Record<string, any>): Record<string, any> {
+    const lb = readRecords("load-balancers").find((x) => x.arn === plain.loadBalancerArn);
+    if (!lb) throw new Error(`creating ELBv2 Listener: LoadBalancerNotFound: Load balancer '${plain.loadBalancerArn}' not found`);
+    const actions = plain.defaultActions ?? [];
+    if (plain.port !== 80 || actions.length !== 1 || actions[0].type !== "forward" || !actions[0].targetGroupArn) {
+        throw unimplemented(`listeners other than one HTTP listener on port 80 forwarding to one target group (got port ${plain.port}, actions ${JSON.stringify(actions)})`);
+    }
+    if (readRecords("listeners").some((l) => l.loadBalancerArn === lb.arn && l.arn !== id)) throw unimplemented("a second listener on one load balancer");
+    return { arn: id, loadBalancerArn: lb.arn, lbPort: lb.port, port: 80, protocol: "HTTP", targetGroupArn: actions[0].targetGroupArn };
+}
+
+async function createListener(inputs: Record<string, any>): Promise<{ id: string; outs: Record<string, any> }> {
+    const plain = reveal(inputs);
+    const id = arn("elasticloadbalancing", `listener/${String(plain.loadBalancerArn).split("loadbalancer/")[1]}/${hex(16)}`);
+    const record = listenerRecord(id, plain);
+    writeRecord("listeners", id, record);
+    // The listener answers once the balancer has read its record, as an ALB's does once the call returns.
+    for (let i = 0; i < 50 && (await portFree(record.lbPort)); i++) await new Promise((res) => setTimeout(res, 200));
+    if (await portFree(record.lbPort)) {
+        fs.rmSync(recordFile("listeners", id), { force: true });
+        const log = path.join(accountDir(), "load-balancers", `${stableHex(record.loadBalancerArn)}.log`);
+        throw new Error(`creating ELBv2 Listener: the stand-in's balancer does not serve 127.0.0.1:${record.lbPort} (its log, ${log}: ${fs.existsSync(log) ? fs.readFileSync(log, "utf8").slice(-2000) : "none"})`);
+    }
+    return { id, outs: { ...inputs, arn: id, protocol: "HTTP", tagsAll: plain.tags ?? {} } };
+}
+
+/** AWS's health check defaults for an HTTP target group, under what the inputs set. */
+const HEALTH_CHECK_DEFAULTS = { enabled: true, protocol: "HTTP", port: "traffic-port", path: "/", matcher: "200", interval: 30, timeout: 5, healthyThreshold: 5, unhealthyThreshold: 2 };
+
+const targetGroupRecord = (tgArn: string, plain: Record<string, any>) => ({
+    arn: tgArn,
+    port: plain.port,
+    healthCheck: { ...HEALTH_CHECK_DEFAULTS, ...(plain.healthCheck ?? {}) },
+    deregistrationDelay: Number(plain.deregistrationDelay ?? 300),
+});
+
+/** An instance target's address: where the balancer reaches the instance (its container's own address, or loopback). */
+async function targetAddress(instanceId: string): Promise<string> {
+    const out = await docker("ps", "-a", "--filter", `label=${LABEL}.instance=${instanceId}`, "--format", `{{.Names}}\t{{.Label "${LABEL}.address"}}`);
+    const line = out.split("\n").find((l) => l !== "");
+    if (!line) throw new Error(`registering ELBv2 Target Group targets: InvalidTarget: The following targets are not in a running state and cannot be registered: '${instanceId}'`);
+    return line.split("\t")[1] || "127.0.0.1";
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -437,6 +762,7 @@ function filterValue(args: any, name: string): string | undefined {
 const stableHex = (seed: string): string => crypto.createHash("sha256").update(seed).digest("hex").slice(0, 16);
 const DEFAULT_VPC = `vpc-0${stableHex("default-vpc")}`;
 const DEFAULT_SUBNETS = ["a", "b"].map((az) => ({ id: `subnet-0${stableHex(`default-subnet-${az}`)}`, az: `${REGION}${az}`, cidr: az === "a" ? "172.31.0.0/20" : "172.31.16.0/20" }));
+const subnetZone = (subnetId: unknown): string => DEFAULT_SUBNETS.find((s) => s.id === subnetId)?.az ?? `${REGION}a`;
 
 function invoke(token: string, args: any): Record<string, any> {
     switch (token) {
@@ -522,6 +848,30 @@ export const provider: prov.Provider = {
                     },
                 };
             }
+            case LOAD_BALANCER:
+                return createLoadBalancer(inputs);
+            case TARGET_GROUP: {
+                const suffix = `targetgroup/${plain.name}/${hex(16)}`;
+                const id = arn("elasticloadbalancing", suffix);
+                writeRecord("target-groups", id, targetGroupRecord(id, plain));
+                return { id, outs: { ...inputs, arn: id, arnSuffix: suffix, loadBalancerArns: [], tagsAll: plain.tags ?? {} } };
+            }
+            case LISTENER:
+                return createListener(inputs);
+            case ATTACHMENT: {
+                const address = await targetAddress(plain.targetId);
+                if (!readRecords("target-groups").some((g) => g.arn === plain.targetGroupArn)) {
+                    throw new Error(`registering ELBv2 Target Group targets: TargetGroupNotFound: Target groups '${plain.targetGroupArn}' not found`);
+                }
+                const id = `${plain.targetGroupArn}-${Date.now()}${hex(6)}`;
+                writeRecord("target-group-attachments", id, { targetGroupArn: plain.targetGroupArn, targetId: plain.targetId, port: plain.port, address });
+                return { id, outs: { ...inputs } };
+            }
+            case INGRESS_RULE:
+            case EGRESS_RULE: {
+                const id = awsId("sgr");
+                return { id, outs: { ...inputs, arn: arn("ec2", `security-group-rule/${id}`), securityGroupRuleId: id, tagsAll: plain.tags ?? {} } };
+            }
             default:
                 throw unimplemented(type);
         }
@@ -545,19 +895,41 @@ export const provider: prov.Provider = {
             // AWS stops and starts an instance to change its type or user data: so does the stand-in.
             const o = reveal(olds);
             const n = reveal(news);
-            if (o.instanceType !== n.instanceType || o.userData !== n.userData) await docker("restart", containerOf(id, olds));
+            if (o.instanceType !== n.instanceType || o.userData !== n.userData) {
+                await docker("restart", containerOf(id, olds));
+                // A restarted container has a new network namespace: give it its link again.
+                if (o.standin?.subnet !== undefined) await plumb(containerOf(id, olds), id, o.standin.subnet);
+            }
         }
         if (type === EIP && reveal(olds.instance) !== reveal(news.instance)) computed.associationId = reveal(news.instance) ? awsId("eipassoc") : "";
+        if (type === TARGET_GROUP) writeRecord("target-groups", id, targetGroupRecord(id, reveal(news)));
+        if (type === LISTENER) writeRecord("listeners", id, listenerRecord(id, reveal(news)));
         return { outs: { ...computed, ...news, tagsAll: reveal(news.tags) ?? {} } };
     },
 
     async delete(id, urn, props) {
         const type = typeOf(urn);
         switch (type) {
-            case INSTANCE:
+            case INSTANCE: {
                 await run("docker", ["rm", "-f", containerOf(id, props)]);
                 if (await containerState(containerOf(id, props))) throw new Error(`terminating EC2 Instance (${id}): its container is still there`);
+                const subnet = reveal(props.standin)?.subnet;
+                if (subnet !== undefined) await unplumb(id, ownAddress(subnet).instance);
                 return;
+            }
+            case LOAD_BALANCER:
+                return deleteLoadBalancer(id, props);
+            case TARGET_GROUP:
+                fs.rmSync(recordFile("target-groups", id), { force: true });
+                return;
+            case LISTENER:
+                fs.rmSync(recordFile("listeners", id), { force: true });
+                return;
+            case ATTACHMENT:
+                fs.rmSync(recordFile("target-group-attachments", id), { force: true });
+                return;
+            case INGRESS_RULE:
+            case EGRESS_RULE:
             case KEY_PAIR:
                 fs.rmSync(keyFile(reveal(props.keyName) ?? id), { force: true });
                 return;
