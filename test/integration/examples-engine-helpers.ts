@@ -1,6 +1,7 @@
-import { spawnSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { REPO_ROOT } from "../../support/pulumi-cli";
 
 // What the end-to-end tests of the examples under the real Pulumi CLI share (examples-*-engine.test.ts):
 // reading a `pulumi preview --diff` as a reviewer does, and editing the copy of examples/hello they deploy.
@@ -27,6 +28,22 @@ export function changedResources(previewText: string): string[] {
         found.push(`${m[3]} ${m[2]} ${urn ? urn.split("::").pop() : "?"}`);
     });
     return found.sort();
+}
+
+/**
+ * A copy of this package that the CLI may do anything to: its own files, bin/ (compiled by the global setup)
+ * and node_modules. A program in `<dest>/examples/<name>` names it as the package `../..`; the CLI runs
+ * `npm install` in a local package's directory when it thinks it must (`pulumi package get-schema`,
+ * `pulumi install`), and that must never touch this checkout.
+ */
+export function copyPackage(dest: string): void {
+    fs.mkdirSync(dest, { recursive: true });
+    for (const f of ["package.json", "package-lock.json", "PulumiPlugin.yaml", "tsconfig.json"]) fs.copyFileSync(path.join(REPO_ROOT, f), path.join(dest, f));
+    for (const d of ["src", "lisp", "bin"]) fs.cpSync(path.join(REPO_ROOT, d), path.join(dest, d), { recursive: true });
+    // cp -a: symlinks (node_modules/.bin) kept as they are, ~260 MB in a few seconds.
+    execFileSync("cp", ["-a", path.join(REPO_ROOT, "node_modules"), path.join(dest, "node_modules")]);
+    // The checkout's node_modules/lisp-deploy links back to the checkout (scripts/link-package.js).
+    fs.rmSync(path.join(dest, "node_modules", "lisp-deploy"), { force: true });
 }
 
 const appSource = (appDir: string) => path.join(appDir, "src", "app.lisp");

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { PulumiWorkspace, REPO_ROOT, requirePulumiCli, scratchDir } from "../../support/pulumi-cli";
 import { requireDocker } from "../../support/engines";
-import { changedResources, httpGet } from "./examples-engine-helpers";
+import { changedResources, copyPackage, httpGet } from "./examples-engine-helpers";
 
 // examples/yaml, unmodified, under the REAL Pulumi CLI: a Pulumi YAML program using `lisp-deploy:index:WebApp`
 // through its `packages:` entry, i.e. this repository as a source-based component package
@@ -38,17 +38,6 @@ function containersNamed(name: string): string[] {
 
 function sha256(file: string): string {
     return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
-}
-
-/** A copy of this package that the CLI may do anything to: its own files, bin/ (compiled by the global setup) and node_modules. */
-function copyPackage(dest: string): void {
-    fs.mkdirSync(dest, { recursive: true });
-    for (const f of ["package.json", "package-lock.json", "PulumiPlugin.yaml", "tsconfig.json"]) fs.copyFileSync(path.join(REPO_ROOT, f), path.join(dest, f));
-    for (const d of ["src", "lisp", "bin"]) fs.cpSync(path.join(REPO_ROOT, d), path.join(dest, d), { recursive: true });
-    // cp -a: symlinks (node_modules/.bin) kept as they are, ~260 MB in a few seconds.
-    execFileSync("cp", ["-a", path.join(REPO_ROOT, "node_modules"), path.join(dest, "node_modules")]);
-    // The checkout's node_modules/lisp-deploy links back to the checkout (scripts/link-package.js).
-    fs.rmSync(path.join(dest, "node_modules", "lisp-deploy"), { force: true });
 }
 
 beforeAll(async () => {
