@@ -17,7 +17,8 @@ jest.setTimeout(20 * 60 * 1000);
 
 const CADDY = { slot: 18700, public: 18702 };
 const NGINX = { slot: 18710, public: 18712 };
-const PAIR = { a: { slot: 18720, public: 18722 }, b: { slot: 18724, public: 18726 } };
+// 18720-18721 are rolling-release.test.ts's (it shares this range).
+const PAIR = { a: { slot: 18730, public: 18732 }, b: { slot: 18734, public: 18736 } };
 /** Caddy's admin API: one Caddy per host, so every app on it gives the same port. */
 const CADDY_ADMIN = 18703;
 const SSH_PORT = 2240;
