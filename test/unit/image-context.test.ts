@@ -148,6 +148,23 @@ describe("planImage and the build context", () => {
         expect(plan.dockerfile).toContain("RUN cd /opt/lisp-deploy/qlot && qlot install");
     });
 
+    test("Quicklisp ships quicklisp-https.lisp (the client and every download over HTTPS) and pins the client's info URL; other sources do not", () => {
+        const ql = planImage({ appDir: HELLO, dependencySource: { kind: "quicklisp" } });
+        const script = ql.files.find((f) => f.path === "lisp-deploy/build/quicklisp-https.lisp");
+        expect(script?.content.toString()).toBe(fs.readFileSync(path.resolve(__dirname, "../../lisp/build/quicklisp-https.lisp"), "utf8"));
+        expect(ql.spec.dependencySource).toEqual({ kind: "quicklisp", distVersion: "2024-10-12", clientInfoUrl: "https://beta.quicklisp.org/client/2021-02-13/client-info.sexp" });
+        expect(planImage({ appDir: HELLO, dependencySource: { kind: "debian" } }).files.map((f) => f.path)).not.toContain("lisp-deploy/build/quicklisp-https.lisp");
+    });
+
+    test("runtimeBase and dynamicSpaceSizeMb reach the spec; bad values name the field", () => {
+        const plan = planImage({ appDir: HELLO, dependencySource: { kind: "debian" }, runtimeBase: "debian-slim", dynamicSpaceSizeMb: 2048 });
+        expect(plan.spec.runtimeBase).toBe("debian-slim");
+        expect(plan.spec.dynamicSpaceSizeMb).toBe(2048);
+        expect(planImage({ appDir: HELLO, dependencySource: { kind: "debian" } }).spec.runtimeBase).toBe("slim");
+        expect(() => planImage({ appDir: HELLO, dependencySource: { kind: "debian" }, runtimeBase: "alpine" as never })).toThrow(/args\.runtimeBase: must be "slim" or "debian-slim"/);
+        expect(() => planImage({ appDir: HELLO, dependencySource: { kind: "debian" }, dynamicSpaceSizeMb: 100 })).toThrow(/args\.dynamicSpaceSizeMb: must be a whole number of MB from 256/);
+    });
+
     test("bad options are ValidationErrors naming the field", () => {
         const field = (fn: () => unknown): string => {
             try { fn(); } catch (e) { expect(e).toBeInstanceOf(ValidationError); return (e as ValidationError).field; }
