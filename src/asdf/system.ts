@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { ValidationError } from "../errors";
 import { designatorName, FeatureTest, isSymbolNamed, LispList, readAll, sbclLinuxFeatures, Sexp, SexpReadError } from "./sexp";
+import { at, FieldPath } from "../validate";
 
 /** One `defsystem` form as read from an `.asd` file. */
 export interface SystemDefinition {
@@ -198,11 +199,11 @@ export function primarySystemName(name: string): string {
 export function readAppSystem(
     appDir: string,
     overrides: AppSystemOverrides = {},
-    options: { field?: string; exclude?: readonly string[]; features?: FeatureTest } = {},
+    options: { field?: FieldPath; exclude?: readonly string[]; features?: FeatureTest } = {},
 ): AppSystem {
     const field = options.field ?? "args";
     if (!fs.existsSync(appDir) || !fs.statSync(appDir).isDirectory()) {
-        throw new ValidationError(`${field}.appDir`, `"${appDir}" is not a directory; point appDir at the directory that holds the app's .asd file.`);
+        throw new ValidationError(at(field, "appDir"), `"${appDir}" is not a directory; point appDir at the directory that holds the app's .asd file.`);
     }
     const files = findAsdFiles(appDir, options.exclude);
     const systems = new Map<string, SystemDefinition>();
@@ -242,15 +243,15 @@ export function readAppSystem(
         const broken = unreadable.find((u) => path.posix.basename(u.file) === expectedFile) ?? unreadable[0];
         if (broken !== undefined) {
             throw new ValidationError(
-                `${field}.systemName`,
+                at(field, "systemName"),
                 `${path.join(appDir, broken.file)} could not be read (${broken.reason}); fix the file, or pass systemName, dependencies, entryPoint and buildPathname explicitly.`,
             );
         }
         if (files.length === 0) {
-            throw new ValidationError(`${field}.appDir`, `no .asd file found under "${appDir}"; add ${expectedFile} with (defsystem "${systemName}" ...) or point appDir at the app.`);
+            throw new ValidationError(at(field, "appDir"), `no .asd file found under "${appDir}"; add ${expectedFile} with (defsystem "${systemName}" ...) or point appDir at the app.`);
         }
         throw new ValidationError(
-            `${field}.systemName`,
+            at(field, "systemName"),
             `no .asd file under "${appDir}" defines system "${systemName}" (found: ${[...systems.keys()].sort().join(", ") || "none"}); fix systemName or add (defsystem "${systemName}" ...) to ${expectedFile}.`,
         );
     }
@@ -258,12 +259,12 @@ export function readAppSystem(
     const entryPoint = overrides.entryPoint ?? main.entryPoint;
     if (entryPoint === undefined) {
         throw new ValidationError(
-            `${field}.entryPoint`,
+            at(field, "entryPoint"),
             `${path.join(appDir, main.file)} defines system "${systemName}" without :entry-point; add :entry-point "package:main" to its defsystem, or pass entryPoint.`,
         );
     }
     if (!/^[^\s:]+::?[^\s:]+$/.test(entryPoint)) {
-        throw new ValidationError(`${field}.entryPoint`, `"${entryPoint}" is not of the form package:function; write e.g. "hello:main".`);
+        throw new ValidationError(at(field, "entryPoint"), `"${entryPoint}" is not of the form package:function; write e.g. "hello:main".`);
     }
 
     // Walk the closure through the app's own systems: their dependencies count, they themselves are sources.
@@ -303,24 +304,24 @@ const ONE_WORD = /^[^\s\x00-\x1f\x7f\u0085\u2028\u2029]+$/u;
  * Checks the names the build writes into the Dockerfile and the dependency list (system name, entry point,
  * build pathname, dependencies), naming the argument the user gave or the `.asd` it came from.
  */
-function checkBuildNames(app: AppSystem, overrides: AppSystemOverrides, field: string, asdFile?: string): AppSystem {
+function checkBuildNames(app: AppSystem, overrides: AppSystemOverrides, field: FieldPath, asdFile?: string): AppSystem {
     const from = (given: unknown, option: string) => (given !== undefined || asdFile === undefined ? "" : ` (from ${option} in ${asdFile}; fix it there or pass the argument)`);
     if (!ONE_LINE.test(app.systemName)) {
-        throw new ValidationError(`${field}.systemName`, `${JSON.stringify(app.systemName)} is not an ASDF system name: it must be one line without control characters, e.g. "hello".`);
+        throw new ValidationError(at(field, "systemName"), `${JSON.stringify(app.systemName)} is not an ASDF system name: it must be one line without control characters, e.g. "hello".`);
     }
     if (!ONE_WORD.test(app.entryPoint) || !/^[^:]+::?[^:]+$/.test(app.entryPoint)) {
-        throw new ValidationError(`${field}.entryPoint`, `${JSON.stringify(app.entryPoint)} is not of the form package:function (one word, no spaces or control characters); write e.g. "hello:main"${from(overrides.entryPoint, ":entry-point")}.`);
+        throw new ValidationError(at(field, "entryPoint"), `${JSON.stringify(app.entryPoint)} is not of the form package:function (one word, no spaces or control characters); write e.g. "hello:main"${from(overrides.entryPoint, ":entry-point")}.`);
     }
     if (!BUILD_PATHNAME.test(app.buildPathname)) {
         throw new ValidationError(
-            `${field}.buildPathname`,
+            at(field, "buildPathname"),
             `${JSON.stringify(app.buildPathname)} must be a plain file name of letters, digits, '.', '_', '+' or '-' (no directories, spaces or control characters, not hidden), e.g. "hello"${from(overrides.buildPathname, ":build-pathname")}.`,
         );
     }
     for (const dependency of [...app.dependencies, ...app.requires]) {
         if (!ONE_WORD.test(dependency)) {
             const where = overrides.dependencies !== undefined ? "" : ` (from :depends-on in ${asdFile ?? "the .asd files"}; fix it there or pass dependencies)`;
-            throw new ValidationError(`${field}.dependencies`, `${JSON.stringify(dependency)} is not an ASDF system name: one word without spaces or control characters${where}.`);
+            throw new ValidationError(at(field, "dependencies"), `${JSON.stringify(dependency)} is not an ASDF system name: one word without spaces or control characters${where}.`);
         }
     }
     return app;
@@ -387,13 +388,13 @@ function dependencyClosure(
     return { dependencies: sortedUnique([...external]), requires: sortedUnique([...requires]), localSystems: sortedUnique([...local]) };
 }
 
-function defaultSystemName(files: readonly string[], appDir: string, field: string): string {
+function defaultSystemName(files: readonly string[], appDir: string, field: FieldPath): string {
     const topLevel = files.filter((f) => !f.includes("/"));
     if (topLevel.length === 1) return topLevel[0].slice(0, -".asd".length);
     if (topLevel.length === 0) {
-        throw new ValidationError(`${field}.appDir`, `no .asd file at the top of "${appDir}"; add one (e.g. app.asd with (defsystem "app" ...)) or point appDir at the app.`);
+        throw new ValidationError(at(field, "appDir"), `no .asd file at the top of "${appDir}"; add one (e.g. app.asd with (defsystem "app" ...)) or point appDir at the app.`);
     }
-    throw new ValidationError(`${field}.systemName`, `"${appDir}" holds several .asd files (${topLevel.join(", ")}); pass systemName to say which system to build.`);
+    throw new ValidationError(at(field, "systemName"), `"${appDir}" holds several .asd files (${topLevel.join(", ")}); pass systemName to say which system to build.`);
 }
 
 function defaultBuildPathname(systemName: string): string {

@@ -10,7 +10,8 @@ import { Arch, archOfPlatform, Host, Platform } from "./host";
 import { archOfInstanceType } from "./instanceArch";
 import { CLOUD_INIT_WAIT_SCRIPT } from "./readiness";
 import { mergeTags } from "./tags";
-import { checkPrivateKey, checkPublicKey, checkUserName, checked, renderOnceKnown } from "./validate";
+import { checkPrivateKey, checkPublicKey, checkUserName, renderOnceKnown } from "./validate";
+import { at, checkBoolean, checkLater, checkOneOf, checkPort as checkSharedPort, checkStringList, checkWholeNumber, FieldPath, PlanHandoff, planned } from "../validate";
 
 /**
  * The arguments of an Ec2Host. Nothing here is about one app: changing the app or a release never
@@ -92,7 +93,7 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
 
     constructor(name: string, args: Ec2HostArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered, the component included: bad input leaves nothing behind.
-        const { arch, publicKey, privateKey, sshUser, sshPort, volumeSize, firewall, tags, userData } = prepareEc2HostArgs(name, args);
+        const { arch, publicKey, privateKey, sshUser, sshPort, volumeSize, firewall, tags, userData } = ec2HostPlans.take(args) ?? planEc2Host(name, args);
         super("lisp-deploy:index:Ec2Host", name, {}, opts);
 
         const child = { parent: this };
@@ -194,65 +195,74 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
     }
 }
 
+/** The checked arguments of an Ec2Host and what its children need, derived from them. */
+export type Ec2HostPlan = ReturnType<typeof planEc2Host>;
+
+/** Plans made by a WebApp for the Ec2Hosts it creates. @internal */
+export const ec2HostPlans = new PlanHandoff<Ec2HostArgs, Ec2HostPlan>();
+
 /**
- * Validates an Ec2Host's arguments and derives what its children need. Plain values are checked now
- * (so `pulumi preview` fails with a ValidationError); Outputs are checked as they resolve.
+ * Plans an Ec2Host and derives what its children need: plain values are checked now (all problems at once,
+ * under `field`, so `pulumi preview` fails with one ValidationError); Outputs are checked as they resolve.
+ * @internal
  */
-function prepareEc2HostArgs(name: string, args: Ec2HostArgs) {
-    if (args === undefined || args === null) {
-        throw new ValidationError("args", "Ec2Host needs arguments: at least instanceType, publicKey, privateKey and sshCidrs.");
-    }
-    if (args.instanceType === undefined) {
-        throw new ValidationError("args.instanceType", 'is required; give an EC2 instance type such as "t3.small" or "t4g.small".');
-    }
-    if (args.platform !== undefined && args.platform !== "linux/amd64" && args.platform !== "linux/arm64") {
-        throw new ValidationError("args.platform", `must be "linux/amd64" or "linux/arm64"; got ${JSON.stringify(args.platform)}.`);
-    }
-    if (args.publicKey === undefined) {
-        throw new ValidationError("args.publicKey", "is required: pass the OpenSSH public key line (e.g. the contents of ~/.ssh/id_ed25519.pub).");
-    }
-    if (args.privateKey === undefined) {
-        throw new ValidationError("args.privateKey", 'is required: pass the matching private key as a secret (e.g. config.requireSecret("sshPrivateKey")).');
-    }
-    if (args.sshCidrs === undefined) {
-        throw new ValidationError("args.sshCidrs", 'is required: list the networks allowed to SSH in, e.g. ["203.0.113.7/32"].');
-    }
-    if (args.extraSecurityGroupIds !== undefined && !Array.isArray(args.extraSecurityGroupIds)) {
-        throw new ValidationError("args.extraSecurityGroupIds", "must be a list of security group ids, e.g. [balancer.targetSecurityGroupId].");
-    }
-    const sshPort = args.sshPort ?? SSH_PORT;
-    if (!Number.isInteger(sshPort) || sshPort < 1 || sshPort > 65535) {
-        throw new ValidationError("args.sshPort", `must be a whole number from 1 to 65535; got ${JSON.stringify(args.sshPort)}.`);
-    }
-    const platform = args.platform;
-    const arch = checked(args.instanceType, (t) => {
-        const a = archOfInstanceType(t);
-        if (platform !== undefined && archOfPlatform(platform) !== a) {
-            throw new ValidationError(
-                "args.instanceType",
-                `"${t}" is ${a}, but the image is built for ${platform}; choose a${a === "arm64" ? "n amd64 type such as \"t3.small\"" : "n arm64 (Graviton) type such as \"t4g.small\""} or build the image for linux/${a}.`,
-            );
+export function planEc2Host(name: string, args: Ec2HostArgs, field: FieldPath = "args") {
+    return planned((problems) => {
+        if (args === undefined || args === null) {
+            throw new ValidationError(at(field, ""), "Ec2Host needs arguments: at least instanceType, publicKey, privateKey and sshCidrs.");
         }
-    }).apply((t) => archOfInstanceType(t));
-    const publicKey = checked(args.publicKey, (k) => checkPublicKey(k, "args.publicKey"));
-    const privateKey = pulumi.secret(checked(args.privateKey, (k) => checkPrivateKey(k, "args.privateKey")));
-    const sshUser = checked(args.sshUser ?? "admin", (u) => checkUserName(u, "args.sshUser"));
-    const volumeSize = checked(args.rootVolumeSizeGiB ?? 16, (s) => {
-        if (typeof s !== "number" || !Number.isInteger(s) || s < 8 || s > 16384) {
-            throw new ValidationError("args.rootVolumeSizeGiB", `must be a whole number of GiB from 8 (Debian's image size) to 16384; got ${JSON.stringify(s)}.`);
+        const required: [keyof Ec2HostArgs, string][] = [
+            ["instanceType", 'is required; give an EC2 instance type such as "t3.small" or "t4g.small".'],
+            ["publicKey", "is required: pass the OpenSSH public key line (e.g. the contents of ~/.ssh/id_ed25519.pub)."],
+            ["privateKey", 'is required: pass the matching private key as a secret (e.g. config.requireSecret("sshPrivateKey")).'],
+            ["sshCidrs", 'is required: list the networks allowed to SSH in, e.g. ["203.0.113.7/32"].'],
+        ];
+        for (const [key, problem] of required) if (args[key] === undefined) problems.add(at(field, key), problem);
+        const platform = args.platform;
+        if (platform !== undefined) problems.check(() => checkOneOf(at(field, "platform"), platform, Object.values(Platform)));
+        if (args.extraSecurityGroupIds !== undefined && !Array.isArray(args.extraSecurityGroupIds)) {
+            problems.add(at(field, "extraSecurityGroupIds"), "must be a list of security group ids, e.g. [balancer.targetSecurityGroupId].");
         }
+        if (args.sshCidrs !== undefined) problems.check(() => checkStringList(at(field, "sshCidrs"), args.sshCidrs, "203.0.113.7/32"));
+        if (args.extraPackages !== undefined) problems.check(() => checkStringList(at(field, "extraPackages"), args.extraPackages, "htop"));
+        for (const key of ["allowSshFromAnywhere", "elasticIp", "docker", "upgradePackages"] as const) {
+            if (args[key] !== undefined) problems.check(() => checkBoolean(at(field, key), args[key]));
+        }
+        const sshPort = args.sshPort ?? SSH_PORT;
+        problems.check(() => checkSharedPort(at(field, "sshPort"), sshPort));
+        const arch = args.instanceType === undefined ? undefined : problems.check(() => checkLater(args.instanceType, (t) => {
+            const a = archOfInstanceType(t, at(field, "instanceType"));
+            if (platform !== undefined && archOfPlatform(platform) !== a) {
+                throw new ValidationError(
+                    at(field, "instanceType"),
+                    `"${t}" is ${a}, but the image is built for ${platform}; choose a${a === "arm64" ? "n amd64 type such as \"t3.small\"" : "n arm64 (Graviton) type such as \"t4g.small\""} or build the image for linux/${a}.`,
+                );
+            }
+        }).apply((t) => archOfInstanceType(t)));
+        const publicKey = args.publicKey === undefined ? undefined : problems.check(() => checkLater(args.publicKey, (k) => checkPublicKey(k, at(field, "publicKey"))));
+        const privateKey = args.privateKey === undefined ? undefined : problems.check(() => pulumi.secret(checkLater(args.privateKey, (k) => checkPrivateKey(k, at(field, "privateKey")))));
+        const sshUser = problems.check(() => checkLater(args.sshUser ?? "admin", (u) => checkUserName(u, at(field, "sshUser"))));
+        const volumeSize = problems.check(() => checkLater(args.rootVolumeSizeGiB ?? 16, (s) => checkWholeNumber(at(field, "rootVolumeSizeGiB"), s, 8, 16384, "GiB", "8 is Debian's image size.")));
+        // Without sshCidrs (reported above) there is no firewall to render.
+        const firewall = args.sshCidrs !== undefined && problems.check(() =>
+            renderOnceKnown(
+                { publicPorts: args.publicPorts ?? [80, 443], sshCidrs: args.sshCidrs, outboundTcpPorts: args.outboundTcpPorts ?? [80, 443] },
+                (v) => renderFirewall({ ...v, allowSshFromAnywhere: args.allowSshFromAnywhere, sshPort }, at(field, "")),
+            ),
+        );
+        const tags = problems.check(() => renderOnceKnown({ tags: args.tags ?? {} }, (v) => mergeTags(name, v.tags)));
+        // A list that is not one was reported above; rendering it would only add a TypeError.
+        const listsOk = args.extraPackages === undefined || Array.isArray(args.extraPackages);
+        const userData = listsOk && problems.check(() =>
+            renderUserData({
+                appUser: args.appUser,
+                docker: args.docker,
+                reverseProxy: args.reverseProxy,
+                extraPackages: args.extraPackages,
+                upgradePackages: args.upgradePackages,
+            }, at(field, "")),
+        );
+        problems.throwIfAny();
+        return { arch: arch!, publicKey: publicKey!, privateKey: privateKey!, sshUser: sshUser!, sshPort, volumeSize: volumeSize!, firewall: firewall as Exclude<typeof firewall, false | undefined>, tags: tags!, userData: userData as string };
     });
-    const firewall = renderOnceKnown(
-        { publicPorts: args.publicPorts ?? [80, 443], sshCidrs: args.sshCidrs, outboundTcpPorts: args.outboundTcpPorts ?? [80, 443] },
-        (v) => renderFirewall({ ...v, allowSshFromAnywhere: args.allowSshFromAnywhere, sshPort }),
-    );
-    const tags = renderOnceKnown({ tags: args.tags ?? {} }, (v) => mergeTags(name, v.tags));
-    const userData = renderUserData({
-        appUser: args.appUser,
-        docker: args.docker,
-        reverseProxy: args.reverseProxy,
-        extraPackages: args.extraPackages,
-        upgradePackages: args.upgradePackages,
-    });
-    return { arch, publicKey, privateKey, sshUser, sshPort, volumeSize, firewall, tags, userData };
 }

@@ -4,7 +4,8 @@ import { ValidationError } from "../errors";
 import { HostConnection } from "./connection";
 import { Arch, Host } from "./host";
 import { existingServerCheckScript } from "./readiness";
-import { checkHostAddress, checkPort, checkPrivateKey, checkUserName, checked } from "./validate";
+import { checkHostAddress, checkPort, checkPrivateKey, checkUserName } from "./validate";
+import { at, checkLater, checkOneOf, FieldPath, PlanHandoff, planned } from "../validate";
 
 /** The arguments of an SshHost: how to reach a server that already exists. */
 export interface SshHostArgs {
@@ -35,7 +36,7 @@ export class SshHost extends pulumi.ComponentResource implements Host {
 
     constructor(name: string, args: SshHostArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered, the component included: bad input leaves nothing behind.
-        const { arch, host, port, user, privateKey } = prepareSshHostArgs(args);
+        const { arch, host, port, user, privateKey } = sshHostPlans.take(args) ?? planSshHost(args);
         super("lisp-deploy:index:SshHost", name, {}, opts);
 
         const check = new command.remote.Command(
@@ -59,24 +60,35 @@ export class SshHost extends pulumi.ComponentResource implements Host {
     }
 }
 
-/** Validates an SshHost's arguments: plain values now, Outputs as they resolve. */
-function prepareSshHostArgs(args: SshHostArgs) {
-    if (args === undefined || args === null) {
-        throw new ValidationError("args", "SshHost needs arguments: at least host and privateKey.");
-    }
-    if (args.host === undefined) {
-        throw new ValidationError("args.host", 'is required: give the server\'s DNS name or IP address, e.g. "203.0.113.7".');
-    }
-    if (args.privateKey === undefined) {
-        throw new ValidationError("args.privateKey", 'is required: pass the SSH private key as a secret (e.g. config.requireSecret("sshPrivateKey")).');
-    }
-    const arch: Arch = args.arch ?? "amd64";
-    if (arch !== "amd64" && arch !== "arm64") {
-        throw new ValidationError("args.arch", `must be "amd64" or "arm64"; got ${JSON.stringify(args.arch)}.`);
-    }
-    const host = checked(args.host, (h) => checkHostAddress(h, "args.host"));
-    const port = checked(args.port ?? 22, (p) => checkPort(p, "args.port"));
-    const user = checked(args.user ?? "root", (u) => checkUserName(u, "args.user"));
-    const privateKey = pulumi.secret(checked(args.privateKey, (k) => checkPrivateKey(k, "args.privateKey")));
-    return { arch, host, port, user, privateKey };
+/** The checked arguments of an SshHost: plain values checked now, Outputs as they resolve. */
+export type SshHostPlan = ReturnType<typeof planSshHost>;
+
+/** Plans made by a WebApp for the SshHost it creates. @internal */
+export const sshHostPlans = new PlanHandoff<SshHostArgs, SshHostPlan>();
+
+/**
+ * Plans an SshHost: every plain argument checked now (all problems at once, under `field`), the values known
+ * only later checked with the same messages as they resolve.
+ * @internal
+ */
+export function planSshHost(args: SshHostArgs, field: FieldPath = "args") {
+    return planned((problems) => {
+        if (args === undefined || args === null) {
+            throw new ValidationError(at(field, ""), "SshHost needs arguments: at least host and privateKey.");
+        }
+        if (args.host === undefined) {
+            problems.add(at(field, "host"), 'is required: give the server\'s DNS name or IP address, e.g. "203.0.113.7".');
+        }
+        if (args.privateKey === undefined) {
+            problems.add(at(field, "privateKey"), 'is required: pass the SSH private key as a secret (e.g. config.requireSecret("sshPrivateKey")).');
+        }
+        const arch: Arch = args.arch ?? "amd64";
+        problems.check(() => checkOneOf(at(field, "arch"), arch, ["amd64", "arm64"]));
+        const host = problems.check(() => args.host !== undefined ? checkLater(args.host, (h) => checkHostAddress(h, at(field, "host"))) : undefined);
+        const port = problems.check(() => checkLater(args.port ?? 22, (p) => checkPort(p, at(field, "port"))));
+        const user = problems.check(() => checkLater(args.user ?? "root", (u) => checkUserName(u, at(field, "user"))));
+        const privateKey = problems.check(() => args.privateKey !== undefined ? pulumi.secret(checkLater(args.privateKey, (k) => checkPrivateKey(k, at(field, "privateKey")))) : undefined);
+        problems.throwIfAny();
+        return { arch, host: host!, port: port!, user: user!, privateKey: privateKey! };
+    });
 }

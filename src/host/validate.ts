@@ -1,22 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as ipaddr from "ipaddr.js";
 import { ValidationError } from "../errors";
+import { checkLater, checkPort as checkSharedPort, checkUserName as checkSharedUserName } from "../validate";
 
-/**
- * Runs `check` on a value as early as it is known: at construction time when the value is plain (so
- * `pulumi preview` fails before anything is planned), or inside `apply` when it is an Output that
- * resolves later (so the same message stops `pulumi up` before the value reaches a resource).
- */
-export function checked<T>(value: pulumi.Input<T>, check: (v: T) => void): pulumi.Output<T> {
-    if (!pulumi.Output.isInstance(value) && !(value instanceof Promise)) {
-        check(value as T);
-        return pulumi.output(value) as pulumi.Output<T>;
-    }
-    return pulumi.output(value).apply((v) => {
-        check(v as T);
-        return v as T;
-    }) as pulumi.Output<T>;
-}
+/** The one place values known only later are checked (src/validate.ts's checkLater), under its older name. */
+export const checked = checkLater;
 
 /**
  * Renders from several Inputs: right now (so bad values throw at construction) when all are plain,
@@ -79,11 +67,9 @@ export function parseCidr(text: string, field: string): ParsedCidr {
     return { family: addr.kind() as "ipv4" | "ipv6", cidr, anywhere: prefix === 0 };
 }
 
-/** Checks a TCP port number: an integer in 1..65535. */
+/** Checks a TCP port number: the shared rule (src/validate.ts), with the field last as host code calls it. */
 export function checkPort(port: number, field: string): void {
-    if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-        throw new ValidationError(field, `must be a whole number between 1 and 65535; got ${JSON.stringify(port)}.`);
-    }
+    checkSharedPort(field, port);
 }
 
 /** Checks a list of TCP ports and that none repeats (a repeat is almost always a typo). */
@@ -146,9 +132,7 @@ export function checkHostAddress(host: string, field: string): void {
     }
 }
 
-/** Checks a Unix login name as Debian's adduser accepts it by default. */
+/** Checks a Unix login name as Debian's adduser accepts it by default (the shared rule, field last). */
 export function checkUserName(user: string, field: string): void {
-    if (typeof user !== "string" || !/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) {
-        throw new ValidationError(field, `${JSON.stringify(user)} is not a valid user name; use lower-case letters, digits, "_" or "-" (at most 32).`);
-    }
+    checkSharedUserName(field, user);
 }

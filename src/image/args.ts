@@ -44,6 +44,9 @@ const FIELDS_OF_KIND: Record<DependencySourceKind, readonly (keyof DependencySou
 
 /** Turns the flat form into LispImage's DependencySource, refusing fields that belong to another kind. */
 export function toDependencySource(args: DependencySourceArgs | undefined, field: string): DependencySource {
+    if (args !== undefined && (args === null || typeof args !== "object" || Array.isArray(args))) {
+        throw new ValidationError(field, `must be an object such as { kind: "debian" }; got ${JSON.stringify(args)}.${typeof args === "string" ? ` Write { kind: ${JSON.stringify(args)} }.` : ""}`);
+    }
     const kind = args?.kind ?? DependencySourceKind.Quicklisp;
     if (!(kind in FIELDS_OF_KIND)) {
         throw new ValidationError(`${field}.kind`, `must be one of ${Object.keys(FIELDS_OF_KIND).map((k) => `"${k}"`).join(", ")}; got ${JSON.stringify(kind)}.`);

@@ -1,4 +1,5 @@
 import { ValidationError } from "../errors";
+import { shellWord } from "../shell";
 
 /**
  * The pure Dockerfile renderer behind LispImage. Same spec in, same text out: the rendered Dockerfile is a
@@ -138,10 +139,8 @@ export function executablePath(buildPathname: string): string {
 /** The stage names, in order. The last one is the image LispImage builds. */
 export const STAGES = ["basepackages", "quicklisp", "dependencies", "build", "runtime"] as const;
 
-/** Single-quotes a word for /bin/sh. */
-export function shellQuote(word: string): string {
-    return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
+/** A word for /bin/sh, bare when it needs no quotes (quoting's one home is src/shell.ts). */
+export const shellQuote = shellWord;
 
 function sortedUnique(items: readonly string[]): string[] {
     return [...new Set(items)].sort();

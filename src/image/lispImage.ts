@@ -4,7 +4,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
 import { writeContext } from "./context";
 import { DependencySourceArgs, SbclOriginArgs, toDependencySource, toSbclOrigin } from "./args";
-import { planImage } from "./plan";
+import { checkImageOptions, ImagePlan, planImage } from "./plan";
+import { Platform } from "../host/host";
+import { at, checkLater, checkObject, checkOneOf, FieldPath, isKnownLater, PlanHandoff, planned } from "../validate";
 import type { RuntimeBase } from "./dockerfile";
 
 // The option types LispImageArgs is made of, public through src/index.ts's single export line.
@@ -142,18 +144,13 @@ export class LispImage extends pulumi.ComponentResource {
     readonly usesLispDeployRuntime: boolean;
 
     constructor(name: string, args: LispImageArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Planned before anything is registered, the component included: bad input leaves nothing behind.
+        // A WebApp that planned this image already hands its plan over (reading the app once).
+        const { contextDir, plan, repository: defaultRepository } = imagePlans.take(args) ?? planLispImage(name, args);
         super("lisp-deploy:index:LispImage", name, {}, opts);
-
-        const contextDir = buildContextDir(name, args.contextDir);
-        const plan = planImage({
-            ...args,
-            dependencySource: toDependencySource(args.dependencySource, "args.dependencySource"),
-            sbcl: toSbclOrigin(args.sbcl, "args.sbcl"),
-            excludeFromApp: [...(args.excludeFromApp ?? []), contextDir],
-        });
         writeContext(contextDir, plan.files);
 
-        const repository = args.imageName ?? plan.app.systemName;
+        const repository = args.imageName ?? defaultRepository;
         const tag = args.tag ?? `ctx-${plan.contextHash.slice(0, 12)}`;
         const fullName = pulumi.interpolate`${repository}:${tag}`;
 
@@ -170,7 +167,7 @@ export class LispImage extends pulumi.ComponentResource {
                     // pushes an OCI image index, which Heroku's registry rejects; the classic builder pushes a
                     // plain Docker v2 schema 2 manifest. It is also the only builder on engines without buildx.
                     builderVersion: "BuilderV1",
-                    platform: args.platform,
+                    platform: args.platform === undefined ? undefined : checkLater(args.platform, (p) => checkOneOf("args.platform", p, Object.values(Platform))),
                     network: args.buildNetwork,
                     cacheFrom: args.cacheFrom ? { images: args.cacheFrom } : undefined,
                 },
@@ -210,6 +207,63 @@ export class LispImage extends pulumi.ComponentResource {
     }
 }
 
+/** A LispImage's plan: where its context goes, the image plan, and the repository name it is built under. */
+export interface LispImagePlan {
+    /** The build context directory, relative to the program's directory. */
+    readonly contextDir: string;
+    /** The image plan (the app read, the context and Dockerfile rendered). */
+    readonly plan: ImagePlan;
+    /** The repository name when `imageName` is not given: derived from the system name. */
+    readonly repository: string;
+}
+
+/** Plans made by a WebApp for the LispImage it creates. @internal */
+export const imagePlans = new PlanHandoff<LispImageArgs, LispImagePlan>();
+
+/**
+ * Plans a LispImage: checks every argument (the ones needing no file first, all at once, under `field`),
+ * reads the app and renders the context. Reads files; writes nothing.
+ * @internal
+ */
+export function planLispImage(name: string, args: LispImageArgs, field: FieldPath = "args"): LispImagePlan {
+    return planned((problems) => {
+        if (args === undefined || args === null || typeof args !== "object") {
+            throw new ValidationError(at(field, ""), 'LispImage needs arguments: at least { appDir: "<the app directory holding its .asd>" }.');
+        }
+        const contextDir = problems.check(() => buildContextDir(name, args.contextDir, at(field, "contextDir")));
+        if (args.dependencySource !== undefined) problems.check(() => checkObject(at(field, "dependencySource"), args.dependencySource, '{ kind: "quicklisp" }'));
+        const dependencySource = problems.check(() => toDependencySource(args.dependencySource, at(field, "dependencySource")));
+        if (args.sbcl !== undefined) problems.check(() => checkObject(at(field, "sbcl"), args.sbcl, '{ tarballUrl: "https://..." }'));
+        const sbcl = problems.check(() => toSbclOrigin(args.sbcl, at(field, "sbcl")));
+        if (args.platform !== undefined && !isKnownLater(args.platform)) {
+            problems.check(() => checkOneOf(at(field, "platform"), args.platform, Object.values(Platform)));
+        }
+        const options = { ...args, dependencySource, sbcl, excludeFromApp: [...(Array.isArray(args.excludeFromApp) ? args.excludeFromApp : []), contextDir ?? ""] };
+        problems.check(() => checkImageOptions(options, field));
+        problems.throwIfAny();
+        const plan = planImage(options, field);
+        return { contextDir: contextDir!, plan, repository: dockerRepositoryName(plan.app.systemName) };
+    });
+}
+
+/**
+ * A Docker repository name for an ASDF system: Docker takes lower-case letters and digits, separated by
+ * '.', '_', '__' or dashes, so "MyApp" builds as "myapp" and "cl+web" as "cl-web". Deterministic: the same
+ * system always gets the same repository, and a name Docker already accepts is kept as it is.
+ */
+export function dockerRepositoryName(systemName: string): string {
+    if (DOCKER_REPOSITORY.test(systemName)) return systemName;
+    const name = systemName
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, "-")
+        .replace(/[._-]{2,}/g, (run) => (/^-+$/.test(run) || run === "__" ? run : "-"))
+        .replace(/^[._-]+|[._-]+$/g, "");
+    return DOCKER_REPOSITORY.test(name) ? name : "app";
+}
+
+/** One path component of a Docker repository name, as the distribution spec defines it. */
+const DOCKER_REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+
 /**
  * The resource name as one directory name: characters other than letters, digits, '_' and '-' (and '.'
  * after the first) become `%XX`, so a name holding '/' or '..' ("web/api", "../src") stays one directory
@@ -231,12 +285,12 @@ export function contextDirName(name: string): string {
  * rewrites it, so it must be a directory of its own inside the program: never the program's directory
  * itself, never outside it, and (when derived from the resource name) always below `.lisp-deploy/images/`.
  */
-export function buildContextDir(name: string, given: string | undefined): string {
+export function buildContextDir(name: string, given: string | undefined, field = "args.contextDir"): string {
     if (given === undefined) return `.lisp-deploy/images/${contextDirName(name)}`;
     const contextDir = typeof given === "string" ? toPosix(path.normalize(given)) : "";
     if (typeof given !== "string" || /[\x00-\x1f\x7f]/.test(given) || path.isAbsolute(contextDir) || contextDir === ".." || contextDir.startsWith("../") || contextDir === "." || contextDir === "") {
         throw new ValidationError(
-            "args.contextDir",
+            field,
             `${JSON.stringify(given)} must be a directory of its own inside the program's directory (relative, no "..", not "." itself, no control characters): it is deleted and rewritten on every run. Leave it out for .lisp-deploy/images/<name>.`,
         );
     }

@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { AppSystem, isLispDeploySystem, primarySystemName, readAppSystem, readSystemDependencies } from "../asdf/system";
 import { ValidationError } from "../errors";
+import { at, checkBoolean, checkPort, checkString, checkStringList, FieldPath, Problems, shown } from "../validate";
 import { collectTree, ContextFile, contextHash, sortContext, textFile } from "./context";
 import {
     CONTEXT_PATHS,
@@ -136,10 +137,45 @@ export function debianPackageFor(system: string, overrides: Readonly<Record<stri
 
 const DEBIAN_PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 
-function checkPackages(field: string, packages: readonly string[] | undefined): void {
-    (packages ?? []).forEach((p, i) => {
-        if (!DEBIAN_PACKAGE_NAME.test(p)) throw new ValidationError(`${field}[${i}]`, `"${p}" is not a Debian package name; use lower-case names like "libssl3".`);
+function checkPackages(field: string, packages: unknown): void {
+    checkStringList(field, packages, "libssl3");
+    const problems = new Problems();
+    (packages as readonly string[]).forEach((p, i) => {
+        if (!DEBIAN_PACKAGE_NAME.test(p)) problems.add(`${field}[${i}]`, `"${p}" is not a Debian package name; use lower-case names like "libssl3".`);
     });
+    problems.throwIfAny();
+}
+
+/**
+ * The image options that need no file read, checked all at once (types included: a string where a list
+ * belongs, "yes" for a boolean), so a user reads every such problem in one error before the app is read.
+ * @internal
+ */
+export function checkImageOptions(options: ImagePlanOptions, field: FieldPath = "args"): void {
+    const p = new Problems();
+    if (typeof options.appDir !== "string" || options.appDir === "") {
+        p.add(at(field, "appDir"), `is required: the app directory holding its .asd, relative to the program (e.g. "../hello"); got ${shown(options.appDir)}.`);
+    }
+    for (const key of ["systemName", "entryPoint", "buildPathname", "baseImage", "lispDeploySystemDir"] as const) {
+        if (options[key] !== undefined) p.check(() => checkString(at(field, key), options[key], key === "baseImage" ? DEFAULT_BASE_IMAGE : "hello"));
+    }
+    if (options.port !== undefined) p.check(() => checkPort(at(field, "port"), options.port));
+    if (options.buildPackages !== undefined) p.check(() => checkPackages(at(field, "buildPackages"), options.buildPackages));
+    if (options.runtimePackages !== undefined) p.check(() => checkPackages(at(field, "runtimePackages"), options.runtimePackages));
+    if (options.dependencies !== undefined) p.check(() => checkStringList(at(field, "dependencies"), options.dependencies, "hunchentoot"));
+    if (options.excludeFromApp !== undefined) p.check(() => checkStringList(at(field, "excludeFromApp"), options.excludeFromApp, "node_modules"));
+    if (options.compression !== undefined) p.check(() => checkBoolean(at(field, "compression"), options.compression));
+    if (options.runtimeBase !== undefined && !RUNTIME_BASES.includes(options.runtimeBase)) {
+        p.add(at(field, "runtimeBase"), `must be ${RUNTIME_BASES.map((b) => `"${b}"`).join(" or ")} ("debian-slim" has a shell for debugging); got ${shown(options.runtimeBase)}.`);
+    }
+    const size = options.dynamicSpaceSizeMb;
+    if (size !== undefined && (!Number.isInteger(size) || size < DYNAMIC_SPACE_SIZE_LIMITS_MB.min || size > DYNAMIC_SPACE_SIZE_LIMITS_MB.max)) {
+        p.add(at(field, "dynamicSpaceSizeMb"), `must be a whole number of MB from ${DYNAMIC_SPACE_SIZE_LIMITS_MB.min} to ${DYNAMIC_SPACE_SIZE_LIMITS_MB.max} (SBCL's heap limit); got ${shown(size)}.`);
+    }
+    if (typeof options.baseImage === "string" && !/^[a-z0-9][a-z0-9._/:@-]*$/i.test(options.baseImage)) {
+        p.add(at(field, "baseImage"), `"${options.baseImage}" is not an image reference; write e.g. "debian:bookworm-slim".`);
+    }
+    p.throwIfAny();
 }
 
 function requireDirectory(field: string, dir: string, what: string): void {
@@ -150,26 +186,16 @@ function requireDirectory(field: string, dir: string, what: string): void {
  * Reads the app, validates every option (throwing ValidationError naming the field and the fix) and plans
  * the build context and Dockerfile. Reads files; writes nothing.
  */
-export function planImage(options: ImagePlanOptions, field = "args"): ImagePlan {
+export function planImage(options: ImagePlanOptions, field: FieldPath = "args"): ImagePlan {
+    checkImageOptions(options, field);
     const source: DependencySource = options.dependencySource ?? { kind: "quicklisp" };
     const port = options.port ?? DEFAULT_PORT;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ValidationError(`${field}.port`, `must be an integer between 1 and 65535; got ${port}.`);
-    checkPackages(`${field}.buildPackages`, options.buildPackages);
-    checkPackages(`${field}.runtimePackages`, options.runtimePackages);
     const baseImage = options.baseImage ?? DEFAULT_BASE_IMAGE;
-    if (!/^[a-z0-9][a-z0-9._/:@-]*$/i.test(baseImage)) throw new ValidationError(`${field}.baseImage`, `"${baseImage}" is not an image reference; write e.g. "debian:bookworm-slim".`);
     const runtimeBase = options.runtimeBase ?? "slim";
-    if (!RUNTIME_BASES.includes(runtimeBase)) {
-        throw new ValidationError(`${field}.runtimeBase`, `must be ${RUNTIME_BASES.map((b) => `"${b}"`).join(" or ")} ("debian-slim" has a shell for debugging); got ${JSON.stringify(runtimeBase)}.`);
-    }
-    const size = options.dynamicSpaceSizeMb;
-    if (size !== undefined && (!Number.isInteger(size) || size < DYNAMIC_SPACE_SIZE_LIMITS_MB.min || size > DYNAMIC_SPACE_SIZE_LIMITS_MB.max)) {
-        throw new ValidationError(`${field}.dynamicSpaceSizeMb`, `must be a whole number of MB from ${DYNAMIC_SPACE_SIZE_LIMITS_MB.min} to ${DYNAMIC_SPACE_SIZE_LIMITS_MB.max} (SBCL's heap limit); got ${JSON.stringify(size)}.`);
-    }
 
     const excludeFromApp = [...(options.excludeFromApp ?? [])];
     if (source.kind === "vendored") {
-        requireDirectory(`${field}.dependencySource.dir`, source.dir, "the directory of vendored library sources");
+        requireDirectory(at(field, "dependencySource.dir"), source.dir, "the directory of vendored library sources");
         excludeFromApp.push(source.dir);
     }
     const app = readAppSystem(
@@ -191,7 +217,7 @@ export function planImage(options: ImagePlanOptions, field = "args"): ImagePlan 
     let requires = [...app.requires];
     if (bundlesLispDeploy) {
         const dir = options.lispDeploySystemDir ?? packageLispDir();
-        const runtimeField = `${field}.lispDeploySystemDir`;
+        const runtimeField = at(field, "lispDeploySystemDir");
         if (!fs.existsSync(path.join(dir, "lisp-deploy.asd"))) {
             throw new ValidationError(runtimeField, `the app depends on ${lispDeployRoots.join(", ")} but "${dir}" has no lisp-deploy.asd; install a lisp-deploy release that ships it, or point lispDeploySystemDir at one.`);
         }
@@ -207,7 +233,7 @@ export function planImage(options: ImagePlanOptions, field = "args"): ImagePlan 
         case "quicklisp": {
             const distVersion = source.distVersion ?? DEFAULT_QUICKLISP_DIST;
             if (!/^\d{4}-\d{2}-\d{2}$/.test(distVersion)) {
-                throw new ValidationError(`${field}.dependencySource.distVersion`, `"${distVersion}" is not a Quicklisp dist version; write a date like "${DEFAULT_QUICKLISP_DIST}".`);
+                throw new ValidationError(at(field, "dependencySource.distVersion"), `"${distVersion}" is not a Quicklisp dist version; write a date like "${DEFAULT_QUICKLISP_DIST}".`);
             }
             dependencySpec = { kind: "quicklisp", distVersion, clientInfoUrl: QUICKLISP_CLIENT_INFO_URL };
             for (const script of QUICKLISP_STAGE_SCRIPTS) {
@@ -219,7 +245,7 @@ export function planImage(options: ImagePlanOptions, field = "args"): ImagePlan 
             const dir = source.qlfileDir ?? options.appDir;
             for (const name of ["qlfile", "qlfile.lock"]) {
                 const file = path.join(dir, name);
-                if (!fs.existsSync(file)) throw new ValidationError(`${field}.dependencySource.qlfileDir`, `${file} does not exist; run \`qlot install\` in the app to create it, or point qlfileDir at it.`);
+                if (!fs.existsSync(file)) throw new ValidationError(at(field, "dependencySource.qlfileDir"), `${file} does not exist; run \`qlot install\` in the app to create it, or point qlfileDir at it.`);
                 files.push(textFile(`${CONTEXT_PATHS.qlot}/${name}`, fs.readFileSync(file, "utf8")));
             }
             dependencySpec = { kind: "qlot", installerUrl: QLOT_INSTALLER_URL };
@@ -228,13 +254,13 @@ export function planImage(options: ImagePlanOptions, field = "args"): ImagePlan 
         case "debian": {
             const overrides = source.packages ?? {};
             Object.entries(overrides).forEach(([system, pkg]) => {
-                if (pkg !== "" && !DEBIAN_PACKAGE_NAME.test(pkg)) throw new ValidationError(`${field}.dependencySource.packages["${system}"]`, `"${pkg}" is not a Debian package name; use e.g. "cl-hunchentoot", or "" for none.`);
+                if (pkg !== "" && !DEBIAN_PACKAGE_NAME.test(pkg)) throw new ValidationError(at(field, `dependencySource.packages["${system}"]`), `"${pkg}" is not a Debian package name; use e.g. "cl-hunchentoot", or "" for none.`);
             });
             const packages = dependencies.filter((d) => !isLispDeploySystem(d)).map((d) => debianPackageFor(d, overrides)).filter((p): p is string => p !== undefined);
             for (const system of dependencies) {
                 const pkg = isLispDeploySystem(system) ? undefined : debianPackageFor(system, overrides);
                 if (pkg !== undefined && !DEBIAN_PACKAGE_NAME.test(pkg)) {
-                    throw new ValidationError(`${field}.dependencySource.packages["${primarySystemName(system)}"]`, `system ${JSON.stringify(system)} would map to ${JSON.stringify(pkg)}, which is not a Debian package name; map it to its package (e.g. "cl-foo"), or to "" for none.`);
+                    throw new ValidationError(at(field, `dependencySource.packages["${primarySystemName(system)}"]`), `system ${JSON.stringify(system)} would map to ${JSON.stringify(pkg)}, which is not a Debian package name; map it to its package (e.g. "cl-foo"), or to "" for none.`);
                 }
             }
             dependencySpec = { kind: "debian", packages: [...new Set(packages)].sort() };
@@ -249,16 +275,16 @@ export function planImage(options: ImagePlanOptions, field = "args"): ImagePlan 
     let sbcl: SbclSource = { kind: "debian" };
     if (options.sbcl && "tarballUrl" in options.sbcl) {
         if (!/^https?:\/\/[^\s\x00-\x1f\x7f\u0085\u2028\u2029]+$/u.test(options.sbcl.tarballUrl)) {
-            throw new ValidationError(`${field}.sbcl.tarballUrl`, `${JSON.stringify(options.sbcl.tarballUrl)} is not an http(s) URL (no spaces or control characters; percent-encode them); give the URL of an SBCL binary tarball.`);
+            throw new ValidationError(at(field, "sbcl.tarballUrl"), `${JSON.stringify(options.sbcl.tarballUrl)} is not an http(s) URL (no spaces or control characters; percent-encode them); give the URL of an SBCL binary tarball.`);
         }
-        if (options.sbcl.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(options.sbcl.sha256)) throw new ValidationError(`${field}.sbcl.sha256`, "must be 64 lower-case hex digits (the tarball's sha256sum).");
+        if (options.sbcl.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(options.sbcl.sha256)) throw new ValidationError(at(field, "sbcl.sha256"), "must be 64 lower-case hex digits (the tarball's sha256sum).");
         sbcl = { kind: "url", url: options.sbcl.tarballUrl, sha256: options.sbcl.sha256 };
     } else if (options.sbcl && "tarballFile" in options.sbcl) {
         const file = options.sbcl.tarballFile;
-        if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new ValidationError(`${field}.sbcl.tarballFile`, `"${file}" is not a file; give the path of an SBCL binary tarball.`);
+        if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new ValidationError(at(field, "sbcl.tarballFile"), `"${file}" is not a file; give the path of an SBCL binary tarball.`);
         // The name is written unquoted into a COPY instruction: only characters Docker reads as themselves.
         if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(path.basename(file))) {
-            throw new ValidationError(`${field}.sbcl.tarballFile`, `the file name ${JSON.stringify(path.basename(file))} must be letters, digits, '.', '_', '+' or '-' (it is copied into the image by name); rename the tarball.`);
+            throw new ValidationError(at(field, "sbcl.tarballFile"), `the file name ${JSON.stringify(path.basename(file))} must be letters, digits, '.', '_', '+' or '-' (it is copied into the image by name); rename the tarball.`);
         }
         const contextPath = `${CONTEXT_PATHS.sbclTarball}/${path.basename(file)}`;
         files.push({ path: contextPath, mode: 0o644, content: fs.readFileSync(file) });

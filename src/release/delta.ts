@@ -9,7 +9,9 @@ import { DependencySourceArgs, toDependencySource } from "../image/args";
 import { ImagePlanOptions } from "../image/plan";
 import { renderUnit } from "./unit";
 import { releaseScript, renderEnvironmentFile } from "./scripts";
-import { activateParameters, planRelease, ReleaseSettings } from "./systemdRelease";
+import { activateParameters, planReleaseSettings, ReleaseSettings } from "./systemdRelease";
+import { at, FieldPath, planned } from "../validate";
+import { contextDirName } from "../image/lispImage";
 
 /** Which artifacts a delta release ships: only the sources, or the dependencies executable too. */
 export const DeltaKind = {
@@ -78,6 +80,31 @@ export function deltaImageOptions(args: DeltaReleaseArgs, excludeFromApp: readon
 }
 
 /**
+ * Plans a DeltaRelease: its work directory, the app's delta plan (reads the app) and the release settings
+ * (SystemdRelease's rules), reporting every problem at once under `field`.
+ * @internal
+ */
+export function planDeltaRelease(name: string, args: DeltaReleaseArgs, field: FieldPath = "args") {
+    return planned((problems) => {
+        if (args === undefined || args === null) throw new ValidationError(at(field, ""), "DeltaRelease needs arguments: at least connection, app, port and appDir.");
+        if (args.connection === undefined) problems.add(at(field, "connection"), "is required: pass the host's `connection` (an Ec2Host's or SshHost's).");
+        const workDir = toPosix(path.normalize(args.workDir ?? path.join(".lisp-deploy", "delta", contextDirName(name))));
+        if (path.isAbsolute(workDir) || workDir === ".." || workDir.startsWith("../")) {
+            problems.add(at(field, "workDir"), `"${args.workDir}" must be a path inside the program's directory (relative, no ".."), so previews do not depend on the machine.`);
+        }
+        const delta = problems.check(() => planDelta(deltaImageOptions(args, [workDir]), "args"));
+        // The executable is built on the host, named after :build-pathname; the unit type follows the app's
+        // .asd (see unitTypeFor) unless serviceType is given.
+        const executableName = delta?.image.app.buildPathname ?? "app";
+        const plan = problems.check(() =>
+            planReleaseSettings({ ...args, notifiesReadiness: args.notifiesReadiness ?? delta?.image.app.usesLispDeployRuntime }, executableName, field),
+        );
+        problems.throwIfAny();
+        return { workDir, delta: delta!, executableName, plan: plan! };
+    });
+}
+
+/**
  * A systemd release that ships deltas (the idea Consfigurator showed for Lisp): the host keeps a
  * dependencies executable (SBCL runtime + dependencies.core, saved with :executable t, so the host needs
  * no SBCL; built on Debian bookworm like the hosts, and the host script checks the architecture), and a
@@ -108,22 +135,10 @@ export class DeltaRelease extends pulumi.ComponentResource {
     readonly unit: pulumi.Output<string>;
 
     constructor(name: string, args: DeltaReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Planned before anything is registered, the component included: bad input leaves nothing behind.
+        const { workDir, delta, executableName, plan } = planDeltaRelease(name, args);
         super("lisp-deploy:index:DeltaRelease", name, {}, opts);
-        const workDir = toPosix(path.normalize(args.workDir ?? path.join(".lisp-deploy", "delta", name)));
-        if (path.isAbsolute(workDir) || workDir.startsWith("..")) {
-            throw new ValidationError("args.workDir", `"${args.workDir}" must be a path inside the program's directory (relative, no ".."), so previews do not depend on the machine.`);
-        }
         const contextDir = `${workDir}/context`;
-        const delta = planDelta(deltaImageOptions(args, [workDir]), "args");
-        const executableName = delta.image.app.buildPathname;
-        // SystemdRelease's validation and defaults; the executable is built on the host, named after :build-pathname.
-        const plan = planRelease({
-            ...args,
-            // The unit type follows the app's .asd (see unitTypeFor); an explicit serviceType still wins.
-            notifiesReadiness: args.notifiesReadiness ?? delta.image.app.usesLispDeployRuntime,
-            executable: { image: "delta", path: `/${executableName}` },
-            executableName,
-        });
         const key = delta.dependenciesKey;
         const key12 = key.slice(0, 12);
         const releaseId = delta.releaseId;

@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
 import { DEFAULT_API_URL, DEFAULT_REGISTRY_HOST, herokuReleaseProvider } from "./heroku/provider";
+import { at, checkBoolean, checkEnvironment, checkLater, checkString, FieldPath, isKnownLater, PlanHandoff, planned, Problems } from "../validate";
 import {
+    ArgProblem,
     validateApiUrl,
     validateAppName,
     validateConfigKeys,
@@ -41,23 +43,73 @@ export function sortedMap(m: Record<string, string> | undefined): Record<string,
     return out;
 }
 
-/** Validates the arguments whose values are known at construction time; throws ValidationError. */
-export function validateHerokuReleaseArgs(args: HerokuReleaseArgs): void {
-    const plainKeys = (m: unknown) => (m && typeof m === "object" && !pulumi.Output.isInstance(m) ? Object.keys(m) : []);
+/** Validates the arguments whose values are known at construction time; throws one ValidationError listing every problem. */
+export function validateHerokuReleaseArgs(args: HerokuReleaseArgs, field: FieldPath = "args"): void {
+    planHerokuRelease(args, field);
+}
+
+/** The checked arguments of a HerokuRelease, with the values known later checked as they resolve. */
+export interface HerokuReleasePlan {
+    /** The app name, checked now or once known. */
+    readonly app: pulumi.Output<string>;
+    /** The API key (a secret), checked to be non-empty now or once known. */
+    readonly apiKey: pulumi.Output<string>;
+}
+
+/** Plans made by a WebApp for the HerokuRelease it creates. @internal */
+export const herokuPlans = new PlanHandoff<HerokuReleaseArgs, HerokuReleasePlan>();
+
+/**
+ * Plans a HerokuRelease: checks every plain argument (all problems at once, under `field`) and arranges for
+ * the values known only later (a secret API key, an app name from config) to be checked with the same
+ * messages once they resolve.
+ * @internal
+ */
+export function planHerokuRelease(args: HerokuReleaseArgs, field: FieldPath = "args"): HerokuReleasePlan {
+    return planned((problems) => {
+        if (args === undefined || args === null) throw new ValidationError(at(field, ""), "HerokuRelease needs arguments: at least image, app and apiKey.");
+        if (args.image === undefined || typeof args.image === "string") problems.check(() => orThrow(validateImageRef(at(field, "image"), args.image as string ?? "")));
+        const plan = problems.check(() => planHerokuSettings(args, field));
+        problems.throwIfAny();
+        return plan!;
+    });
+}
+
+/**
+ * A HerokuRelease's settings apart from the image, planned before the image exists: WebApp plans them
+ * from the user's `target.heroku` block and `app.environment`.
+ * @internal
+ */
+export function planHerokuSettings(args: Omit<HerokuReleaseArgs, "image">, field: FieldPath = "args"): HerokuReleasePlan {
+    const p = new Problems();
+    const plainKeys = (m: unknown) => (m && typeof m === "object" && !isKnownLater(m) ? Object.keys(m) : []);
     const str = (v: unknown): v is string => typeof v === "string";
-    const problems = [
-        args.apiKey === undefined || args.apiKey === ""
-            ? { field: "args.apiKey", problem: 'is required: pass the Heroku API key as a secret, e.g. `config.requireSecret("herokuApiKey")`.' }
-            : undefined,
-        args.image === undefined || str(args.image) ? validateImageRef("args.image", args.image ?? "") : undefined,
-        args.app === undefined || str(args.app) ? validateAppName("args.app", args.app ?? "") : undefined,
-        str(args.processType) ? validateProcessType("args.processType", args.processType) : undefined,
-        str(args.apiUrl) ? validateApiUrl("args.apiUrl", args.apiUrl) : undefined,
-        str(args.registryHost) ? validateRegistryHost("args.registryHost", args.registryHost) : undefined,
-        validateConfigKeys("args.config", plainKeys(args.config), "args.secretConfig", plainKeys(args.secretConfig)),
-    ];
-    const first = problems.find((p) => p !== undefined);
-    if (first) throw new ValidationError(first.field, first.problem);
+    const apiKeyField = at(field, "apiKey");
+    const emptyKey = 'is required: pass the Heroku API key as a secret, e.g. `config.requireSecret("herokuApiKey")` (it is empty).';
+    if (args.apiKey === undefined || args.apiKey === "") p.add(apiKeyField, emptyKey);
+    else if (!str(args.apiKey) && !isKnownLater(args.apiKey)) p.check(() => checkString(apiKeyField, args.apiKey, "HRKU-..."));
+    if (args.app === undefined || str(args.app)) p.check(() => orThrow(validateAppName(at(field, "app"), args.app as string ?? "")));
+    else p.check(() => checkString(at(field, "app"), args.app, "blog-prod"));
+    if (args.processType !== undefined) p.check(() => (str(args.processType) ? orThrow(validateProcessType(at(field, "processType"), args.processType)) : checkString(at(field, "processType"), args.processType, "web")));
+    if (args.apiUrl !== undefined) p.check(() => (str(args.apiUrl) ? orThrow(validateApiUrl(at(field, "apiUrl"), args.apiUrl)) : checkString(at(field, "apiUrl"), args.apiUrl, DEFAULT_API_URL)));
+    if (args.registryHost !== undefined) p.check(() => (str(args.registryHost) ? orThrow(validateRegistryHost(at(field, "registryHost"), args.registryHost)) : checkString(at(field, "registryHost"), args.registryHost, DEFAULT_REGISTRY_HOST)));
+    if (args.createApp !== undefined && !isKnownLater(args.createApp)) p.check(() => checkBoolean(at(field, "createApp"), args.createApp));
+    if (args.config !== undefined) p.check(() => checkEnvironment(at(field, "config"), args.config));
+    if (args.secretConfig !== undefined) p.check(() => checkEnvironment(at(field, "secretConfig"), args.secretConfig));
+    p.check(() => orThrow(validateConfigKeys(at(field, "config"), plainKeys(args.config), at(field, "secretConfig"), plainKeys(args.secretConfig))));
+    p.throwIfAny();
+    // Values known only later get the same checks once they resolve (an empty secret key is the common case).
+    return {
+        app: checkLater(args.app, (app) => orThrow(validateAppName(at(field, "app"), app))),
+        apiKey: checkLater(pulumi.secret(args.apiKey), (key) => {
+            if (typeof key !== "string" || key.trim() === "") throw new ValidationError(apiKeyField, emptyKey);
+        }),
+    };
+}
+
+/** Raises a pure check's problem (heroku/validate.ts returns them, as the serialized provider needs). */
+function orThrow(problem: ArgProblem | undefined): void {
+    if (problem) throw new ValidationError(problem.field, problem.problem);
 }
 
 /**
@@ -101,9 +153,10 @@ export class HerokuRelease extends pulumi.ComponentResource {
     public readonly url: pulumi.Output<string>;
 
     constructor(name: string, args: HerokuReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Planned before anything is registered, the component included: bad input leaves nothing behind.
+        const plan = herokuPlans.take(args) ?? planHerokuRelease(args);
         // Never pass args to super: they would be stored in state, the API key included.
         super("lisp-deploy:index:HerokuRelease", name, {}, opts);
-        validateHerokuReleaseArgs(args);
 
         const secretConfig = pulumi.output(args.secretConfig ?? {}).apply((m) => sortedMap(m));
         const release = new HerokuReleaseResource(
@@ -111,7 +164,7 @@ export class HerokuRelease extends pulumi.ComponentResource {
             {
                 apiUrl: args.apiUrl ?? DEFAULT_API_URL,
                 registryHost: args.registryHost ?? DEFAULT_REGISTRY_HOST,
-                app: args.app,
+                app: plan.app,
                 createApp: args.createApp ?? false,
                 region: args.region ?? "",
                 processType: args.processType ?? "web",
@@ -120,7 +173,7 @@ export class HerokuRelease extends pulumi.ComponentResource {
                 secretConfig: pulumi.secret(secretConfig),
                 // Plain key names so a preview can say which secret changed without showing any value.
                 secretConfigKeys: pulumi.unsecret(secretConfig.apply((m) => Object.keys(m))),
-                apiKey: pulumi.secret(args.apiKey),
+                apiKey: plan.apiKey,
             },
             { parent: this },
         );

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { ValidationError } from "../errors";
 import { validatePort } from "./unit";
+import { at, checkHealthPath, checkWholeNumber, FieldPath, PlanHandoff, planned, Problems } from "../validate";
 
 /** Arguments of an {@link AppLoadBalancer}. */
 export interface AppLoadBalancerArgs {
@@ -46,24 +47,39 @@ export interface LoadBalancerPlan {
     https: boolean;
 }
 
-/** Validates the plain arguments; throws ValidationError naming the field. */
-export function planLoadBalancer(args: AppLoadBalancerArgs): LoadBalancerPlan {
-    validatePort("args.port", args.port);
-    if (!Array.isArray(args.instanceIds) || args.instanceIds.length === 0) {
-        throw new ValidationError("args.instanceIds", "give at least one instance id (each Ec2Host's `instanceId`).");
-    }
+/**
+ * Plans an AppLoadBalancer: checks every plain argument, reporting all problems at once under `field`.
+ * @internal
+ */
+export function planLoadBalancer(args: AppLoadBalancerArgs, field: FieldPath = "args"): LoadBalancerPlan {
+    return planned((problems) => {
+        if (args === undefined || args === null) throw new ValidationError(at(field, ""), "AppLoadBalancer needs arguments: at least vpcId, subnetIds, instanceIds and port.");
+        if (args.vpcId === undefined) problems.add(at(field, "vpcId"), "is required: the VPC the hosts run in.");
+        if (args.subnetIds === undefined) problems.add(at(field, "subnetIds"), 'is required: public subnets in at least two availability zones, e.g. ["subnet-a", "subnet-b"].');
+        if (!Array.isArray(args.instanceIds) || args.instanceIds.length === 0) {
+            problems.add(at(field, "instanceIds"), "give at least one instance id (each Ec2Host's `instanceId`).");
+        }
+        const plan = problems.check(() => planBalancerSettings(args, field));
+        problems.throwIfAny();
+        return plan!;
+    });
+}
+
+/**
+ * The balancer's own settings (port, health check, draining), planned before the hosts and network exist:
+ * WebApp plans them from the user's `app.port` and `app.healthPath`.
+ * @internal
+ */
+export function planBalancerSettings(args: Pick<AppLoadBalancerArgs, "port" | "healthCheckPath" | "healthCheckStatus" | "deregistrationDelaySeconds" | "certificateArn">, field: FieldPath = "args"): LoadBalancerPlan {
+    const p = new Problems();
+    p.check(() => validatePort(at(field, "port"), args.port));
     const path = args.healthCheckPath ?? "/";
-    if (!/^\/[A-Za-z0-9._~!$&()*+,;=:@%/-]*$/.test(path) || path.length > 1024) {
-        throw new ValidationError("args.healthCheckPath", `must start with '/' and hold only URL path characters (no query); got ${JSON.stringify(path)}.`);
-    }
+    p.check(() => checkHealthPath(at(field, "healthCheckPath"), path, { query: false }));
     const status = args.healthCheckStatus ?? 200;
-    if (!Number.isInteger(status) || status < 200 || status > 499) {
-        throw new ValidationError("args.healthCheckStatus", `an ALB health check accepts 200-499; got ${JSON.stringify(status)}.`);
-    }
+    p.check(() => checkWholeNumber(at(field, "healthCheckStatus"), status, 200, 499, "", "An ALB health check accepts statuses 200-499."));
     const delay = args.deregistrationDelaySeconds ?? 30;
-    if (!Number.isInteger(delay) || delay < 0 || delay > 3600) {
-        throw new ValidationError("args.deregistrationDelaySeconds", `must be a whole number of seconds between 0 and 3600; got ${JSON.stringify(delay)}.`);
-    }
+    p.check(() => checkWholeNumber(at(field, "deregistrationDelaySeconds"), delay, 0, 3600, "seconds"));
+    p.throwIfAny();
     const https = args.certificateArn !== undefined;
     return {
         publicPorts: https ? [80, 443] : [80],
@@ -82,6 +98,9 @@ export function planLoadBalancer(args: AppLoadBalancerArgs): LoadBalancerPlan {
         https,
     };
 }
+
+/** Plans made by a WebApp for the balancer it creates. @internal */
+export const balancerPlans = new PlanHandoff<AppLoadBalancerArgs, LoadBalancerPlan>();
 
 /**
  * An Application Load Balancer in front of several hosts (for a RollingRelease): a target group
@@ -103,8 +122,9 @@ export class AppLoadBalancer extends pulumi.ComponentResource {
     readonly targetGroupArn: pulumi.Output<string>;
 
     constructor(name: string, args: AppLoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Planned before anything is registered, the component included: bad input leaves nothing behind.
+        const plan = balancerPlans.take(args) ?? planLoadBalancer(args);
         super("lisp-deploy:index:AppLoadBalancer", name, {}, opts);
-        const plan = planLoadBalancer(args);
         const child = { parent: this };
         const tags = args.tags;
 

@@ -3,6 +3,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
 import { RUNTIME_UID } from "../image/dockerfile";
+import { shellQuote } from "../shell";
+import { at, checkDisjointEnvironments, checkEnvironment, checkHealthPath, checkOneOf, checkPort, checkWholeNumber, FieldPath, isKnownLater, PlanHandoff, planned, Problems } from "../validate";
 
 /**
  * How the container reaches the network. Written as a `const` object plus a type, the enum form Pulumi's
@@ -69,63 +71,73 @@ export const ENV_FILE_VARIABLE = "LISP_DEPLOY_ENV_FILE";
 /** How many of the container's last log lines a failed health check includes in its error. */
 export const HEALTH_LOG_LINES = 30;
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** Variables the release sets itself: a user value would silently fight the published port. */
 const RESERVED_ENV = ["PORT", "BIND_ADDRESS"];
 
-function checkPort(field: string, port: number): void {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-        throw new ValidationError(field, `must be a whole number from 1 to 65535; got ${JSON.stringify(port)}.`);
-    }
-}
-
-/** Checks environment variable names (values may be Outputs and are not inspected). */
+/** Checks environment variable names (the shared rule; values may be Outputs and are checked once known). */
 export function checkEnvironmentNames(field: string, env: Record<string, unknown> | undefined, reserved: readonly string[] = RESERVED_ENV): void {
-    for (const key of Object.keys(env ?? {})) {
-        if (!ENV_NAME.test(key)) throw new ValidationError(`${field}.${key}`, "is not a valid environment variable name; use letters, digits and '_', not starting with a digit.");
-        if (reserved.includes(key)) throw new ValidationError(`${field}.${key}`, `is set by the release itself; use the \`port\` argument instead of ${key}.`);
-    }
+    checkEnvironment(field, env, { reserved });
 }
 
-/** Validates a LocalRelease's plain arguments and fills in defaults; throws ValidationError naming the field. */
-export function planLocalRelease(name: string, args: LocalReleaseArgs, field = "args"): LocalReleasePlan {
-    if (!args || args.image === undefined || args.image === "") {
-        throw new ValidationError(`${field}.image`, "is required: pass the image to run, e.g. a LispImage's imageRef.");
-    }
-    const port = args.port ?? 8080;
-    checkPort(`${field}.port`, port);
-    const containerPort = args.containerPort ?? 8080;
-    checkPort(`${field}.containerPort`, containerPort);
-    const networkMode = args.networkMode ?? NetworkMode.Bridge;
-    if (networkMode !== NetworkMode.Bridge && networkMode !== NetworkMode.Host) {
-        throw new ValidationError(`${field}.networkMode`, `must be "bridge" or "host"; got ${JSON.stringify(networkMode)}.`);
-    }
-    checkEnvironmentNames(`${field}.environment`, args.environment);
-    checkEnvironmentNames(`${field}.secretEnvironment`, args.secretEnvironment);
-    for (const key of Object.keys(args.secretEnvironment ?? {})) {
-        if (args.environment && key in args.environment) {
-            throw new ValidationError(`${field}.secretEnvironment.${key}`, "is also in environment; give each variable once (secret values belong in secretEnvironment only).");
+/** Plans made by a WebApp for the LocalRelease it creates. @internal */
+export const localPlans = new PlanHandoff<LocalReleaseArgs, LocalReleasePlan>();
+
+/**
+ * Plans a LocalRelease: checks every plain argument, reporting all problems at once under `field`, and
+ * fills in defaults.
+ * @internal
+ */
+export function planLocalRelease(name: string, args: LocalReleaseArgs, field: FieldPath = "args"): LocalReleasePlan {
+    return planned((problems) => {
+        if (args === undefined || args === null) throw new ValidationError(at(field, ""), "LocalRelease needs arguments: at least image.");
+        if (args.image === undefined || args.image === "") {
+            problems.add(at(field, "image"), "is required: pass the image to run, e.g. a LispImage's imageRef.");
         }
-    }
+        const plan = problems.check(() => planLocalSettings(name, args, field));
+        problems.throwIfAny();
+        return plan!;
+    });
+}
+
+/**
+ * A LocalRelease's settings apart from the image, planned before the image exists: WebApp plans them from
+ * the user's `app` and `target.local` blocks.
+ * @internal
+ */
+export function planLocalSettings(name: string, args: Omit<LocalReleaseArgs, "image">, field: FieldPath = "args"): LocalReleasePlan {
+    const p = new Problems();
+    const port = args.port ?? 8080;
+    p.check(() => checkPort(at(field, "port"), port));
+    const containerPort = args.containerPort ?? 8080;
+    p.check(() => checkPort(at(field, "containerPort"), containerPort));
+    const networkMode = args.networkMode ?? NetworkMode.Bridge;
+    p.check(() => checkOneOf(at(field, "networkMode"), networkMode, Object.values(NetworkMode)));
+    // The release owns PORT and BIND_ADDRESS (it publishes the port): a user value would fight it.
+    const rules = { reserved: RESERVED_ENV, reservedBy: `\`${at(field, "port")}\` (published on 127.0.0.1)` };
+    p.check(() => checkEnvironment(at(field, "environment"), args.environment, rules));
+    p.check(() => checkEnvironment(at(field, "secretEnvironment"), args.secretEnvironment, rules));
+    p.check(() => checkDisjointEnvironments(at(field, "environment"), args.environment, at(field, "secretEnvironment"), args.secretEnvironment));
     const healthPath = args.healthPath ?? "/";
-    if (!healthPath.startsWith("/") || /\s/.test(healthPath)) {
-        throw new ValidationError(`${field}.healthPath`, `must be a URL path starting with "/" and without spaces; got ${JSON.stringify(healthPath)}.`);
-    }
+    p.check(() => checkHealthPath(at(field, "healthPath"), healthPath));
     const healthTimeoutSeconds = args.healthTimeoutSeconds ?? 30;
-    if (!Number.isInteger(healthTimeoutSeconds) || healthTimeoutSeconds < 1 || healthTimeoutSeconds > 3600) {
-        throw new ValidationError(`${field}.healthTimeoutSeconds`, `must be a whole number of seconds from 1 to 3600; got ${JSON.stringify(healthTimeoutSeconds)}.`);
-    }
-    if (args.secretEnvironment !== undefined && Object.keys(args.secretEnvironment).length > 0) {
+    p.check(() => checkWholeNumber(at(field, "healthTimeoutSeconds"), healthTimeoutSeconds, 1, 3600, "seconds"));
+    if (args.secretEnvironment !== undefined && !isKnownLater(args.secretEnvironment) && Object.keys(args.secretEnvironment).length > 0) {
         const exe = args.executablePath;
         if (!exe || (typeof exe === "string" && !exe.startsWith("/"))) {
-            throw new ValidationError(`${field}.executablePath`, "is required with secretEnvironment: give the executable's absolute path inside the image (LispImage's executablePath), which starts after the secrets are read.");
+            p.add(at(field, "executablePath"), "is required with secretEnvironment: give the executable's absolute path inside the image (LispImage's executablePath), which starts after the secrets are read.");
         }
     }
     const containerName = args.containerName ?? `lisp-deploy-${name}`;
-    if (!CONTAINER_NAME.test(containerName)) {
-        throw new ValidationError(`${field}.containerName`, `${JSON.stringify(containerName)} is not a Docker container name; use letters, digits, '_', '.' and '-'.`);
+    if (typeof containerName !== "string" || !CONTAINER_NAME.test(containerName)) {
+        p.add(
+            at(field, "containerName"),
+            args.containerName === undefined
+                ? `the default container name ${JSON.stringify(containerName)} (from the resource name) is not a Docker container name; give containerName (letters, digits, '_', '.' and '-').`
+                : `${JSON.stringify(containerName)} is not a Docker container name; use letters, digits, '_', '.' and '-'.`,
+        );
     }
+    p.throwIfAny();
     return { containerName, port, containerPort, networkMode, healthPath, healthTimeoutSeconds, executablePath: args.executablePath };
 }
 
@@ -160,11 +172,6 @@ export function renderSecretEnvFile(environment: Record<string, string>): string
         .join("");
 }
 
-
-/** Single-quotes a word for the shell. */
-function shellQuote(s: string): string {
-    return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * The health check the release runs on the machine running Pulumi. The script is fixed text: what varies
@@ -224,7 +231,7 @@ export class LocalRelease extends pulumi.ComponentResource {
 
     constructor(name: string, args: LocalReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered: bad input leaves nothing behind.
-        const plan = planLocalRelease(name, args);
+        const plan = localPlans.take(args) ?? planLocalRelease(name, args);
         super("lisp-deploy:index:LocalRelease", name, {}, opts);
 
         const plainEnv = pulumi.output(args.environment ?? {}) as pulumi.Output<Record<string, string>>;

@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
 import { HostConnection } from "../host/connection";
 import { validatePort } from "./unit";
-import { SystemdRelease, SystemdReleaseArgs } from "./systemdRelease";
+import { planExecutable, planReleaseSettings, ReleasePlan, releasePlans, SystemdRelease, SystemdReleaseArgs } from "./systemdRelease";
+import { at, FieldPath, PlanHandoff, planned } from "../validate";
 
 /** One host of a {@link RollingRelease}. */
 export interface RollingHost {
@@ -36,8 +37,9 @@ export class RollingRelease extends pulumi.ComponentResource {
     readonly swankTunnels: pulumi.Output<string[]>;
 
     constructor(name: string, args: RollingReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Every host's release is planned before anything is registered, the component included.
+        const plans = rollingPlans.take(args) ?? planRollingRelease(args);
         super("lisp-deploy:index:RollingRelease", name, {}, opts);
-        const plans = planRollingRelease(args);
         const releases: SystemdRelease[] = [];
         plans.forEach((plan, i) => {
             const { hosts: _hosts, ...common } = args;
@@ -45,7 +47,7 @@ export class RollingRelease extends pulumi.ComponentResource {
             releases.push(
                 new SystemdRelease(
                     `${name}-host${i}`,
-                    { ...common, connection: args.hosts[i].connection, port: plan.port },
+                    releasePlans.give({ ...common, connection: args.hosts[i].connection, port: plan.port }, plan.release),
                     // Depending on a component waits for all of its children: the previous host's activation included.
                     { parent: this, dependsOn: previous ? [previous] : [] },
                 ),
@@ -59,17 +61,36 @@ export class RollingRelease extends pulumi.ComponentResource {
     }
 }
 
-/** Validates the host list; each host's SystemdRelease validates the rest at construction. */
-export function planRollingRelease(args: RollingReleaseArgs): { port: number }[] {
-    if (!Array.isArray(args.hosts) || args.hosts.length === 0) {
-        throw new ValidationError("args.hosts", "give at least one host ({ connection }), e.g. each Ec2Host's `connection`.");
-    }
-    return args.hosts.map((host, i) => {
-        if (!host || host.connection === undefined) {
-            throw new ValidationError(`args.hosts[${i}].connection`, "is missing: pass the host's `connection` output.");
+/** One host's plan: its port and its SystemdRelease's plan. */
+export interface RollingHostPlan {
+    readonly port: number;
+    readonly release: ReleasePlan;
+}
+
+/** Plans made by a WebApp for the RollingRelease it creates. @internal */
+export const rollingPlans = new PlanHandoff<RollingReleaseArgs, RollingHostPlan[]>();
+
+/**
+ * Plans a RollingRelease: the host list, and each host's SystemdRelease (the shared settings once, each
+ * host's port), reporting every problem at once under `field`.
+ * @internal
+ */
+export function planRollingRelease(args: RollingReleaseArgs, field: FieldPath = "args"): RollingHostPlan[] {
+    return planned((problems) => {
+        if (args === undefined || args === null) throw new ValidationError(at(field, ""), "RollingRelease needs arguments: at least hosts, app, port and executable.");
+        if (!Array.isArray(args.hosts) || args.hosts.length === 0) {
+            problems.add(at(field, "hosts"), "give at least one host ({ connection }), e.g. each Ec2Host's `connection`.");
         }
-        const port = host.port ?? args.port;
-        validatePort(`args.hosts[${i}].port`, port);
-        return { port };
+        const executableName = problems.check(() => planExecutable(args.executable, args.executableName, field));
+        const hosts = Array.isArray(args.hosts) ? args.hosts : [];
+        const ports = hosts.map((host, i) => {
+            if (!host || host.connection === undefined) problems.add(at(field, `hosts[${i}].connection`), "is missing: pass the host's `connection` output.");
+            const port = host?.port ?? args.port;
+            return problems.check(() => (validatePort(host?.port !== undefined ? at(field, `hosts[${i}].port`) : at(field, "port"), port), port));
+        });
+        // The settings are the same on every host but the port: check them once, then plan each host's port.
+        const common = problems.check(() => planReleaseSettings(args, executableName ?? "app", field));
+        problems.throwIfAny();
+        return ports.map((port) => ({ port: port!, release: port === args.port ? common! : planReleaseSettings({ ...args, port: port! }, executableName!, field) }));
     });
 }

@@ -1,5 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
+import { ValidationError } from "../errors";
+import { shellQuote } from "../shell";
+import { UNREPRESENTABLE } from "../validate";
 
 /** The scripts SystemdRelease runs on a host; each lives as a file in src/release/scripts/. */
 export type ReleaseScriptName = "prepare" | "activate" | "remove" | "activate-slot" | "remove-slots" | "delta-build" | "prepare-dependencies";
@@ -26,10 +29,8 @@ export function readReleaseScript(name: ReleaseScriptName): string {
     return fs.readFileSync(path.join(dir, "lib", "common.sh"), "utf8") + "\n" + fs.readFileSync(path.join(dir, `${name}.sh`), "utf8");
 }
 
-/** Quotes a word for a POSIX shell: single quotes, with embedded single quotes closed and escaped. */
-export function shellQuote(word: string): string {
-    return `'${word.replace(/'/g, `'\\''`)}'`;
-}
+// Quoting has one home (src/shell.ts); re-exported here for the scripts' callers.
+export { shellQuote };
 
 /**
  * The command text a remote.Command runs: the script with its (non-secret) parameters as environment
@@ -83,12 +84,25 @@ function parameterAssignments(caller: string, params: Record<string, string>): s
 }
 
 /**
- * The secret environment file's content: `KEY=value` lines sorted by name. systemd's EnvironmentFile=
- * parser takes the value verbatim when it is double-quoted with backslash escapes, which this writes.
+ * The secret environment file's content: `KEY="value"` lines sorted by name. Inside double quotes,
+ * systemd's EnvironmentFile= parser (systemd.exec(5)) takes every character as itself, `%` included,
+ * except the backslash escapes of `\`, `"` and `$` (and of a backquote), which this writes for the first
+ * three; a newline or carriage return stays part of the value (a PEM key arrives as written). It cannot
+ * carry NUL (the value would end there) nor text systemd's UTF-8 check refuses (a lone surrogate, a
+ * noncharacter such as U+FFFE): with one of those systemd does not start the unit at all, so they are
+ * refused here, naming `<field>.<KEY>`. test/integration/env-readback.test.ts reads both back with systemd.
  */
-export function renderEnvironmentFile(env: Record<string, string>): string {
+export function renderEnvironmentFile(env: Record<string, string>, field = "args.secretEnvironment"): string {
     return Object.keys(env)
         .sort()
-        .map((key) => `${key}="${env[key].replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\$/g, "\\$")}"\n`)
+        .map((key) => {
+            const value = env[key];
+            if (typeof value !== "string") throw new ValidationError(`${field}.${key}`, `must be a string; got ${typeof value}.`);
+            if (value.includes("\0")) throw new ValidationError(`${field}.${key}`, "must not contain NUL: no environment variable can hold it; remove it.");
+            if (UNREPRESENTABLE.test(value)) {
+                throw new ValidationError(`${field}.${key}`, "contains an unpaired UTF-16 surrogate or a Unicode noncharacter (U+FFFE...): systemd would refuse the whole file and not start the app; remove it.");
+            }
+            return `${key}="${value.replace(/[\\"$]/g, (c) => `\\${c}`)}"\n`;
+        })
         .join("");
 }

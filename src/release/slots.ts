@@ -1,4 +1,4 @@
-import { ValidationError } from "../errors";
+import { checkKnownKeys, checkObject, checkOneOf, checkWholeNumber, Problems } from "../validate";
 import { proxyConfigFile, renderCaddyMainConfig, renderProxyConfig, ReverseProxy, validateDomain, validateListenAddress } from "./proxy";
 import { renderUnit, UnitSpec, validatePort } from "./unit";
 
@@ -41,36 +41,42 @@ export interface ZeroDowntimePlan {
     proxyConfigFile: string;
 }
 
-/** Validates `zeroDowntime` against the app's port; throws ValidationError naming the field. */
-export function planZeroDowntime(field: string, app: string, port: number, zdt: ZeroDowntime): ZeroDowntimePlan {
+/**
+ * Plans `zeroDowntime` against the app's port, reporting every problem at once under `field` (the app's
+ * port under `portField`). Computed once per release: WebApp hands this plan to the release it wires.
+ * @internal
+ */
+export function planZeroDowntime(field: string, app: string, port: number, zdt: ZeroDowntime, portField = "args.port"): ZeroDowntimePlan {
+    const p = new Problems();
+    p.check(() => checkObject(field, zdt, '{ proxy: "caddy", publicPort: 80 }'));
+    p.throwIfAny();
+    p.check(() => checkKnownKeys(field, zdt, ["proxy", "domain", "publicPort", "listenAddress", "drainSeconds", "adminPort"]));
     const proxy = zdt.proxy ?? ReverseProxy.Caddy;
-    if (!Object.values(ReverseProxy).includes(proxy)) {
-        throw new ValidationError(`${field}.proxy`, `must be "caddy" or "nginx"; got ${JSON.stringify(proxy)}.`);
-    }
-    if (port + 1 > 65535) throw new ValidationError("args.port", "zero-downtime mode also uses port + 1 (the green slot): choose a port below 65535.");
+    p.check(() => checkOneOf(`${field}.proxy`, proxy, Object.values(ReverseProxy)));
+    if (port + 1 > 65535) p.add(portField, "zero-downtime mode also uses port + 1 (the green slot): choose a port below 65535.");
     if (zdt.domain !== undefined) {
-        validateDomain(`${field}.domain`, zdt.domain);
+        p.check(() => validateDomain(`${field}.domain`, zdt.domain!));
         if (zdt.publicPort !== undefined) {
-            throw new ValidationError(`${field}.publicPort`, "leave it out when a domain is given: the proxy then serves HTTPS on 443 and redirects 80.");
+            p.add(`${field}.publicPort`, "leave it out when a domain is given: the proxy then serves HTTPS on 443 and redirects 80.");
         }
     }
     const publicPort = zdt.publicPort ?? 80;
-    validatePort(`${field}.publicPort`, publicPort);
     const adminPort = zdt.adminPort ?? 2019;
-    validatePort(`${field}.adminPort`, adminPort);
+    const portsOk = [p.check(() => (validatePort(`${field}.publicPort`, publicPort), true)), p.check(() => (validatePort(`${field}.adminPort`, adminPort), true))].every(Boolean);
     const slotPorts = { blue: port, green: port + 1 };
     const taken = zdt.domain !== undefined ? [80, 443] : [publicPort];
-    for (const [name, p] of Object.entries(slotPorts)) {
-        if (taken.includes(p)) throw new ValidationError(`${field}.publicPort`, `the ${name} slot listens on ${p}; give the proxy another port (or change args.port).`);
+    if (portsOk) {
+        for (const [name, slotPort] of Object.entries(slotPorts)) {
+            if (taken.includes(slotPort)) p.add(`${field}.publicPort`, `the ${name} slot listens on ${slotPort}; give the proxy another port (or change ${portField}).`);
+        }
+        if (proxy === ReverseProxy.Caddy && [...taken, port, port + 1].includes(adminPort)) {
+            p.add(`${field}.adminPort`, `${adminPort} is already used by the proxy or a slot; choose another port.`);
+        }
     }
-    if (proxy === ReverseProxy.Caddy && [...taken, port, port + 1].includes(adminPort)) {
-        throw new ValidationError(`${field}.adminPort`, `${adminPort} is already used by the proxy or a slot; choose another port.`);
-    }
-    if (zdt.listenAddress !== undefined) validateListenAddress(`${field}.listenAddress`, zdt.listenAddress);
+    if (zdt.listenAddress !== undefined) p.check(() => validateListenAddress(`${field}.listenAddress`, zdt.listenAddress!));
     const drainSeconds = zdt.drainSeconds ?? 30;
-    if (!Number.isInteger(drainSeconds) || drainSeconds < 0 || drainSeconds > 600) {
-        throw new ValidationError(`${field}.drainSeconds`, `must be a whole number of seconds between 0 and 600; got ${JSON.stringify(drainSeconds)}.`);
-    }
+    p.check(() => checkWholeNumber(`${field}.drainSeconds`, drainSeconds, 0, 600, "seconds"));
+    p.throwIfAny();
     return { proxy, domain: zdt.domain, publicPort, listenAddress: zdt.listenAddress, drainSeconds, adminPort, slotPorts, proxyConfigFile: proxyConfigFile(proxy, app) };
 }
 

@@ -4,8 +4,10 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ValidationError } from "../errors";
+import { at, checkBoolean, checkDisjointEnvironments, checkEnvironment, checkHealthPath, checkObject, checkOneOf, checkUserName, checkWholeNumber, FieldPath, PlanHandoff, planned, Problems } from "../validate";
 import { HostConnection } from "../host/connection";
-import { DEFAULT_START_TIMEOUT_SECONDS, releasePaths, renderUnit, unitTypeFor, validateAppName, validateEnvironmentNames, validateExecutableName, validatePort, validateStartTimeout } from "./unit";
+import { DYNAMIC_SPACE_SIZE_LIMITS_MB } from "../image/dockerfile";
+import { DEFAULT_START_TIMEOUT_SECONDS, releasePaths, renderUnit, unitTypeFor, validateAppName, validateExecutableName, validatePort, validateStartTimeout } from "./unit";
 import { localScript, releaseScript, renderEnvironmentFile } from "./scripts";
 import { planZeroDowntime, proxyUrl, renderSlotUnits, slotActivateParams, slotRemoveParams, ZeroDowntime } from "./slots";
 
@@ -84,6 +86,12 @@ export interface ReleaseSettings {
      * check waits at least as long while the unit is starting. Default 30.
      */
     readonly startTimeoutSeconds?: number;
+    /**
+     * The executable's SBCL heap limit in MB (LispImage's `dynamicSpaceSizeMb`), when it was set: the unit's
+     * `MemoryMax=` goes a little above it, so a leak ends in a journal line and a restart of this service,
+     * not the kernel's OOM killer choosing a process on the host. Left out: no MemoryMax.
+     */
+    readonly dynamicSpaceSizeMb?: number;
     /** Non-secret environment variables, written into the unit (and so shown in previews). */
     readonly environment?: Record<string, pulumi.Input<string>>;
     /** Secret environment variables: sent on stdin into a 0600 file read through `EnvironmentFile=`; never in the unit or a command. */
@@ -114,6 +122,9 @@ export interface SystemdReleaseArgs extends ReleaseSettings {
     readonly zeroDowntime?: ZeroDowntime;
 }
 
+/** Plans made by the component that creates a SystemdRelease (WebApp, RollingRelease), handed to it. @internal */
+export const releasePlans = new PlanHandoff<SystemdReleaseArgs, ReleasePlan>();
+
 /** Short content hash of a file: the release id, so the same build is always the same release. */
 export function releaseIdOfFile(file: string): string {
     return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex").slice(0, 12);
@@ -143,8 +154,10 @@ export class SystemdRelease extends pulumi.ComponentResource {
     readonly swankTunnel: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: SystemdReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Planned before anything is registered, the component included: bad input leaves nothing behind.
+        // A WebApp or RollingRelease that planned this release already hands its plan over.
+        const plan = releasePlans.take(args) ?? planRelease(args);
         super("lisp-deploy:index:SystemdRelease", name, {}, opts);
-        const plan = planRelease(args);
         const connection = pulumi.secret(pulumi.output(args.connection));
 
         let releaseId: pulumi.Output<string>;
@@ -280,71 +293,95 @@ export function activateParameters(
     };
 }
 
-/** Validates the plain arguments and fills in defaults; throws ValidationError naming the field at fault. */
-export function planRelease(args: SystemdReleaseArgs) {
-    validateAppName("args.app", args.app);
-    validatePort("args.port", args.port);
-    if (!args.executable || (args.executable.file === undefined) === (args.executable.image === undefined)) {
-        throw new ValidationError("args.executable", "give either { file } (a local executable) or { image, path } (an image and the executable's path in it).");
+/** The plan of a SystemdRelease: its checked settings with defaults filled in. */
+export type ReleasePlan = ReturnType<typeof planReleaseSettings>;
+
+/**
+ * Plans a SystemdRelease from its arguments: checks every plain argument, reporting all problems at once
+ * (each under the caller's `field` path), and fills in defaults. Pure apart from looking at a local
+ * executable file. Throws one ValidationError listing every problem.
+ * @internal
+ */
+export function planRelease(args: SystemdReleaseArgs, field: FieldPath = "args"): ReleasePlan {
+    return planned((problems) => {
+        if (args === undefined || args === null) throw new ValidationError(at(field, ""), "SystemdRelease needs arguments: at least connection, app, port and executable.");
+        if (args.connection === undefined) problems.add(at(field, "connection"), "is required: pass the host's `connection` (an Ec2Host's or SshHost's).");
+        const executableName = problems.check(() => planExecutable(args.executable, args.executableName, field));
+        const plan = problems.check(() => planReleaseSettings(args, executableName ?? "app", field));
+        problems.throwIfAny();
+        return plan!;
+    });
+}
+
+/**
+ * The executable's file name on the host, from where the executable comes from: `{ file }` or `{ image, path }`.
+ * @internal
+ */
+export function planExecutable(executable: ExecutableSource | undefined, executableName: string | undefined, field: FieldPath = "args"): string {
+    if (!executable || typeof executable !== "object" || (executable.file === undefined) === (executable.image === undefined)) {
+        throw new ValidationError(at(field, "executable"), "give either { file } (a local executable) or { image, path } (an image and the executable's path in it).");
     }
     let sourceName: string;
-    if (args.executable.file !== undefined) {
-        if (!args.executable.file || !fs.existsSync(args.executable.file) || !fs.statSync(args.executable.file).isFile()) {
-            throw new ValidationError("args.executable.file", `no file at ${JSON.stringify(args.executable.file)}: build the executable first (e.g. asdf:make) or fix the path.`);
+    if (executable.file !== undefined) {
+        if (typeof executable.file !== "string" || !executable.file || !fs.existsSync(executable.file) || !fs.statSync(executable.file).isFile()) {
+            throw new ValidationError(at(field, "executable.file"), `no file at ${JSON.stringify(executable.file)}: build the executable first (e.g. asdf:make) or fix the path.`);
         }
-        sourceName = path.basename(args.executable.file);
+        sourceName = path.basename(executable.file);
     } else {
-        if (!args.executable.path || !path.posix.isAbsolute(args.executable.path)) {
-            throw new ValidationError("args.executable.path", `must be the absolute path of the executable inside the image; got ${JSON.stringify(args.executable.path)}.`);
+        if (typeof executable.path !== "string" || !path.posix.isAbsolute(executable.path)) {
+            throw new ValidationError(at(field, "executable.path"), `must be the absolute path of the executable inside the image, e.g. "/app/hello"; got ${JSON.stringify(executable.path)}.`);
         }
-        sourceName = path.posix.basename(args.executable.path);
+        sourceName = path.posix.basename(executable.path);
     }
-    const executableName = args.executableName ?? sourceName;
-    validateExecutableName(args.executableName !== undefined ? "args.executableName" : "args.executable", executableName);
-    if (args.environment) validateEnvironmentNames("args.environment", args.environment as Record<string, string>);
-    if (args.secretEnvironment) validateEnvironmentNames("args.secretEnvironment", args.secretEnvironment as Record<string, string>);
-    for (const name of Object.keys(args.secretEnvironment ?? {})) {
-        if (args.environment && name in args.environment) {
-            throw new ValidationError(`args.secretEnvironment.${name}`, "is also in args.environment: give each variable once.");
-        }
-    }
+    const name = executableName ?? sourceName;
+    validateExecutableName(at(field, executableName !== undefined ? "executableName" : "executable"), name);
+    return name;
+}
+
+/**
+ * Plans the settings every systemd release shares (everything but the connection and where the executable
+ * comes from), for an executable named `executableName`. Reports every problem at once, under `field`.
+ * @internal
+ */
+export function planReleaseSettings(args: Omit<ReleaseSettings, "connection"> & { readonly zeroDowntime?: ZeroDowntime }, executableName: string, field: FieldPath = "args") {
+    const p = new Problems();
+    p.check(() => validateAppName(at(field, "app"), args.app));
+    p.check(() => validatePort(at(field, "port"), args.port));
+    // The unit sets PORT itself (and the health check requests that port): a user value would fight it.
+    const envRules = { oneLine: true, reserved: ["PORT"], reservedBy: `\`${at(field, "port")}\`` };
+    p.check(() => checkEnvironment(at(field, "environment"), args.environment, envRules));
+    p.check(() => checkEnvironment(at(field, "secretEnvironment"), args.secretEnvironment, envRules));
+    p.check(() => checkDisjointEnvironments(at(field, "environment"), args.environment, at(field, "secretEnvironment"), args.secretEnvironment));
     if (args.swankPort !== undefined) {
-        validatePort("args.swankPort", args.swankPort);
-        if (args.swankPort === args.port) throw new ValidationError("args.swankPort", "must differ from args.port.");
-    }
-    if (args.zeroDowntime && args.swankPort !== undefined) {
+        p.check(() => validatePort(at(field, "swankPort"), args.swankPort!));
+        if (args.swankPort === args.port) p.add(at(field, "swankPort"), `must differ from the app's port (${args.port}); choose another port for Swank, e.g. 4005.`);
         // Both slots run side by side during a switch and would both want the one Swank port.
-        throw new ValidationError("args.swankPort", "is not available with args.zeroDowntime yet: leave one of them out.");
+        if (args.zeroDowntime) p.add(at(field, "swankPort"), "is not available with zeroDowntime yet: leave one of them out.");
     }
     const keepReleases = args.keepReleases ?? 5;
-    if (!Number.isInteger(keepReleases) || keepReleases < 2) {
-        throw new ValidationError("args.keepReleases", `must be an integer of at least 2 (the current and the previous release); got ${JSON.stringify(keepReleases)}.`);
-    }
+    p.check(() => checkWholeNumber(at(field, "keepReleases"), keepReleases, 2, 1000, "", "Keep at least the current and the previous release."));
+    p.check(() => checkObject(at(field, "healthCheck"), args.healthCheck ?? {}, '{ path: "/health" }'));
     const health = args.healthCheck ?? {};
     const healthPath = health.path ?? "/";
-    if (!/^\/[A-Za-z0-9._~!$&()*+,;=:@%/?-]*$/.test(healthPath)) {
-        throw new ValidationError("args.healthCheck.path", `must start with '/' and hold only URL path characters; got ${JSON.stringify(healthPath)}.`);
-    }
+    p.check(() => checkHealthPath(at(field, "healthCheck.path"), healthPath));
     const expectedStatus = health.expectedStatus ?? 200;
-    if (!Number.isInteger(expectedStatus) || expectedStatus < 100 || expectedStatus > 599) {
-        throw new ValidationError("args.healthCheck.expectedStatus", `must be an HTTP status (100-599); got ${JSON.stringify(expectedStatus)}.`);
-    }
+    p.check(() => checkWholeNumber(at(field, "healthCheck.expectedStatus"), expectedStatus, 100, 599, "", "Give an HTTP status such as 200."));
     const timeoutSeconds = health.timeoutSeconds ?? 30;
-    if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 3600) {
-        throw new ValidationError("args.healthCheck.timeoutSeconds", `must be a whole number of seconds between 1 and 3600; got ${JSON.stringify(timeoutSeconds)}.`);
-    }
+    p.check(() => checkWholeNumber(at(field, "healthCheck.timeoutSeconds"), timeoutSeconds, 1, 3600, "seconds"));
     const journalLines = args.journalLines ?? 30;
-    if (!Number.isInteger(journalLines) || journalLines < 1) {
-        throw new ValidationError("args.journalLines", `must be a positive integer; got ${JSON.stringify(journalLines)}.`);
-    }
-    if (args.serviceType !== undefined && args.serviceType !== "notify" && args.serviceType !== "exec") {
-        throw new ValidationError("args.serviceType", `must be "notify" or "exec"; got ${JSON.stringify(args.serviceType)}.`);
-    }
-    if (args.notifiesReadiness !== undefined && typeof args.notifiesReadiness !== "boolean") {
-        throw new ValidationError("args.notifiesReadiness", `must be true or false; got ${JSON.stringify(args.notifiesReadiness)}.`);
-    }
+    p.check(() => checkWholeNumber(at(field, "journalLines"), journalLines, 1, 100000, "lines"));
+    if (args.serviceType !== undefined) p.check(() => checkOneOf(at(field, "serviceType"), args.serviceType, Object.values(ServiceType)));
+    if (args.notifiesReadiness !== undefined) p.check(() => checkBoolean(at(field, "notifiesReadiness"), args.notifiesReadiness));
     const startTimeoutSeconds = args.startTimeoutSeconds ?? DEFAULT_START_TIMEOUT_SECONDS;
-    validateStartTimeout("args.startTimeoutSeconds", startTimeoutSeconds);
+    p.check(() => validateStartTimeout(at(field, "startTimeoutSeconds"), startTimeoutSeconds));
+    if (args.dynamicSpaceSizeMb !== undefined) {
+        p.check(() => checkWholeNumber(at(field, "dynamicSpaceSizeMb"), args.dynamicSpaceSizeMb, DYNAMIC_SPACE_SIZE_LIMITS_MB.min, DYNAMIC_SPACE_SIZE_LIMITS_MB.max, "MB"));
+    }
+    if (args.user !== undefined) p.check(() => checkUserName(at(field, "user"), args.user));
+    const zeroDowntime = args.zeroDowntime !== undefined && Number.isInteger(args.port)
+        ? p.check(() => planZeroDowntime(at(field, "zeroDowntime"), args.app, args.port, args.zeroDowntime!, at(field, "port")))
+        : undefined;
+    p.throwIfAny();
     const unitSpec = {
         app: args.app,
         executable: executableName,
@@ -353,8 +390,9 @@ export function planRelease(args: SystemdReleaseArgs) {
         port: args.port,
         environmentFile: args.secretEnvironment !== undefined,
         user: args.user,
+        dynamicSpaceSizeMb: args.dynamicSpaceSizeMb,
     } as const;
-    // Render once with placeholder values so a bad user name etc. fails now, at construction time.
+    // Render once with no environment so anything else the unit refuses fails now, at construction time.
     renderUnit({ ...unitSpec, environment: {} });
     return {
         executableName,
@@ -366,6 +404,6 @@ export function planRelease(args: SystemdReleaseArgs) {
         journalLines,
         paths: releasePaths(args.app, executableName),
         unitSpec,
-        zeroDowntime: args.zeroDowntime ? planZeroDowntime("args.zeroDowntime", args.app, args.port, args.zeroDowntime) : undefined,
+        zeroDowntime,
     };
 }

@@ -1,4 +1,5 @@
 import { ValidationError } from "../errors";
+import { checkEnvironment, checkPort, checkServiceName, UNREPRESENTABLE } from "../validate";
 
 /**
  * What a unit needs to know about the service it runs. Everything here is plain data (no Outputs), so
@@ -91,19 +92,12 @@ export function releasePaths(app: string, executable: string, slot?: string) {
     };
 }
 
-const APP_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const EXECUTABLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
-/** Checks an app name at construction time; the name ends up in paths, unit names and shell text. */
+/** Checks an app name at construction time; the name ends up in paths, unit names and shell text (the shared rule). */
 export function validateAppName(field: string, app: string): void {
-    if (!APP_NAME.test(app)) {
-        throw new ValidationError(
-            field,
-            `must be 1-63 lower-case letters, digits or '-', starting with a letter (it names /opt/<app> and <app>.service); got ${JSON.stringify(app)}.`,
-        );
-    }
+    checkServiceName(field, app);
 }
 
 /** Checks an executable file name: a plain name, no directories, nothing the shell or systemd would read twice. */
@@ -116,19 +110,9 @@ export function validateExecutableName(field: string, executable: string): void 
     }
 }
 
-/** Checks environment variable names, which become `Environment=` keys and shell-free file lines. */
+/** Checks environment variables, which become `Environment=` keys and shell-free file lines: the shared rule, one line each. */
 export function validateEnvironmentNames(field: string, env: Record<string, string>): void {
-    for (const [name, value] of Object.entries(env)) {
-        if (!ENV_NAME.test(name)) {
-            throw new ValidationError(`${field}.${name}`, "is not a valid environment variable name: use letters, digits and '_', not starting with a digit.");
-        }
-        if (typeof value === "string" && /[\n\r\0]/.test(value)) {
-            throw new ValidationError(`${field}.${name}`, "must not contain a newline, carriage return or NUL: systemd reads one variable per line.");
-        }
-        if (typeof value === "string" && UNREPRESENTABLE.test(value)) {
-            throw new ValidationError(`${field}.${name}`, "contains an unpaired UTF-16 surrogate or a Unicode noncharacter (U+FFFE...), which systemd cannot pass on; remove it.");
-        }
-    }
+    checkEnvironment(field, env, { oneLine: true });
 }
 
 /** Checks a start timeout (TimeoutStartSec=): whole seconds, 1 to 600. */
@@ -138,11 +122,9 @@ export function validateStartTimeout(field: string, seconds: number): void {
     }
 }
 
-/** Checks a port number. */
+/** Checks a port number (the shared rule). */
 export function validatePort(field: string, port: number): void {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-        throw new ValidationError(field, `must be an integer between 1 and 65535; got ${JSON.stringify(port)}.`);
-    }
+    checkPort(field, port);
 }
 
 /** What systemd reads as itself in an unquoted word: no specifier (`%`), `$`, quote, backslash, whitespace or `;`. */
@@ -177,12 +159,6 @@ export function quoteArgumentForSystemd(word: string): string {
     return SYSTEMD_BARE_WORD.test(word) ? word : systemdQuoted(word, true);
 }
 
-/**
- * Text systemd cannot take: a lone UTF-16 surrogate has no UTF-8 form (every file we write would carry
- * U+FFFD instead), and systemd's UTF-8 check refuses the Unicode noncharacters (U+FDD0-U+FDEF, U+xFFFE,
- * U+xFFFF), ignoring the whole assignment.
- */
-const UNREPRESENTABLE = /[\uD800-\uDFFF\uFDD0-\uFDEF\uFFFE\uFFFF]|[\u{1FFFE}\u{1FFFF}\u{2FFFE}\u{2FFFF}\u{3FFFE}\u{3FFFF}\u{4FFFE}\u{4FFFF}\u{5FFFE}\u{5FFFF}\u{6FFFE}\u{6FFFF}\u{7FFFE}\u{7FFFF}\u{8FFFE}\u{8FFFF}\u{9FFFE}\u{9FFFF}\u{AFFFE}\u{AFFFF}\u{BFFFE}\u{BFFFF}\u{CFFFE}\u{CFFFF}\u{DFFFE}\u{DFFFF}\u{EFFFE}\u{EFFFF}\u{FFFFE}\u{FFFFF}\u{10FFFE}\u{10FFFF}]/u;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 

@@ -251,7 +251,7 @@ describe("Ec2Host refuses bad input at construction, before anything is register
         [{ sshCidrs: ["0.0.0.0/0"] }, /^args\.sshCidrs\[0\]: "0\.0\.0\.0\/0" opens SSH to the whole Internet/],
         [{ sshCidrs: ["10.0.0.300/32"] }, /^args\.sshCidrs\[0\]: .* is not a valid IPv4 or IPv6 CIDR/],
         [{ sshCidrs: undefined }, /^args\.sshCidrs: is required/],
-        [{ publicPorts: [70000] }, /^args\.publicPorts\[0\]: must be a whole number between 1 and 65535; got 70000\./],
+        [{ publicPorts: [70000] }, /^args\.publicPorts\[0\]: must be a whole number from 1 to 65535; got 70000\./],
         [{ publicKey: undefined }, /^args\.publicKey: is required/],
         [{ publicKey: PRIVATE_KEY }, /^args\.publicKey: holds a private key/],
         [{ privateKey: undefined }, /^args\.privateKey: is required/],

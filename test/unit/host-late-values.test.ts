@@ -15,10 +15,10 @@ function failureOf(output: pulumi.Output<unknown>): Promise<Error | "resolved"> 
 
 describe("values only known after preview are checked when they resolve, with the same messages", () => {
     test("checked: a plain value is checked at once, an Output when it resolves", async () => {
-        expect(() => checked(70000, (p) => checkPort(p, "args.port"))).toThrow(/^args\.port: must be a whole number between 1 and 65535; got 70000\./);
+        expect(() => checked(70000, (p) => checkPort(p, "args.port"))).toThrow(/^args\.port: must be a whole number from 1 to 65535; got 70000\./);
         const late = await failureOf(checked(pulumi.output(70000), (p) => checkPort(p, "args.port")));
         expect(late).toBeInstanceOf(ValidationError);
-        expect((late as Error).message).toBe("args.port: must be a whole number between 1 and 65535; got 70000.");
+        expect((late as Error).message).toBe("args.port: must be a whole number from 1 to 65535; got 70000. Give the TCP port as a number, e.g. 8080.");
         expect(await failureOf(checked(pulumi.output(8080), (p) => checkPort(p, "args.port")))).toBe("resolved");
     });
 

@@ -58,13 +58,13 @@ describe("SshHost (stand-in for the Pulumi engine)", () => {
         [{ host: "  " }, /^args\.host: is empty/],
         [{ host: undefined }, /^args\.host: is required/],
         [{ host: "root@vps.example.com" }, /^args\.host: "root@vps\.example\.com" is not a DNS name or IP address/],
-        [{ port: 0 }, /^args\.port: must be a whole number between 1 and 65535; got 0\./],
-        [{ port: 65536 }, /^args\.port: must be a whole number between 1 and 65535; got 65536\./],
+        [{ port: 0 }, /^args\.port: must be a whole number from 1 to 65535; got 0\./],
+        [{ port: 65536 }, /^args\.port: must be a whole number from 1 to 65535; got 65536\./],
         [{ user: "" }, /^args\.user: "" is not a valid user name/],
         [{ privateKey: undefined }, /^args\.privateKey: is required/],
         [{ privateKey: "" }, /^args\.privateKey: is required/],
         [{ privateKey: "/home/me/.ssh/id_ed25519" }, /^args\.privateKey: is not a private key/],
-        [{ arch: "x86_64" as any }, /^args\.arch: must be "amd64" or "arm64"; got "x86_64"\./],
+        [{ arch: "x86_64" as any }, /^args\.arch: must be one of "amd64", "arm64"; got "x86_64"\./],
     ])("bad input %j is refused at construction, naming the field, with nothing registered", async (change, message) => {
         const fake = installFakeAws(true);
         expect(() => new SshHost("vps", { ...args, ...(change as Partial<SshHostArgs>) })).toThrow(ValidationError);

@@ -132,7 +132,7 @@ test.each<[Partial<SystemdReleaseArgs>, string]>([
     [{ swankPort: 8080 }, "args.swankPort"],
     [{ environment: { "NO-DASH": "x" } }, "args.environment.NO-DASH"],
     [{ secretEnvironment: { LOG_LEVEL: "x" } }, "args.secretEnvironment.LOG_LEVEL"],
-    [{ user: "Bad User" }, "user"],
+    [{ user: "Bad User" }, "args.user"],
 ])("bad input %j fails at construction naming %s, registering nothing", async (patch, field) => {
     let error: unknown;
     try {

@@ -72,7 +72,11 @@ describe("LocalRelease renderers", () => {
     });
 
     test("a health path cannot break out of its quoting: it is never part of the shell text", () => {
-        const hostile = planLocalRelease("web", { image: "i", port: 18598, healthPath: "/$(touch${IFS}pwned)\"'`x`", healthTimeoutSeconds: 1 });
+        const path_ = "/$(touch${IFS}pwned)\"'`x`";
+        // The shared health-path rule refuses it at preview time (braces, quotes, backquotes)...
+        expect(() => planLocalRelease("web", { image: "i", port: 18598, healthPath: path_ })).toThrow(/args\.healthPath: must be a URL path/);
+        // ...and even a plan carrying it (as if it had slipped past) never lets the shell read it as code.
+        const hostile = { ...planLocalRelease("web", { image: "i", port: 18598, healthTimeoutSeconds: 1 }), healthPath: path_ };
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "health-quote-"));
         try {
             execFileSync("sh", ["-c", HEALTH_CHECK_SCRIPT], { cwd: dir, stdio: "pipe", env: { ...process.env, ...healthCheckEnvironment(hostile, "no-such-container") } });

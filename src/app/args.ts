@@ -1,0 +1,200 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Platform } from "../host/host";
+import { DependencySourceArgs } from "../image/args";
+import { RuntimeBase } from "../image/dockerfile";
+import { NetworkMode } from "../release/localRelease";
+import { ZeroDowntime } from "../release/slots";
+import { ServiceType } from "../release/systemdRelease";
+
+// WebApp's arguments: one object naming the app and a target, in the shapes Pulumi's schema inference
+// carries to every language (a block per target kind rather than a union).
+
+/** Where a WebApp runs (the enum form Pulumi's schema inference understands). */
+export const TargetKind = {
+    /** The local Docker engine, published on 127.0.0.1: the default, no cloud account needed. */
+    Local: "local",
+    /** A new EC2 instance (Ec2Host) running the app under systemd (SystemdRelease). */
+    Ec2: "ec2",
+    /** An existing server reached over SSH (SshHost) running the app under systemd (SystemdRelease). */
+    Ssh: "ssh",
+    /** Heroku's container runtime (HerokuRelease). */
+    Heroku: "heroku",
+} as const;
+/** Where a WebApp runs. */
+export type TargetKind = (typeof TargetKind)[keyof typeof TargetKind];
+
+/** The app: an ASDF system on disk and how to build and run it. */
+export interface WebAppSourceArgs {
+    /** The app directory holding its `.asd`, relative to the Pulumi program's directory (e.g. "../hello"). */
+    readonly path: string;
+    /** The ASDF system to build (default: the only `.asd` in `path`). */
+    readonly system?: string;
+    /** `package:function` the executable calls (default: the system's `:entry-point`). */
+    readonly entryPoint?: string;
+    /** Where the Lisp dependencies come from (default: Quicklisp, pinned dist). */
+    readonly dependencySource?: DependencySourceArgs;
+    /**
+     * Extra Debian packages in the runtime image, for foreign libraries the executable opens only after
+     * start; those it opens at start (libssl3 for Hunchentoot's cl+ssl) are found by the build and installed
+     * without being listed here.
+     */
+    readonly runtimePackages?: string[];
+    /** Extra Debian packages for the build stages: libraries a dependency loads while it is compiled (e.g. "libsqlite3-0"), tools the build runs. */
+    readonly buildPackages?: string[];
+    /** Compress the executable's core (smaller file, slightly slower start). Default false. */
+    readonly compression?: boolean;
+    /**
+     * What the runtime image is built on: "slim" (default; only the executable, its libraries, CA
+     * certificates and the non-root user: no shell, no package manager) or "debian-slim" (a shell and apt,
+     * for debugging inside the container).
+     */
+    readonly runtimeBase?: RuntimeBase;
+    /**
+     * SBCL's heap limit in MB, saved into the executable; on the ec2 and ssh targets the unit's MemoryMax
+     * goes a little above it. Default: on ec2, a share of the instance type's memory (75% after a 256 MiB
+     * reserve, when the type is known when the program runs); elsewhere SBCL's own default.
+     */
+    readonly dynamicSpaceSizeMb?: number;
+    /** The port the app listens on (passed as PORT). Default 8080. */
+    readonly port?: number;
+    /** Non-secret environment variables (shown in previews). */
+    readonly environment?: { [name: string]: pulumi.Input<string> };
+    /** Secret environment variables: secrets end to end, never in previews, commands or logs. */
+    readonly secretEnvironment?: { [name: string]: pulumi.Input<string> };
+    /** The path a health check requests after each release. Default "/". */
+    readonly healthPath?: string;
+    /** Platform to build the image for (default: the engine's own); an ec2 target checks it against the instance type. */
+    readonly platform?: Platform;
+    /** Network mode of the image build's RUN steps, e.g. "host" on engines without a bridge network. Default: the engine's default network. */
+    readonly buildNetwork?: string;
+    /**
+     * ec2 and ssh targets: how systemd learns the app has started. Default: `notify` when the app depends
+     * on lisp-deploy's runtime (read from its `.asd`; the runtime sends READY=1 once it listens), `exec`
+     * when it does not (an app with its own `main`). Given, it wins.
+     */
+    readonly serviceType?: ServiceType;
+    /** ec2 and ssh targets: seconds systemd waits for the app to start (TimeoutStartSec=; for `notify`, until READY=1). Default 30. */
+    readonly startTimeoutSeconds?: number;
+}
+
+/** The local Docker engine target. */
+export interface LocalTargetArgs {
+    /** The port on 127.0.0.1 the app is published on. Default 8080. */
+    readonly port?: number;
+    /** "bridge" (default) publishes the port on 127.0.0.1; "host" for engines started without a bridge. */
+    readonly networkMode?: NetworkMode;
+    /** The container's name. Default `lisp-deploy-<name>`. */
+    readonly containerName?: string;
+}
+
+/** A new EC2 instance running the app under systemd. */
+export interface Ec2TargetArgs {
+    /** EC2 instance type, e.g. "t3.small" (amd64) or "t4g.small" (arm64). */
+    readonly instanceType: pulumi.Input<string>;
+    /** OpenSSH public key line installed for the login user. */
+    readonly publicKey: pulumi.Input<string>;
+    /** The matching private key (a secret). */
+    readonly privateKey: pulumi.Input<string>;
+    /** CIDRs allowed to reach SSH, e.g. ["203.0.113.7/32"]. */
+    readonly sshCidrs: pulumi.Input<string[]>;
+    /** Set to true to allow 0.0.0.0/0 in `sshCidrs`. Default false. */
+    readonly allowSshFromAnywhere?: boolean;
+    /** Give the host an Elastic IP. Default false. */
+    readonly elasticIp?: boolean;
+    /** An AMI id instead of the newest official Debian 12 image. */
+    readonly ami?: pulumi.Input<string>;
+    /** The subnet to launch in (default: a default subnet of the default VPC). One host only: see `subnetIds`. */
+    readonly subnetId?: pulumi.Input<string>;
+    /**
+     * How many instances run the app. Default 1: one host, the app's port open to the world. With 2 to 20,
+     * the hosts sit behind an Application Load Balancer (health-checking `app.healthPath`), only the balancer
+     * reaches the app's port, and each release rolls one host at a time, stopping at the first failure.
+     */
+    readonly hosts?: number;
+    /**
+     * With `hosts` of 2 or more: the subnets (at least two, in different availability zones, as the load
+     * balancer requires) the hosts are spread over, round-robin, and the balancer spans. Default: the
+     * default VPC's default subnets (one per zone).
+     */
+    readonly subnetIds?: pulumi.Input<string>[];
+    /** sshd's port on the instance. Default 22. */
+    readonly sshPort?: number;
+    /** Start Swank on the host's 127.0.0.1:<swankPort>; WebApp outputs the tunnel command. */
+    readonly swankPort?: number;
+    /**
+     * Release through a reverse proxy in front of two slots, so a restart drops no request (see
+     * SystemdRelease's `zeroDowntime`). The host opens the proxy's ports instead of the app's; behind a
+     * load balancer (`hosts` of 2 or more) the balancer targets the proxy's `publicPort` and ends TLS itself,
+     * so `domain` is not available there.
+     */
+    readonly zeroDowntime?: ZeroDowntime;
+    /** Tags for every AWS resource. */
+    readonly tags?: pulumi.Input<{ [key: string]: string }>;
+}
+
+/** An existing server reached over SSH, running the app under systemd. */
+export interface SshTargetArgs {
+    /** The server's address (IP or DNS name). */
+    readonly host: pulumi.Input<string>;
+    /** sshd's port. Default 22. */
+    readonly port?: pulumi.Input<number>;
+    /** The login user (root or passwordless sudo). Default "root". */
+    readonly user?: pulumi.Input<string>;
+    /** The private key (a secret). */
+    readonly privateKey: pulumi.Input<string>;
+    /** Start Swank on the server's 127.0.0.1:<swankPort>; WebApp outputs the tunnel command. */
+    readonly swankPort?: number;
+}
+
+/** Heroku's container runtime. */
+export interface HerokuTargetArgs {
+    /** The Heroku app's name. */
+    readonly app: pulumi.Input<string>;
+    /** The Heroku API key (a secret). */
+    readonly apiKey: pulumi.Input<string>;
+    /** Create the app if it does not exist. Default false. */
+    readonly createApp?: pulumi.Input<boolean>;
+    /** The region for a created app, e.g. "eu". */
+    readonly region?: pulumi.Input<string>;
+    /** The Platform API's base URL (default Heroku's). */
+    readonly apiUrl?: pulumi.Input<string>;
+    /** The registry's host (default registry.heroku.com). */
+    readonly registryHost?: pulumi.Input<string>;
+}
+
+/**
+ * Where the app runs: `kind` picks the target (default "local") and only that kind's block may be given.
+ * One object with a block per kind rather than a union, so every Pulumi language can express it.
+ */
+export interface WebAppTargetArgs {
+    /** "local" (default), "ec2", "ssh" or "heroku". */
+    readonly kind?: TargetKind;
+    /** Settings of the local target. */
+    readonly local?: LocalTargetArgs;
+    /** Settings of the ec2 target (required when kind is "ec2"). */
+    readonly ec2?: Ec2TargetArgs;
+    /** Settings of the ssh target (required when kind is "ssh"). */
+    readonly ssh?: SshTargetArgs;
+    /** Settings of the heroku target (required when kind is "heroku"). */
+    readonly heroku?: HerokuTargetArgs;
+}
+
+/** Arguments of a {@link WebApp}. */
+export interface WebAppArgs {
+    /** The app to build and run: its directory (the `.asd`), how the image is built, its port, environment and health path. */
+    readonly app: WebAppSourceArgs;
+    /** Where to run it (default: the local Docker engine). */
+    readonly target?: WebAppTargetArgs;
+}
+
+/** What every target's wiring hands back to the WebApp. */
+export interface TargetOutputs {
+    readonly url: pulumi.Output<string>;
+    readonly sshCommands?: pulumi.Output<string[]>;
+    readonly swankTunnels?: pulumi.Output<string[]>;
+    readonly unit?: pulumi.Output<string>;
+    readonly userData?: pulumi.Output<string>;
+    readonly sshCommand?: pulumi.Output<string>;
+    readonly swankTunnel?: pulumi.Output<string | undefined>;
+    readonly logsCommand?: pulumi.Output<string>;
+}

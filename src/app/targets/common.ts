@@ -1,0 +1,38 @@
+import * as pulumi from "@pulumi/pulumi";
+import { HostConnection } from "../../host/connection";
+import { LispImage } from "../../image/lispImage";
+import { ZeroDowntime } from "../../release/slots";
+import { releasePlans, SystemdRelease } from "../../release/systemdRelease";
+import { WebAppArgs } from "../args";
+import { systemdReleaseSettings, WebAppPlan } from "../plan";
+
+/** What a target's wiring needs: the WebApp (parent of every child), its name, the user's args and the plans. */
+export interface TargetContext {
+    readonly parent: pulumi.ComponentResource;
+    readonly name: string;
+    readonly args: WebAppArgs;
+    readonly plan: WebAppPlan;
+    readonly image: LispImage;
+}
+
+/** `ssh -p <port> <user>@<host>`, from the connection's non-secret parts. */
+export function sshCommandOf(connection: pulumi.Output<HostConnection>): pulumi.Output<string> {
+    return pulumi.unsecret(connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host}`));
+}
+
+/** The command that follows the app's journal on a host. */
+export function logsCommandOf(connection: pulumi.Output<HostConnection>, name: string): pulumi.Output<string> {
+    return pulumi.unsecret(connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host} journalctl -fu ${name}.service`));
+}
+
+/** The SystemdRelease of the ec2 and ssh targets, handed the release plan WebApp made. */
+export function newSystemdRelease(ctx: TargetContext, connection: pulumi.Output<HostConnection>, swankPort: number | undefined, zeroDowntime?: ZeroDowntime): SystemdRelease {
+    const { parent, name, args, plan, image } = ctx;
+    const releaseArgs = {
+        ...systemdReleaseSettings(name, args, plan.port, plan.healthPath, image.usesLispDeployRuntime, swankPort, zeroDowntime),
+        connection,
+        // Plain data, not the LispImage: the release copies the executable out of this exact image.
+        executable: { image: image.imageRef, path: image.executablePathInImage },
+    };
+    return new SystemdRelease(`${name}-release`, releasePlans.give(releaseArgs, plan.release!), { parent });
+}
