@@ -8,9 +8,8 @@ export type RecordedBuild = BuildRecord;
 
 /**
  * An `act` for RecordingMocks that performs what the Docker provider would for `docker:index/image:Image`:
- * a real `docker build` with exactly the recorded inputs (the same act the acting engine uses), answered
- * with the built image's id as repoDigest. The build fails the program when docker build fails, with its
- * output in the error.
+ * a real `docker build` with exactly the recorded inputs, answered with the built image's id as repoDigest.
+ * The build fails the program when docker build fails, with its output in the error.
  */
 export function dockerBuildAct(builds: RecordedBuild[]) {
     return async (args: pulumi.runtime.MockResourceArgs): Promise<Record<string, any> | undefined> =>
