@@ -51,8 +51,9 @@ export interface LispImageArgs {
     readonly buildPackages?: string[];
     /**
      * Extra Debian packages for the runtime stage, for foreign libraries the executable opens only after
-     * start (e.g. through a late `cffi:load-foreign-library`); those it opens at start are found by the build
-     * and installed without being listed here.
+     * start (e.g. through a late `cffi:load-foreign-library`) and data it reads (e.g. `tzdata` for time
+     * zones); those it opens at start are found by the build and installed without being listed here. The
+     * slim runtime takes every file of these packages (and the libraries they link) from the build stage.
      */
     readonly runtimePackages?: string[];
     /** Base image of all stages (default `debian:bookworm-slim`). */
