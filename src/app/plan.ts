@@ -319,7 +319,14 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
                 const ec2 = block as Ec2TargetArgs;
                 const hostFields: FieldPath = { base: "args.target.ec2", names: { platform: "args.app.platform", publicPorts: "args.app.port" } };
                 // Behind a balancer nothing is open to the world: the app's port is reached through the balancer's group only.
-                const hostArgs = { ...ec2HostArgsOf(args, ec2, hosts > 1 ? [] : servingPorts), ...(hosts > 1 ? { subnetId: undefined, extraSecurityGroupIds: [] } : {}) };
+                // The ports the host opens come from the user's app.port (or the proxy's): a problem with them is
+                // reported under that field (above, or here for SSH's port), not as the host's publicPorts.
+                const servingField = zdt ? "args.target.ec2.zeroDowntime.publicPort" : "args.app.port";
+                if (hosts === 1 && servingPorts.includes(22)) {
+                    p.add(servingField, "is 22, SSH's port, which the host opens to `sshCidrs` only; serve the app on another port, e.g. 8080.");
+                }
+                const openPorts = servingPorts.filter((sp) => Number.isInteger(sp) && sp >= 1 && sp <= 65535 && sp !== 22);
+                const hostArgs = { ...ec2HostArgsOf(args, ec2, hosts > 1 ? [] : openPorts), ...(hosts > 1 ? { subnetId: undefined, extraSecurityGroupIds: [] } : {}) };
                 const ec2Hosts = Array.from({ length: hosts }, (_, i) => p.check(() => planEc2Host(hosts > 1 ? `${name}-host${i}` : `${name}-host`, hostArgs, hostFields)));
                 const balancer = hosts > 1
                     ? p.check(() =>

@@ -195,7 +195,7 @@ export class Ec2Host extends pulumi.ComponentResource implements Host {
     }
 }
 
-/** The checked arguments of an Ec2Host and what its children need, derived from them. */
+/** The checked arguments of an Ec2Host and what its children need, derived from them. @internal */
 export type Ec2HostPlan = ReturnType<typeof planEc2Host>;
 
 /** Plans made by a WebApp for the Ec2Hosts it creates. @internal */

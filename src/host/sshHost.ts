@@ -60,7 +60,7 @@ export class SshHost extends pulumi.ComponentResource implements Host {
     }
 }
 
-/** The checked arguments of an SshHost: plain values checked now, Outputs as they resolve. */
+/** The checked arguments of an SshHost: plain values checked now, Outputs as they resolve. @internal */
 export type SshHostPlan = ReturnType<typeof planSshHost>;
 
 /** Plans made by a WebApp for the SshHost it creates. @internal */

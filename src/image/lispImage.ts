@@ -208,7 +208,7 @@ export class LispImage extends pulumi.ComponentResource {
     }
 }
 
-/** A LispImage's plan: where its context goes, the image plan, and the repository name it is built under. */
+/** A LispImage's plan: where its context goes, the image plan, and the repository name it is built under. @internal */
 export interface LispImagePlan {
     /** The build context directory, relative to the program's directory. */
     readonly contextDir: string;
@@ -251,6 +251,7 @@ export function planLispImage(name: string, args: LispImageArgs, field: FieldPat
  * A Docker repository name for an ASDF system: Docker takes lower-case letters and digits, separated by
  * '.', '_', '__' or dashes, so "MyApp" builds as "myapp" and "cl+web" as "cl-web". Deterministic: the same
  * system always gets the same repository, and a name Docker already accepts is kept as it is.
+ * @internal
  */
 export function dockerRepositoryName(systemName: string): string {
     if (DOCKER_REPOSITORY.test(systemName)) return systemName;

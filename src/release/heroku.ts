@@ -48,7 +48,7 @@ export function validateHerokuReleaseArgs(args: HerokuReleaseArgs, field: FieldP
     planHerokuRelease(args, field);
 }
 
-/** The checked arguments of a HerokuRelease, with the values known later checked as they resolve. */
+/** The checked arguments of a HerokuRelease, with the values known later checked as they resolve. @internal */
 export interface HerokuReleasePlan {
     /** The app name, checked now or once known. */
     readonly app: pulumi.Output<string>;

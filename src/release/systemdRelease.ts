@@ -293,7 +293,7 @@ export function activateParameters(
     };
 }
 
-/** The plan of a SystemdRelease: its checked settings with defaults filled in. */
+/** The plan of a SystemdRelease: its checked settings with defaults filled in. @internal */
 export type ReleasePlan = ReturnType<typeof planReleaseSettings>;
 
 /**
