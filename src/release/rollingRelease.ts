@@ -22,9 +22,10 @@ export interface RollingReleaseArgs extends Omit<SystemdReleaseArgs, "connection
 /**
  * Releases the same build to several hosts one at a time, in list order, stopping at the first failure:
  * host i+1's release `dependsOn` host i's, so the Pulumi engine itself orders them, and a failed health
- * check (which rolls that host back) leaves every later host untouched. Behind a load balancer whose
- * health check takes a restarting host out of rotation, or with `zeroDowntime` on each host, no request
- * is dropped.
+ * check (which rolls that host back) leaves every later host untouched. Behind a load balancer the other
+ * hosts serve while one restarts, but a request the balancer sends to the restarting host fails: an ALB
+ * does not retry, and its health check takes a host out of rotation only after failed checks. With
+ * `zeroDowntime` on each host no request is dropped.
  */
 export class RollingRelease extends pulumi.ComponentResource {
     /** Each host's URL, in order. */
