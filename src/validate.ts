@@ -200,7 +200,13 @@ export interface EnvironmentRules {
     readonly reserved?: readonly string[];
     /** What a reserved name is set from, for the fix ("the `port` argument"). */
     readonly reservedBy?: string;
-    /** systemd reads one variable per line and refuses some code points: values must be one line of representable text. */
+    /** systemd passes the value on (a unit or an EnvironmentFile): no NUL, and none of the code points it refuses. */
+    readonly systemd?: boolean;
+    /**
+     * ...from a unit's `Environment=` line. renderUnit could escape line breaks (systemd reads `\x0a` back
+     * intact), but a multi-line value in a unit is almost always a mistake, and secrets (keys, certificates)
+     * travel in the EnvironmentFile, which carries CR and LF as written.
+     */
     readonly oneLine?: boolean;
 }
 
@@ -209,10 +215,14 @@ export function checkEnvironmentValue(field: string, value: unknown, rules: Envi
     if (typeof value !== "string") {
         throw new ValidationError(field, `must be a string; got ${shown(value)}.${typeof value === "number" || typeof value === "boolean" ? ` Write "${value}".` : ""}`);
     }
-    if (rules.oneLine && /[\n\r\0]/.test(value)) {
-        throw new ValidationError(field, "must not contain a newline, carriage return or NUL: systemd reads one variable per line. Put multi-line values in a file the app reads.");
+    const systemd = rules.systemd || rules.oneLine;
+    if (systemd && value.includes("\0")) {
+        throw new ValidationError(field, "must not contain NUL: no environment variable can hold it; remove it.");
     }
-    if (rules.oneLine && UNREPRESENTABLE.test(value)) {
+    if (rules.oneLine && /[\n\r]/.test(value)) {
+        throw new ValidationError(field, "must not contain a newline or carriage return in a unit's Environment= line. Give multi-line values (keys, certificates) as secretEnvironment, whose file carries them as written.");
+    }
+    if (systemd && UNREPRESENTABLE.test(value)) {
         throw new ValidationError(field, "contains an unpaired UTF-16 surrogate or a Unicode noncharacter (U+FFFE...), which systemd cannot pass on; remove it.");
     }
 }

@@ -348,9 +348,10 @@ export function planReleaseSettings(args: Omit<ReleaseSettings, "connection"> & 
     p.check(() => validateAppName(at(field, "app"), args.app));
     p.check(() => validatePort(at(field, "port"), args.port));
     // The unit sets PORT itself (and the health check requests that port): a user value would fight it.
-    const envRules = { oneLine: true, reserved: ["PORT"], reservedBy: `\`${at(field, "port")}\`` };
-    p.check(() => checkEnvironment(at(field, "environment"), args.environment, envRules));
-    p.check(() => checkEnvironment(at(field, "secretEnvironment"), args.secretEnvironment, envRules));
+    const reserved = { reserved: ["PORT"], reservedBy: `\`${at(field, "port")}\`` };
+    p.check(() => checkEnvironment(at(field, "environment"), args.environment, { ...reserved, oneLine: true }));
+    // The secret file (renderEnvironmentFile) carries line breaks as written: a PEM key arrives intact.
+    p.check(() => checkEnvironment(at(field, "secretEnvironment"), args.secretEnvironment, { ...reserved, systemd: true }));
     p.check(() => checkDisjointEnvironments(at(field, "environment"), args.environment, at(field, "secretEnvironment"), args.secretEnvironment));
     if (args.swankPort !== undefined) {
         p.check(() => validatePort(at(field, "swankPort"), args.swankPort!));

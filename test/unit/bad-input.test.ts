@@ -243,6 +243,8 @@ const COMPONENT_CASES: Case[] = [
     ["SystemdRelease: no executable", systemd({ executable: undefined }), ["args.executable"]],
     ["SystemdRelease: relative path in the image", systemd({ executable: { image: "img", path: "app/hello" } }), ["args.executable.path"]],
     ["SystemdRelease: keepReleases 1", systemd({ keepReleases: 1 }), ["args.keepReleases"]],
+    ["SystemdRelease: a line break in a unit's Environment=", systemd({ environment: { PEM: "a\nb" } }), ["args.environment.PEM"]],
+    ["SystemdRelease: NUL in a secret", systemd({ secretEnvironment: { TOKEN: "a\0b" } }), ["args.secretEnvironment.TOKEN"]],
     ["SystemdRelease: user \"Bad User\"", systemd({ user: "Bad User" }), ["args.user"]],
     ["SystemdRelease: several at once", systemd({ app: "X", port: 0, keepReleases: 1, healthCheck: { path: "x" } }), ["args.app", "args.port", "args.keepReleases", "args.healthCheck.path"]],
     ["RollingRelease: no hosts", rolling({ hosts: [] }), ["args.hosts"]],
@@ -341,6 +343,8 @@ describe("legitimate but unusual inputs are accepted", () => {
         ["the highest port zero-downtime allows", { port: 65534 }, ec2({ zeroDowntime: { publicPort: 80 } })],
         ["environment values known only later", { environment: { TOKEN: pulumi.output("x") } }, undefined],
         ["a multi-line environment value for the local engine", { environment: { PEM: "a\nb" } }, undefined],
+        // The secret EnvironmentFile carries CR and LF as written (test/integration/env-readback.test.ts).
+        ["a multi-line secret (a PEM key) on a host", { secretEnvironment: { TLS_KEY: "-----BEGIN KEY-----\r\nabc\n-----END KEY-----" } }, ssh()],
     ] as [string, Partial<WebAppArgs["app"]>, WebAppArgs["target"]][])("%s", async (_label, app, target) => {
         const registered = await accepted(webApp({ dependencySource: { kind: "debian" }, ...app }, target));
         expect(registered.ofType("lisp-deploy:index:WebApp")).toHaveLength(1);
