@@ -83,6 +83,21 @@ export function isKnownLater(value: unknown): boolean {
 }
 
 /**
+ * Arguments with every `null` field left out, in plain objects and lists (Outputs, resources and assets are
+ * kept as they are). Programs in other languages reach a component through Pulumi's provider host, which
+ * turns Python's `None` (and YAML's `null`) into `null`, where TypeScript would leave the field out: both
+ * mean "not given", so the same defaults and checks apply.
+ * @internal
+ */
+export function withoutNulls<T>(value: T): T {
+    if (Array.isArray(value)) return value.map(withoutNulls) as T;
+    if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype) return value;
+    const kept: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) if (v !== null) kept[key] = withoutNulls(v);
+    return kept as T;
+}
+
+/**
  * The one place values known only later are checked: a plain value is checked now (so `pulumi preview`
  * fails before anything is registered); an Output is checked inside `apply` as it resolves, with the same
  * message and field, so `pulumi up` stops before the value reaches a resource. The ValidationError raised

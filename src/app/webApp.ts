@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { imagePlans, LispImage } from "../image/lispImage";
 import { TargetKind, TargetOutputs, WebAppArgs } from "./args";
 import { planWebApp } from "./plan";
+import { withoutNulls } from "../validate";
 import { TargetContext } from "./targets/common";
 import { wireEc2 } from "./targets/ec2";
 import { wireHeroku } from "./targets/heroku";
@@ -60,6 +61,7 @@ export class WebApp extends pulumi.ComponentResource {
     readonly swankTunnels: pulumi.Output<string[]>;
 
     constructor(name: string, args: WebAppArgs, opts?: pulumi.ComponentResourceOptions) {
+        args = withoutNulls(args);
         // Every child is planned from the user's own arguments before anything is registered: bad input
         // fails with one error listing every problem, and leaves nothing behind.
         const plan = planWebApp(name, args);

@@ -344,6 +344,8 @@ describe("legitimate but unusual inputs are accepted", () => {
         ["environment values known only later", { environment: { TOKEN: pulumi.output("x") } }, undefined],
         ["a multi-line environment value for the local engine", { environment: { PEM: "a\nb" } }, undefined],
         // The secret EnvironmentFile carries CR and LF as written (test/integration/env-readback.test.ts).
+        // Python's None (YAML's null) reaches a component as null through the provider host: "not given".
+        ["null fields, as a Python program's None arrives", { environment: null, healthPath: null, runtimePackages: null } as any, undefined],
         ["a multi-line secret (a PEM key) on a host", { secretEnvironment: { TLS_KEY: "-----BEGIN KEY-----\r\nabc\n-----END KEY-----" } }, ssh()],
     ] as [string, Partial<WebAppArgs["app"]>, WebAppArgs["target"]][])("%s", async (_label, app, target) => {
         const registered = await accepted(webApp({ dependencySource: { kind: "debian" }, ...app }, target));
