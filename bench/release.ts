@@ -175,8 +175,8 @@ writes its state and stops its plugins.
 
 What changed against the earlier report (measured under an in-process imitation of the Pulumi engine
 that lived in test/harness and was deleted in issue 12, on a quiet machine): the host-side release (upload
-done → served) is the same work, so it should be close to the earlier 1.05–1.37 s at a similar load; with
-a load average of ${loadAfter[0].toFixed(0)} on ${os.cpus().length} cores every step waits for CPU, and all rows grow with it. The old "activate command" row
+done → served) is the same work, so at a similar load it should be close to the earlier 1.05–1.37 s; a busy
+machine (see the load averages above) makes every step wait for CPU, and all rows grow with it. The old "activate command" row
 (upload done → activate.sh returned, 2.7–2.9 s) is now "upload done → \`pulumi up\` exited", which adds the
 engine's finish (state written, plugins stopped). New rows: what the real engine costs before the upload
 starts (the CLI and node start, the program, the command plugin's start, the prepare step) and the whole
