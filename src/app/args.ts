@@ -144,6 +144,12 @@ export interface SshTargetArgs {
     readonly privateKey: pulumi.Input<string>;
     /** Start Swank on the server's 127.0.0.1:<swankPort>; WebApp outputs the tunnel command. */
     readonly swankPort?: number;
+    /**
+     * Release through a reverse proxy in front of two slots, so a restart drops no request (see
+     * SystemdRelease's `zeroDowntime`). The server's own firewall is yours: open the proxy's ports
+     * (`publicPort`, or 80 and 443 with a `domain`) instead of the app's.
+     */
+    readonly zeroDowntime?: ZeroDowntime;
 }
 
 /** Heroku's container runtime. */

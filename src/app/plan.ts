@@ -55,7 +55,7 @@ const APP_KEYS = [
 const TARGET_KEYS: Record<TargetKind, readonly string[]> = {
     local: ["port", "networkMode", "containerName"],
     ec2: ["instanceType", "publicKey", "privateKey", "sshCidrs", "allowSshFromAnywhere", "elasticIp", "ami", "subnetId", "hosts", "subnetIds", "sshPort", "swankPort", "zeroDowntime", "tags"],
-    ssh: ["host", "port", "user", "privateKey", "swankPort"],
+    ssh: ["host", "port", "user", "privateKey", "swankPort", "zeroDowntime"],
     heroku: ["app", "apiKey", "createApp", "region", "apiUrl", "registryHost"],
 };
 
@@ -307,7 +307,7 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
         } else {
             // ec2 and ssh: a systemd release, whose zero-downtime plan (planned once, here) decides the serving ports.
             const systemd = block as { swankPort?: number; zeroDowntime?: ZeroDowntime };
-            const zeroDowntime = kind === TargetKind.Ec2 ? systemd.zeroDowntime : undefined;
+            const zeroDowntime = systemd.zeroDowntime;
             const release = p.check(() => planReleaseSettings(systemdReleaseSettings(name, args, port, healthPath, notifiesReadiness, systemd.swankPort, zeroDowntime), executableName, releaseFields(kind)));
             const zdt = release?.zeroDowntime;
             const servingPorts = zdt ? (zdt.domain !== undefined ? [80, 443] : [zdt.publicPort]) : [port];

@@ -102,6 +102,7 @@ const WEBAPP_CASES: Case[] = [
     ["zero-downtime publicPort on the app's port", webApp({}, ec2({ zeroDowntime: { publicPort: 8080 } })), ["args.target.ec2.zeroDowntime.publicPort"]],
     ["zero-downtime drainSeconds -1", webApp({}, ec2({ zeroDowntime: { drainSeconds: -1 } })), ["args.target.ec2.zeroDowntime.drainSeconds"]],
     ["zero-downtime with a swankPort", webApp({}, ec2({ zeroDowntime: {}, swankPort: 4005 })), ["args.target.ec2.swankPort"]],
+    ["zero-downtime on an ssh host, publicPort on the app's port", webApp({}, ssh({ zeroDowntime: { publicPort: 8080 } })), ["args.target.ssh.zeroDowntime.publicPort"]],
     ["healthPath of 1100 characters", webApp({ healthPath: "/" + "a".repeat(1100) }), ["args.app.healthPath"]],
     // conflicting settings
     ["a heroku block with kind local", webApp({}, { kind: "local", heroku: { app: "a", apiKey: "k" } }), ["args.target.heroku"]],
@@ -341,6 +342,7 @@ describe("legitimate but unusual inputs are accepted", () => {
         ["a health path with a query on a host", { healthPath: "/health?full=1" }, ssh()],
         ["'%' and '$' in an environment value on a host", { environment: { DB: "pg://u:p%40ss@db/x", PRICE: "$5" } }, ssh()],
         ["the highest port zero-downtime allows", { port: 65534 }, ec2({ zeroDowntime: { publicPort: 80 } })],
+        ["zero-downtime on an ssh host", {}, ssh({ zeroDowntime: { publicPort: 80 } })],
         ["environment values known only later", { environment: { TOKEN: pulumi.output("x") } }, undefined],
         ["a multi-line environment value for the local engine", { environment: { PEM: "a\nb" } }, undefined],
         // The secret EnvironmentFile carries CR and LF as written (test/integration/env-readback.test.ts).

@@ -8,7 +8,7 @@ export function wireSsh(ctx: TargetContext): TargetOutputs {
     const ssh = args.target!.ssh!;
     const hostArgs = { host: ssh.host, port: ssh.port, user: ssh.user, privateKey: ssh.privateKey };
     const host = new SshHost(`${name}-host`, sshHostPlans.give(hostArgs, plan.sshHost!), { parent });
-    const release = newSystemdRelease(ctx, host.connection, ssh.swankPort);
+    const release = newSystemdRelease(ctx, host.connection, ssh.swankPort, ssh.zeroDowntime);
     return {
         url: release.url,
         unit: release.unit,
