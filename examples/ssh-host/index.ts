@@ -2,7 +2,7 @@
 // SSH as root or a passwordless-sudo user), run by a hardened systemd unit with health check and rollback.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { DependencySourceKind, WebApp } from "lisp-deploy";
+import { DependencySourceKind, WebApp, ZeroDowntime } from "lisp-deploy";
 
 const config = new pulumi.Config();
 const appDir = path.relative(process.cwd(), path.join(__dirname, "..", "hello")) || ".";
@@ -25,6 +25,9 @@ const app = new WebApp("hello", {
             user: config.get("user") ?? "root",
             privateKey: config.requireSecret("sshPrivateKey"),
             swankPort: config.getNumber("swankPort"),
+            // Set (`pulumi config set --path zeroDowntime.publicPort 80 --type int`): two slots behind Caddy on
+            // that port, and a release switches slots instead of restarting the app. Open that port, not `port`.
+            zeroDowntime: config.getObject<ZeroDowntime>("zeroDowntime"),
         },
     },
 });
