@@ -37,6 +37,9 @@ const app = new WebApp("hello", {
             elasticIp: config.getBoolean("elasticIp") ?? false,
             // 2 or more: that many hosts behind a load balancer, released one at a time.
             hosts: config.getNumber("hosts"),
+            // Set: each host runs two slots behind Caddy on this plain-HTTP port and a release switches
+            // slots instead of restarting the app (the balancer then checks this port).
+            zeroDowntime: config.getNumber("zeroDowntimePublicPort") !== undefined ? { publicPort: config.requireNumber("zeroDowntimePublicPort") } : undefined,
         },
     },
 });

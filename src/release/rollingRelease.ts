@@ -25,7 +25,9 @@ export interface RollingReleaseArgs extends Omit<SystemdReleaseArgs, "connection
  * check (which rolls that host back) leaves every later host untouched. Behind a load balancer the other
  * hosts serve while one restarts, but a request the balancer sends to the restarting host fails: an ALB
  * does not retry, and its health check takes a host out of rotation only after failed checks. With
- * `zeroDowntime` on each host no request is dropped.
+ * `zeroDowntime` on each host the balancer targets each host's proxy, which keeps listening while the host
+ * switches slots, and no request is dropped (measured through the AWS stand-in's balancer, new and
+ * kept-alive connections: test/integration/examples-ec2-fleet-zdt-engine.test.ts).
  */
 export class RollingRelease extends pulumi.ComponentResource {
     /** Each host's URL, in order. */
@@ -62,7 +64,7 @@ export class RollingRelease extends pulumi.ComponentResource {
     }
 }
 
-/** One host's plan: its port and its SystemdRelease's plan. */
+/** One host's plan: its port and its SystemdRelease's plan. @internal */
 export interface RollingHostPlan {
     readonly port: number;
     readonly release: ReleasePlan;
