@@ -69,7 +69,11 @@ const BENCHES: Record<string, Bench> = {
         timeoutMinutes: 15,
         rows: [
             new RegExp(String.raw`\| full build \(\`--no-cache\`.* \| ${NUM} \| ${NUM}/${NUM} \|`),
-            new RegExp(String.raw`\| runtime image .* \| ${NUM} \|`),
+            // Both runtime bases side by side (issue 13): size, and `docker run` to the first 200.
+            new RegExp(String.raw`\| runtime image, slim \(the default.* \| ${NUM} \| ${NUM} \|`),
+            new RegExp(String.raw`\| runtime image, debian-slim \(.* \| ${NUM} \| ${NUM} \|`),
+            new RegExp(String.raw`\| slim, compressed \| ${NUM} \| ${NUM} \| ${NUM} \|`),
+            new RegExp(String.raw`\| debian-slim, compressed \| ${NUM} \| ${NUM} \| ${NUM} \|`),
             new RegExp(String.raw`\| compressed \| ${NUM} \| ${NUM} \| ${NUM} \|`),
         ],
     },
