@@ -2,10 +2,10 @@ import { execFileSync, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { linkNodeModules, pulumiEnvironment, PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
+import { pulumiEnvironment, PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
 import { diffInputs } from "../../support/providers/aws-standin/provider";
 import { requireCommand, requireDocker } from "../../support/engines";
-import { breakAppStart, changedResources, expectRolledBack, httpGet, setGreeting } from "./examples-engine-helpers";
+import { breakAppStart, changedResources, copyExample, expectRolledBack, httpGet, setGreeting } from "./examples-engine-helpers";
 
 // examples/ec2-systemd, unmodified, under the REAL Pulumi CLI, with AWS's API stood in for by the
 // `pulumi-resource-aws` stand-in plugin (support/providers/aws-standin): its EC2 instance is a real machine,
@@ -59,14 +59,11 @@ beforeAll(async () => {
     requireCommand("curl", "curl");
     execFileSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, stdio: "pipe" });
     scratch = scratchDir("examples-ec2-engine");
-    const examples = path.join(scratch, "examples");
-    fs.cpSync(path.join(REPO_ROOT, "examples", "ec2-systemd"), path.join(examples, "ec2-systemd"), { recursive: true });
-    fs.cpSync(path.join(REPO_ROOT, "examples", "hello"), path.join(examples, "hello"), { recursive: true });
-    appDir = path.join(examples, "hello");
-    linkNodeModules(path.join(examples, "ec2-systemd"));
+    const example = copyExample(scratch, "ec2-systemd");
+    appDir = example.appDir;
     const keyFile = path.join(scratch, "id_ed25519");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "examples-ec2-engine", "-f", keyFile]);
-    ws = new PulumiWorkspace(path.join(examples, "ec2-systemd"), scratch, standInEnv());
+    ws = new PulumiWorkspace(example.projectDir, scratch, standInEnv());
     await ws.initStack(STACK, {
         "aws:region": "eu-west-1",
         sshPublicKey: fs.readFileSync(`${keyFile}.pub`, "utf8").trim(),

@@ -1,10 +1,11 @@
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { REPO_ROOT } from "../../support/pulumi-cli";
+import { linkNodeModules, REPO_ROOT } from "../../support/pulumi-cli";
 
 // What the end-to-end tests of the examples under the real Pulumi CLI share (examples-*-engine.test.ts):
-// reading a `pulumi preview --diff` as a reviewer does, and editing the copy of examples/hello they deploy.
+// copying an example beside examples/hello, reading a `pulumi preview --diff` as a reviewer does, and editing
+// the copy of examples/hello they deploy.
 
 /** Status and body of a GET, or status "000" when nothing answers. */
 export function httpGet(url: string): { status: string; body: string } {
@@ -44,6 +45,18 @@ export function copyPackage(dest: string): void {
     execFileSync("cp", ["-a", path.join(REPO_ROOT, "node_modules"), path.join(dest, "node_modules")]);
     // The checkout's node_modules/lisp-deploy links back to the checkout (scripts/link-package.js).
     fs.rmSync(path.join(dest, "node_modules", "lisp-deploy"), { force: true });
+}
+
+/**
+ * Copies examples/<example> and the app it deploys (examples/hello) into `scratch`, side by side as in the
+ * repository, and links the project to this checkout's package; answers the project and the app's copies.
+ */
+export function copyExample(scratch: string, example: string): { projectDir: string; appDir: string } {
+    const examples = path.join(scratch, "examples");
+    for (const dir of [example, "hello"]) fs.cpSync(path.join(REPO_ROOT, "examples", dir), path.join(examples, dir), { recursive: true });
+    const projectDir = path.join(examples, example);
+    linkNodeModules(projectDir);
+    return { projectDir, appDir: path.join(examples, "hello") };
 }
 
 const appSource = (appDir: string) => path.join(appDir, "src", "app.lisp");

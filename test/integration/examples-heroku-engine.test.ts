@@ -5,8 +5,8 @@ import * as path from "path";
 import { requireCommand, requireDocker } from "../../support/engines";
 import { FakeHerokuApi, RecordedRequest } from "../../support/heroku-api-fake";
 import { LocalRegistry } from "../../support/registry";
-import { linkNodeModules, PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
-import { changedResources, httpGet, setGreeting } from "./examples-engine-helpers";
+import { PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
+import { changedResources, copyExample, httpGet, setGreeting } from "./examples-engine-helpers";
 
 // examples/heroku, unmodified, under the REAL Pulumi CLI, its config pointed at Heroku's stand-ins: the
 // contract-checking fake of the Platform API (support/heroku-api-fake.ts, the one thing stood in for) and
@@ -83,12 +83,9 @@ beforeAll(async () => {
     await api.start();
     api.keys.set(KEY, "alice");
     scratch = scratchDir("examples-heroku-engine");
-    const examples = path.join(scratch, "examples");
-    fs.cpSync(path.join(REPO_ROOT, "examples", "heroku"), path.join(examples, "heroku"), { recursive: true });
-    fs.cpSync(path.join(REPO_ROOT, "examples", "hello"), path.join(examples, "hello"), { recursive: true });
-    appDir = path.join(examples, "hello");
-    linkNodeModules(path.join(examples, "heroku"));
-    ws = new PulumiWorkspace(path.join(examples, "heroku"), scratch);
+    const example = copyExample(scratch, "heroku");
+    appDir = example.appDir;
+    ws = new PulumiWorkspace(example.projectDir, scratch);
     await ws.initStack(STACK, {
         herokuApp: APP,
         createApp: "true",

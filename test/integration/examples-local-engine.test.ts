@@ -2,9 +2,9 @@ import { execFileSync, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { linkNodeModules, PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
+import { linkNodeModules, PulumiWorkspace, scratchDir } from "../../support/pulumi-cli";
 import { requireDocker } from "../../support/engines";
-import { changedResources, httpGet, setGreeting } from "./examples-engine-helpers";
+import { changedResources, copyExample, httpGet, setGreeting } from "./examples-engine-helpers";
 
 // examples/local, unmodified, under the REAL Pulumi CLI with the local Docker engine: what a user does on
 // day one and on every pull request. Copied to a temp dir with examples/hello beside it (the test edits the
@@ -45,12 +45,9 @@ function containersNamed(name: string): string[] {
 beforeAll(async () => {
     requireDocker();
     scratch = scratchDir("examples-local-engine");
-    const examples = path.join(scratch, "examples");
-    fs.cpSync(path.join(REPO_ROOT, "examples", "local"), path.join(examples, "local"), { recursive: true });
-    fs.cpSync(path.join(REPO_ROOT, "examples", "hello"), path.join(examples, "hello"), { recursive: true });
-    appDir = path.join(examples, "hello");
-    linkNodeModules(path.join(examples, "local"));
-    ws = new PulumiWorkspace(path.join(examples, "local"), scratch);
+    const example = copyExample(scratch, "local");
+    appDir = example.appDir;
+    ws = new PulumiWorkspace(example.projectDir, scratch);
     await ws.initStack(STACK, {
         port: String(PORT),
         networkMode: "host",

@@ -1,11 +1,10 @@
 import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as path from "path";
-import { linkNodeModules, PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
+import { PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
 import { requireCommand, requireDocker } from "../../support/engines";
 import { SystemdHost } from "../../support/systemd-host";
-import { breakAppStart, changedResources, expectRolledBack, httpGet, setGreeting } from "./examples-engine-helpers";
+import { breakAppStart, changedResources, copyExample, expectRolledBack, httpGet, setGreeting } from "./examples-engine-helpers";
 
 // examples/ssh-host, unmodified, under the REAL Pulumi CLI against a server that already exists: a systemd +
 // sshd host container (support/systemd-host.ts), root's key from this test, sshd on 127.0.0.1:2281.
@@ -35,12 +34,9 @@ beforeAll(async () => {
     execFileSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, stdio: "pipe" });
     host = await SystemdHost.start(`lisp-deploy-ssh-e2e-${id}`, SSH_PORT);
     scratch = scratchDir("examples-ssh-engine");
-    const examples = path.join(scratch, "examples");
-    fs.cpSync(path.join(REPO_ROOT, "examples", "ssh-host"), path.join(examples, "ssh-host"), { recursive: true });
-    fs.cpSync(path.join(REPO_ROOT, "examples", "hello"), path.join(examples, "hello"), { recursive: true });
-    appDir = path.join(examples, "hello");
-    linkNodeModules(path.join(examples, "ssh-host"));
-    ws = new PulumiWorkspace(path.join(examples, "ssh-host"), scratch);
+    const example = copyExample(scratch, "ssh-host");
+    appDir = example.appDir;
+    ws = new PulumiWorkspace(example.projectDir, scratch);
     await ws.initStack(STACK, {
         host: "127.0.0.1",
         sshPort: String(SSH_PORT),
