@@ -3,9 +3,10 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
-import { linkNodeModules, pulumiEnvironment, PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
+import { PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
 import { requireCommand, requireDocker } from "../../support/engines";
-import { breakAppStart, changedResources, httpGet, setGreeting } from "./examples-engine-helpers";
+import { breakAppStart, changedResources, copyExample, httpGet, setGreeting } from "./examples-engine-helpers";
+import { StandInFleet } from "./examples-fleet-helpers";
 
 // examples/ec2-systemd with `hosts: 2`, unmodified, under the REAL Pulumi CLI, with AWS's API stood in for
 // by the `pulumi-resource-aws` stand-in plugin (support/providers/aws-standin): each EC2 instance is a real
@@ -42,23 +43,15 @@ const RELEASE_ONLY = [
 let scratch = "";
 let appDir = "";
 let account = "";
+let fleet: StandInFleet;
 let ws: PulumiWorkspace;
-
-/** The stood-in instances of this test (containers named <prefix>-i-...), in the order of their addresses (host0 first). */
-function instances(): { container: string; address: string }[] {
-    const out = execFileSync("docker", ["ps", "-a", "--filter", `name=^/${PREFIX}-`, "--format", '{{.Names}}\t{{.Label "lisp-deploy.aws-standin.address"}}'], { encoding: "utf8" });
-    return out.split("\n").filter((l) => l !== "").map((l) => {
-        const [container, address] = l.split("\t");
-        return { container, address };
-    });
-}
 
 /** The instance container at an address (the stack's sshCommands say which address is host<i>). */
 async function hostContainers(): Promise<string[]> {
     const outputs = await ws.outputs(STACK);
     return (outputs.sshCommands as string[]).map((cmd) => {
         const address = /@([\d.]+)$/.exec(cmd)![1];
-        const found = instances().find((i) => i.address === address);
+        const found = fleet.instances().find((i) => i.address === address);
         if (!found) throw new Error(`no instance container at ${address}`);
         return found.container;
     });
@@ -70,24 +63,6 @@ const inHost = (container: string, ...args: string[]) => execFileSync("docker", 
 /** When hello.service last became active, on the kernel's monotonic clock (one kernel for all the containers). */
 const activeSince = (container: string) => Number(inHost(container, "systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value", "hello.service"));
 const currentRelease = (container: string) => inHost(container, "readlink", "/opt/hello/current");
-
-/** What the stood-in balancer says of its targets (its DescribeTargetHealth), by target address. */
-function targetHealth(): Record<string, string> {
-    const dir = path.join(account, "load-balancers");
-    const file = fs.readdirSync(dir).find((f) => f.endsWith(".health.json"));
-    if (!file) return {};
-    const health = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8"));
-    return Object.fromEntries(health.targets.map((t: { address: string; state: string }) => [t.address, t.state]));
-}
-
-async function waitFor(what: string, check: () => boolean, seconds = 120): Promise<void> {
-    const deadline = Date.now() + seconds * 1000;
-    while (Date.now() < deadline) {
-        if (check()) return;
-        await new Promise((r) => setTimeout(r, 500));
-    }
-    throw new Error(`timed out waiting for ${what}; target health: ${JSON.stringify(targetHealth())}`);
-}
 
 /** GETs the balancer every 100 ms until stopped; returns every answer's status and body. */
 function pollBalancer(): { stop: () => Promise<{ status: number; body: string }[]> } {
@@ -128,19 +103,6 @@ function steps(out: string): { name: string; status: string }[] {
     });
 }
 
-function standInEnv(): Record<string, string> {
-    return {
-        PATH: `${path.join(REPO_ROOT, "support", "providers", "aws-standin", "bin")}:${pulumiEnvironment().PATH}`,
-        LISP_DEPLOY_AWS_STANDIN_SSH_PORTS: String(SSH_PORT),
-        LISP_DEPLOY_AWS_STANDIN_INSTANCE_NETWORK: "own",
-        LISP_DEPLOY_AWS_STANDIN_LB_PORTS: String(LB_PORT),
-        LISP_DEPLOY_AWS_STANDIN_PREFIX: PREFIX,
-        LISP_DEPLOY_AWS_STANDIN_DIR: account,
-    };
-}
-
-/** The balancer's process and the instances' links and NAT rules, which destroy must leave none of. */
-const balancerProcesses = () => spawnSync("pgrep", ["-f", `aws-standin/balancer.js ${account}`], { encoding: "utf8" }).stdout.trim();
 /** The machine's ends of the instances' links (named awsi-<last 10 hex digits of the instance id>). */
 const links = (containers: string[]) => execFileSync("ip", ["-o", "link"], { encoding: "utf8" }).split("\n").filter((l) => containers.some((c) => l.includes(` awsi-${c.slice(-10)}`)));
 const natRules = (addresses: string[]) => execFileSync("iptables", ["-t", "nat", "-S", "POSTROUTING"], { encoding: "utf8" }).split("\n").filter((l) => addresses.some((a) => l.includes(`${a}/32`)));
@@ -155,14 +117,12 @@ beforeAll(async () => {
     execFileSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, stdio: "pipe" });
     scratch = scratchDir("examples-ec2-fleet-engine");
     account = path.join(scratch, "aws-account");
-    const examples = path.join(scratch, "examples");
-    fs.cpSync(path.join(REPO_ROOT, "examples", "ec2-systemd"), path.join(examples, "ec2-systemd"), { recursive: true });
-    fs.cpSync(path.join(REPO_ROOT, "examples", "hello"), path.join(examples, "hello"), { recursive: true });
-    appDir = path.join(examples, "hello");
-    linkNodeModules(path.join(examples, "ec2-systemd"));
+    fleet = new StandInFleet(PREFIX, account, SSH_PORT, LB_PORT);
+    const example = copyExample(scratch, "ec2-systemd");
+    appDir = example.appDir;
     const keyFile = path.join(scratch, "id_ed25519");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "examples-ec2-fleet-engine", "-f", keyFile]);
-    ws = new PulumiWorkspace(path.join(examples, "ec2-systemd"), scratch, standInEnv());
+    ws = new PulumiWorkspace(example.projectDir, scratch, fleet.env());
     await ws.initStack(STACK, {
         "aws:region": "eu-west-1",
         hosts: "2",
@@ -179,7 +139,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
     if (ws) await ws.destroy(STACK);
-    for (const c of instances()) spawnSync("docker", ["rm", "-f", c.container]);
+    for (const c of fleet?.instances() ?? []) spawnSync("docker", ["rm", "-f", c.container]);
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -187,7 +147,7 @@ test("examples/ec2-systemd with hosts: 2 under the real engine, AWS API stood in
     await ws.ok(["up", "--yes", "--stack", STACK]);
     const outputs = await ws.outputs(STACK);
     expect(outputs.url).toBe(URL);
-    const all = instances();
+    const all = fleet.instances();
     expect(all).toHaveLength(2);
     const addresses = all.map((i) => i.address).sort();
     expect(addresses[0]).not.toBe(addresses[1]);
@@ -202,8 +162,8 @@ test("examples/ec2-systemd with hosts: 2 under the real engine, AWS API stood in
         expect(listening).toEqual([SSH_PORT, APP_PORT].sort((a, b) => a - b));
     }
     // The balancer: both targets pass its health checks (2 checks 10 s apart), then it serves the app.
-    await waitFor("both targets healthy", () => Object.values(targetHealth()).filter((s) => s === "healthy").length === 2);
-    expect(Object.keys(targetHealth()).sort()).toEqual(addresses);
+    await fleet.waitFor("both targets healthy", () => Object.values(fleet.targetHealth()).filter((s) => s === "healthy").length === 2);
+    expect(Object.keys(fleet.targetHealth()).sort()).toEqual(addresses);
     expect(httpGet(URL)).toEqual({ status: "200", body: FIRST });
 
     const again = await ws.ok(["preview", "--diff", "--expect-no-changes", "--stack", STACK]);
@@ -212,16 +172,16 @@ test("examples/ec2-systemd with hosts: 2 under the real engine, AWS API stood in
 
 test("the balancer drains a host whose health check fails and takes it back when it passes, serving throughout", async () => {
     const [host0] = await hostContainers();
-    const address0 = instances().find((i) => i.container === host0)!.address;
+    const address0 = fleet.instances().find((i) => i.container === host0)!.address;
     const poll = pollBalancer();
     inHost(host0, "systemctl", "stop", "hello.service");
-    await waitFor("host 0 drained", () => targetHealth()[address0] === "unhealthy");
+    await fleet.waitFor("host 0 drained", () => fleet.targetHealth()[address0] === "unhealthy");
     const whileDrained = pollBalancer();
     await new Promise((r) => setTimeout(r, 3000));
     // Drained: every request goes to host 1.
     expect((await whileDrained.stop()).every((a) => a.status === 200 && a.body === FIRST)).toBe(true);
     inHost(host0, "systemctl", "start", "hello.service");
-    await waitFor("host 0 back in rotation", () => targetHealth()[address0] === "healthy");
+    await fleet.waitFor("host 0 back in rotation", () => fleet.targetHealth()[address0] === "healthy");
     const seen = await poll.stop();
     expect(seen.length).toBeGreaterThan(20);
     // An ALB does not retry: requests it sent to host 0 before two failed checks took it out answer 502.
@@ -231,7 +191,7 @@ test("the balancer drains a host whose health check fails and takes it back when
 });
 
 test("an app source change previews as image and releases only; up releases host 0 strictly before host 1 while the balancer keeps serving", async () => {
-    const before = instances();
+    const before = fleet.instances();
     const [host0, host1] = await hostContainers();
     setGreeting(appDir, SECOND_GREETING);
     const preview = await ws.ok(["preview", "--diff", "--stack", STACK]);
@@ -262,7 +222,7 @@ test("an app source change previews as image and releases only; up releases host
     expect(new Set(seen.filter((a) => a.status === 200).map((a) => a.body))).toEqual(new Set([FIRST, SECOND]));
     process.stdout.write(`rolling release: ${seen.length} requests to the balancer, ${seen.filter((a) => a.status === 502).length} answered 502\n`);
     expect(httpGet(URL)).toEqual({ status: "200", body: SECOND });
-    expect(instances()).toEqual(before);
+    expect(fleet.instances()).toEqual(before);
 });
 
 test("a release failing its health check on host 0 stops the rollout: host 1 untouched and serving, the update fails with the journal's lines", async () => {
@@ -287,12 +247,12 @@ test("a release failing its health check on host 0 stops the rollout: host 1 unt
 });
 
 test("destroy leaves nothing: no instance, no balancer process, no link or NAT rule, nothing answering", async () => {
-    const addresses = instances().map((i) => i.address);
-    const containers = instances().map((i) => i.container);
+    const addresses = fleet.instances().map((i) => i.address);
+    const containers = fleet.instances().map((i) => i.container);
     expect(links(containers)).toHaveLength(2);
     await ws.ok(["destroy", "--yes", "--stack", STACK]);
-    expect(instances()).toEqual([]);
-    expect(balancerProcesses()).toBe("");
+    expect(fleet.instances()).toEqual([]);
+    expect(fleet.balancerProcesses()).toBe("");
     expect(links(containers)).toEqual([]);
     expect(natRules(addresses)).toEqual([]);
     expect(httpGet(URL).status).toBe("000");

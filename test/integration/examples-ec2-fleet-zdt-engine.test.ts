@@ -2,10 +2,11 @@ import { execFileSync, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { linkNodeModules, pulumiEnvironment, PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
+import { PulumiWorkspace, REPO_ROOT, scratchDir } from "../../support/pulumi-cli";
 import { requireCommand, requireDocker } from "../../support/engines";
 import { startLoad } from "../../support/load";
-import { httpGet, setGreeting } from "./examples-engine-helpers";
+import { StandInFleet } from "./examples-fleet-helpers";
+import { copyExample, httpGet, setGreeting } from "./examples-engine-helpers";
 
 // examples/ec2-systemd with `hosts: 2` AND `zeroDowntime` under the REAL Pulumi CLI, AWS's API stood in for
 // by the `pulumi-resource-aws` stand-in plugin (as in examples-ec2-fleet-engine.test.ts: each instance a
@@ -33,50 +34,11 @@ const SECOND = `${SECOND_GREETING} (hello 1.0.0)\n`;
 let scratch = "";
 let appDir = "";
 let account = "";
+let fleet: StandInFleet;
 let ws: PulumiWorkspace;
 
-/** The stood-in instances of this test (containers named <prefix>-i-...). */
-function instances(): { container: string; address: string }[] {
-    const out = execFileSync("docker", ["ps", "-a", "--filter", `name=^/${PREFIX}-`, "--format", '{{.Names}}\t{{.Label "lisp-deploy.aws-standin.address"}}'], { encoding: "utf8" });
-    return out.split("\n").filter((l) => l !== "").map((l) => {
-        const [container, address] = l.split("\t");
-        return { container, address };
-    });
-}
-
-/** What the stood-in balancer says of its targets (its DescribeTargetHealth), by target address. */
-function targetHealth(): Record<string, string> {
-    const dir = path.join(account, "load-balancers");
-    const file = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => f.endsWith(".health.json")) : undefined;
-    if (!file) return {};
-    const health = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8"));
-    return Object.fromEntries(health.targets.map((t: { address: string; state: string }) => [t.address, t.state]));
-}
-
-async function waitFor(what: string, check: () => boolean, seconds = 120): Promise<void> {
-    const deadline = Date.now() + seconds * 1000;
-    while (Date.now() < deadline) {
-        if (check()) return;
-        await new Promise((r) => setTimeout(r, 500));
-    }
-    throw new Error(`timed out waiting for ${what}; target health: ${JSON.stringify(targetHealth())}`);
-}
-
-function standInEnv(): Record<string, string> {
-    return {
-        PATH: `${path.join(REPO_ROOT, "support", "providers", "aws-standin", "bin")}:${pulumiEnvironment().PATH}`,
-        LISP_DEPLOY_AWS_STANDIN_SSH_PORTS: String(SSH_PORT),
-        LISP_DEPLOY_AWS_STANDIN_INSTANCE_NETWORK: "own",
-        LISP_DEPLOY_AWS_STANDIN_LB_PORTS: String(LB_PORT),
-        LISP_DEPLOY_AWS_STANDIN_PREFIX: PREFIX,
-        LISP_DEPLOY_AWS_STANDIN_DIR: account,
-    };
-}
-
 /** Which slot (blue or green) Caddy sends each host's requests to, by instance address. */
-const activeSlots = () => Object.fromEntries(instances().map((i) => [i.address, execFileSync("docker", ["exec", i.container, "cat", "/opt/hello/active-slot"], { encoding: "utf8" }).trim()]));
-
-const balancerProcesses = () => spawnSync("pgrep", ["-f", `aws-standin/balancer.js ${account}`], { encoding: "utf8" }).stdout.trim();
+const activeSlots = () => Object.fromEntries(fleet.instances().map((i) => [i.address, execFileSync("docker", ["exec", i.container, "cat", "/opt/hello/active-slot"], { encoding: "utf8" }).trim()]));
 
 beforeAll(async () => {
     requireDocker();
@@ -88,14 +50,12 @@ beforeAll(async () => {
     execFileSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, stdio: "pipe" });
     scratch = scratchDir("examples-ec2-fleet-zdt-engine");
     account = path.join(scratch, "aws-account");
-    const examples = path.join(scratch, "examples");
-    fs.cpSync(path.join(REPO_ROOT, "examples", "ec2-systemd"), path.join(examples, "ec2-systemd"), { recursive: true });
-    fs.cpSync(path.join(REPO_ROOT, "examples", "hello"), path.join(examples, "hello"), { recursive: true });
-    appDir = path.join(examples, "hello");
-    linkNodeModules(path.join(examples, "ec2-systemd"));
+    fleet = new StandInFleet(PREFIX, account, SSH_PORT, LB_PORT);
+    const example = copyExample(scratch, "ec2-systemd");
+    appDir = example.appDir;
     const keyFile = path.join(scratch, "id_ed25519");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "examples-ec2-fleet-zdt-engine", "-f", keyFile]);
-    ws = new PulumiWorkspace(path.join(examples, "ec2-systemd"), scratch, standInEnv());
+    ws = new PulumiWorkspace(example.projectDir, scratch, fleet.env());
     await ws.initStack(STACK, {
         "aws:region": "eu-west-1",
         hosts: "2",
@@ -112,15 +72,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
     if (ws) await ws.destroy(STACK);
-    for (const c of instances()) spawnSync("docker", ["rm", "-f", c.container]);
+    for (const c of fleet?.instances() ?? []) spawnSync("docker", ["rm", "-f", c.container]);
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 });
 
 test("examples/ec2-systemd with hosts: 2 and zeroDowntime under the real engine: a rolling release behind the balancer drops no request, new or kept-alive connections", async () => {
     await ws.ok(["up", "--yes", "--stack", STACK]);
     expect((await ws.outputs(STACK)).url).toBe(URL);
-    expect(instances()).toHaveLength(2);
-    await waitFor("both targets healthy", () => Object.values(targetHealth()).filter((s) => s === "healthy").length === 2);
+    expect(fleet.instances()).toHaveLength(2);
+    await fleet.waitFor("both targets healthy", () => Object.values(fleet.targetHealth()).filter((s) => s === "healthy").length === 2);
     expect(httpGet(URL)).toEqual({ status: "200", body: FIRST });
     // The balancer checks and forwards to each host's Caddy, not to a slot.
     const health = JSON.parse(fs.readFileSync(path.join(account, "load-balancers", fs.readdirSync(path.join(account, "load-balancers")).find((f) => f.endsWith(".health.json"))!), "utf8"));
@@ -150,7 +110,7 @@ test("examples/ec2-systemd with hosts: 2 and zeroDowntime under the real engine:
     expect(activeSlots()).toEqual(Object.fromEntries(Object.entries(slotsBefore).map(([a, slot]) => [a, flip(slot)])));
 
     await ws.ok(["destroy", "--yes", "--stack", STACK]);
-    expect(instances()).toEqual([]);
-    expect(balancerProcesses()).toBe("");
+    expect(fleet.instances()).toEqual([]);
+    expect(fleet.balancerProcesses()).toBe("");
     expect(httpGet(URL).status).toBe("000");
 });
