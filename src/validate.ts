@@ -318,6 +318,36 @@ export function checkUserName(field: string, user: unknown): void {
 }
 
 /**
+ * The one rule for a release command (`releaseCommand`): the arguments passed to the new release's own
+ * executable, e.g. ["migrate"]. A non-empty list of non-empty strings, each something an argv can carry
+ * (no NUL, no unpaired surrogate or noncharacter), at most 64 of them.
+ */
+export function checkReleaseCommand(field: string, command: unknown): void {
+    checkStringList(field, command, "migrate");
+    if (isKnownLater(command)) return;
+    const list = command as unknown[];
+    if (list.length === 0) throw new ValidationError(field, 'must list at least one argument for the executable, e.g. ["migrate"]; leave releaseCommand out to run nothing.');
+    if (list.length > 64) throw new ValidationError(field, `lists ${list.length} arguments; at most 64.`);
+    const problems = new Problems();
+    list.forEach((arg, i) => {
+        if (typeof arg !== "string") return;
+        if (arg === "") problems.add(`${field}[${i}]`, 'is empty: give the argument, e.g. "migrate", or remove it.');
+        else if (arg.includes("\0") || UNREPRESENTABLE.test(arg)) problems.add(`${field}[${i}]`, "must be text without NUL, unpaired UTF-16 surrogates or Unicode noncharacters: no argv can carry them; remove them.");
+    });
+    problems.throwIfAny();
+}
+
+/** A state directory's name: one path component under /var/lib (systemd's StateDirectory=), or a Docker volume's name suffix. */
+const STATE_DIRECTORY = /^[a-z][a-z0-9-]{0,62}$/;
+
+/** The one rule for `stateDirectory`: a plain lower-case name, no '/', nothing systemd or Docker would read twice. */
+export function checkStateDirectory(field: string, name: unknown): void {
+    if (typeof name !== "string" || !STATE_DIRECTORY.test(name)) {
+        throw new ValidationError(field, `must be 1-63 lower-case letters, digits or '-', starting with a letter (it names /var/lib/<stateDirectory> on a host, a volume locally), e.g. "blog"; got ${shown(name)}.`);
+    }
+}
+
+/**
  * Plans a parent component made for a child it creates, handed over with the child's arguments, so the
  * child does not plan (validate, read files) again. Keyed by the arguments object itself: a plan is used
  * only with exactly the arguments it was made for, and only once.

@@ -75,6 +75,21 @@ export interface WebAppSourceArgs {
     readonly serviceType?: ServiceType;
     /** ec2 and ssh targets: seconds systemd waits for the app to start (TimeoutStartSec=; for `notify`, until READY=1). Default 30. */
     readonly startTimeoutSeconds?: number;
+    /**
+     * Arguments passed to the new release's executable, run once per release before it serves (e.g.
+     * `["migrate"]` for database migrations), with the app's environment and secrets; a non-zero exit fails
+     * the update with the command's output and the serving release stays. ec2 and ssh: a oneshot systemd
+     * unit from the new release's directory (on a fleet, the first host only); local: a one-shot container
+     * of the new image before the serving container is replaced. Not available on heroku yet.
+     */
+    readonly releaseCommand?: string[];
+    /**
+     * A directory for the app's data that survives releases and rollbacks, its path in the app's
+     * `STATE_DIRECTORY`. ec2 and ssh: systemd's `StateDirectory=` (`/var/lib/<stateDirectory>`, owned by the
+     * service user); local: the Docker volume `<stateDirectory>` mounted at /var/lib/<stateDirectory>.
+     * Refused on heroku, whose dynos have no persistent disk: use an add-on (e.g. Heroku Postgres).
+     */
+    readonly stateDirectory?: string;
 }
 
 /** The local Docker engine target. */

@@ -51,6 +51,7 @@ const KINDS = Object.values(TargetKind) as string[];
 const APP_KEYS = [
     "path", "system", "entryPoint", "dependencySource", "runtimePackages", "buildPackages", "compression", "runtimeBase", "dynamicSpaceSizeMb", "port",
     "environment", "secretEnvironment", "healthPath", "platform", "buildNetwork", "serviceType", "startTimeoutSeconds",
+    "releaseCommand", "stateDirectory",
 ];
 const TARGET_KEYS: Record<TargetKind, readonly string[]> = {
     local: ["port", "networkMode", "containerName"],
@@ -110,6 +111,8 @@ export function systemdReleaseSettings(name: string, args: WebAppArgs, port: num
         ...(zeroDowntime !== undefined ? { zeroDowntime } : {}),
         ...(args.app.serviceType !== undefined ? { serviceType: args.app.serviceType } : {}),
         ...(args.app.startTimeoutSeconds !== undefined ? { startTimeoutSeconds: args.app.startTimeoutSeconds } : {}),
+        ...(args.app.releaseCommand !== undefined ? { releaseCommand: args.app.releaseCommand } : {}),
+        ...(args.app.stateDirectory !== undefined ? { stateDirectory: args.app.stateDirectory } : {}),
         ...(notifiesReadiness !== undefined ? { notifiesReadiness } : {}),
         ...(dynamicSpaceSizeOf(args) !== undefined ? { dynamicSpaceSizeMb: dynamicSpaceSizeOf(args) } : {}),
         app: name,
@@ -196,6 +199,9 @@ function releaseFields(kind: TargetKind): FieldPath {
             secretEnvironment: "args.app.secretEnvironment",
             serviceType: "args.app.serviceType",
             startTimeoutSeconds: "args.app.startTimeoutSeconds",
+            releaseCommand: "args.app.releaseCommand",
+            stateDirectory: "args.app.stateDirectory",
+            user: "args.app.stateDirectory",
             dynamicSpaceSizeMb: "args.app.dynamicSpaceSizeMb",
             "healthCheck.path": "args.app.healthPath",
             healthCheck: "args.app.healthPath",
@@ -261,6 +267,12 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
                 const env = app[key];
                 if (env && typeof env === "object" && !isKnownLater(env) && "PORT" in env) p.add(`args.app.${key}.PORT`, "is set by Heroku itself; remove it (the app reads the PORT Heroku gives it).");
             }
+            if (app.stateDirectory !== undefined) {
+                p.add("args.app.stateDirectory", "is not available on heroku: a dyno's disk is discarded at every restart and release, so nothing there persists; keep the data in an add-on such as Heroku Postgres or Heroku Key-Value Store (its URL arrives as a config var), and remove stateDirectory.");
+            }
+            if (app.releaseCommand !== undefined) {
+                p.add("args.app.releaseCommand", "is not available on heroku yet (Heroku's release phase for container apps needs a `release` image); run it from the app at start, or remove releaseCommand.");
+            }
             if (app.platform !== undefined && app.platform !== Platform.LinuxAmd64) {
                 p.add("args.app.platform", `Heroku runs linux/amd64 only; remove platform or set it to "linux/amd64" (got ${shown(app.platform)}).`);
             }
@@ -284,7 +296,7 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
             const local = (block ?? {}) as NonNullable<WebAppArgs["target"]>["local"] & object;
             const fields: FieldPath = {
                 base: "args.target.local",
-                names: { containerPort: "args.app.port", environment: "args.app.environment", secretEnvironment: "args.app.secretEnvironment", healthPath: "args.app.healthPath", executablePath: "args.app.path" },
+                names: { containerPort: "args.app.port", environment: "args.app.environment", secretEnvironment: "args.app.secretEnvironment", healthPath: "args.app.healthPath", executablePath: "args.app.path", releaseCommand: "args.app.releaseCommand", stateDirectory: "args.app.stateDirectory" },
             };
             const release = p.check(() =>
                 planLocalSettings(`${name}-release`, {
@@ -296,6 +308,8 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
                     executablePath: image?.plan.plan.executablePath ?? "/app/app",
                     healthPath,
                     containerName: local.containerName,
+                    ...(app.releaseCommand !== undefined ? { releaseCommand: app.releaseCommand } : {}),
+                    ...(app.stateDirectory !== undefined ? { stateDirectory: app.stateDirectory } : {}),
                 }, fields),
             );
             plan = { local: release };

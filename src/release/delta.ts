@@ -9,7 +9,7 @@ import { DependencySourceArgs, toDependencySource } from "../image/args";
 import { ImagePlanOptions } from "../image/plan";
 import { renderUnit } from "./unit";
 import { releaseScript, renderEnvironmentFile } from "./scripts";
-import { activateParameters, planReleaseSettings, ReleaseSettings } from "./systemdRelease";
+import { activateParameters, planReleaseSettings, releaseCommandParameters, ReleaseSettings } from "./systemdRelease";
 import { at, FieldPath, planned } from "../validate";
 import { contextDirName } from "../image/lispImage";
 
@@ -212,9 +212,8 @@ export class DeltaRelease extends pulumi.ComponentResource {
         );
 
         const environment = pulumi.output(args.environment ?? {}) as pulumi.Output<Record<string, string>>;
-        const unit = environment.apply((env) =>
-            renderUnit({ ...plan.unitSpec, environment: args.swankPort === undefined ? env : { ...env, SWANK_PORT: String(args.swankPort) } }),
-        );
+        const unitEnvironment = environment.apply((env) => (args.swankPort === undefined ? env : { ...env, SWANK_PORT: String(args.swankPort) }));
+        const unit = unitEnvironment.apply((env) => renderUnit({ ...plan.unitSpec, environment: env }));
         const secretEnv = args.secretEnvironment
             ? pulumi.secret(pulumi.output(args.secretEnvironment).apply((env) => renderEnvironmentFile(env as Record<string, string>)))
             : undefined;
@@ -222,8 +221,11 @@ export class DeltaRelease extends pulumi.ComponentResource {
             `${name}-activate`,
             {
                 connection,
-                create: unit.apply((unitText) =>
-                    releaseScript("activate", activateParameters(args, plan, { releaseId, executableName, unitText, hasSecrets: !!secretEnv })),
+                create: pulumi.all([unit, unitEnvironment]).apply(([unitText, env]) =>
+                    releaseScript(
+                        "activate",
+                        activateParameters(args, plan, { releaseId, executableName, unitText, hasSecrets: !!secretEnv, releaseCommand: releaseCommandParameters(plan, env) }),
+                    ),
                 ),
                 // remove.sh removes /opt/<app> whole, dependencies included.
                 delete: releaseScript("remove", { APP: args.app }),

@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
 import { RUNTIME_UID } from "../image/dockerfile";
 import { shellQuote } from "../shell";
-import { at, checkDisjointEnvironments, checkEnvironment, checkHealthPath, checkOneOf, checkPort, checkWholeNumber, FieldPath, isKnownLater, PlanHandoff, planned, Problems } from "../validate";
+import { localScript } from "./scripts";
+import { at, checkDisjointEnvironments, checkEnvironment, checkHealthPath, checkOneOf, checkPort, checkReleaseCommand, checkStateDirectory, checkWholeNumber, FieldPath, isKnownLater, PlanHandoff, planned, Problems } from "../validate";
 
 /**
  * How the container reaches the network. Written as a `const` object plus a type, the enum form Pulumi's
@@ -46,6 +47,20 @@ export interface LocalReleaseArgs {
     readonly healthTimeoutSeconds?: number;
     /** The container's name. Default `lisp-deploy-<name>`. */
     readonly containerName?: string;
+    /**
+     * Arguments passed to the new image's executable, run once per release in a one-shot container of the
+     * new image (same environment, secret file, network and state volume) before the serving container is
+     * replaced; a non-zero exit fails the update with its output and leaves the serving container alone.
+     * Needs `executablePath`.
+     */
+    readonly releaseCommand?: string[];
+    /**
+     * A Docker volume, `lisp-deploy-<stateDirectory>`, mounted at `/var/lib/<stateDirectory>` (its path in
+     * the app's `STATE_DIRECTORY`) and owned by the image's runtime user: the app's data survives every
+     * release. The volume is kept when the release is destroyed (`retainOnDelete`): remove it with
+     * `docker volume rm` when the data is no longer wanted.
+     */
+    readonly stateDirectory?: string;
 }
 
 /** The plain, validated settings a LocalRelease renders its resources from. */
@@ -57,6 +72,9 @@ export interface LocalReleasePlan {
     readonly healthPath: string;
     readonly healthTimeoutSeconds: number;
     readonly executablePath?: pulumi.Input<string>;
+    readonly releaseCommand?: readonly string[];
+    /** The state volume and where it is mounted, when `stateDirectory` is given. */
+    readonly state?: { readonly volume: string; readonly path: string };
 }
 
 /** Where the secret environment file is uploaded inside the container. */
@@ -114,7 +132,9 @@ export function planLocalSettings(name: string, args: Omit<LocalReleaseArgs, "im
     const networkMode = args.networkMode ?? NetworkMode.Bridge;
     p.check(() => checkOneOf(at(field, "networkMode"), networkMode, Object.values(NetworkMode)));
     // The release owns PORT and BIND_ADDRESS (it publishes the port): a user value would fight it.
-    const rules = { reserved: RESERVED_ENV, reservedBy: `\`${at(field, "port")}\` (published on 127.0.0.1)` };
+    // With a state volume, STATE_DIRECTORY is the release's too (where it mounts the volume).
+    const reserved = args.stateDirectory !== undefined ? [...RESERVED_ENV, "STATE_DIRECTORY"] : RESERVED_ENV;
+    const rules = { reserved, reservedBy: `\`${at(field, "port")}\` (published on 127.0.0.1) and \`${at(field, "stateDirectory")}\`` };
     p.check(() => checkEnvironment(at(field, "environment"), args.environment, rules));
     p.check(() => checkEnvironment(at(field, "secretEnvironment"), args.secretEnvironment, rules));
     p.check(() => checkDisjointEnvironments(at(field, "environment"), args.environment, at(field, "secretEnvironment"), args.secretEnvironment));
@@ -128,6 +148,14 @@ export function planLocalSettings(name: string, args: Omit<LocalReleaseArgs, "im
             p.add(at(field, "executablePath"), "is required with secretEnvironment: give the executable's absolute path inside the image (LispImage's executablePath), which starts after the secrets are read.");
         }
     }
+    if (args.releaseCommand !== undefined) {
+        p.check(() => checkReleaseCommand(at(field, "releaseCommand"), args.releaseCommand));
+        const exe = args.executablePath;
+        if (!exe || (typeof exe === "string" && !exe.startsWith("/"))) {
+            p.add(at(field, "executablePath"), "is required with releaseCommand: give the executable's absolute path inside the image (LispImage's executablePath), which the command's arguments are passed to.");
+        }
+    }
+    if (args.stateDirectory !== undefined) p.check(() => checkStateDirectory(at(field, "stateDirectory"), args.stateDirectory));
     const containerName = args.containerName ?? `lisp-deploy-${name}`;
     if (typeof containerName !== "string" || !CONTAINER_NAME.test(containerName)) {
         p.add(
@@ -138,7 +166,22 @@ export function planLocalSettings(name: string, args: Omit<LocalReleaseArgs, "im
         );
     }
     p.throwIfAny();
-    return { containerName, port, containerPort, networkMode, healthPath, healthTimeoutSeconds, executablePath: args.executablePath };
+    return {
+        containerName,
+        port,
+        containerPort,
+        networkMode,
+        healthPath,
+        healthTimeoutSeconds,
+        executablePath: args.executablePath,
+        ...(args.releaseCommand !== undefined ? { releaseCommand: [...args.releaseCommand] } : {}),
+        ...(args.stateDirectory !== undefined ? { state: stateVolumeOf(args.stateDirectory) } : {}),
+    };
+}
+
+/** The state volume of `stateDirectory`: its Docker volume and where the container mounts it (the app's STATE_DIRECTORY). */
+export function stateVolumeOf(stateDirectory: string): { volume: string; path: string } {
+    return { volume: `lisp-deploy-${stateDirectory}`, path: `/var/lib/${stateDirectory}` };
 }
 
 /**
@@ -154,6 +197,8 @@ export function renderContainerEnv(plan: LocalReleasePlan, environment: Record<s
             : { PORT: String(plan.containerPort), BIND_ADDRESS: "0.0.0.0" };
     // Only the file's path: its contents (the secrets) never enter the container's configuration.
     if (hasSecrets) own[ENV_FILE_VARIABLE] = SECRET_ENV_FILE;
+    // As systemd sets it on a host (StateDirectory=): the app finds its data the same way on every target.
+    if (plan.state !== undefined) own.STATE_DIRECTORY = plan.state.path;
     const all: Record<string, string> = { ...environment, ...own };
     return Object.keys(all)
         .sort()
@@ -214,6 +259,39 @@ export function healthCheckEnvironment(plan: LocalReleasePlan, containerId: stri
     };
 }
 
+/** `NAME=value` entries as a record (the first `=` separates: a value may hold more). */
+function environmentRecord(entries: string[]): Record<string, string> {
+    return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+
+/**
+ * The local command that runs the release command in a one-shot container of `image`
+ * (src/release/scripts/release-command-container.sh): the command's words as the script's arguments, the
+ * variable names only (their values travel in the command's environment), the state volume when there is one.
+ */
+export function releaseCommandContainerCommand(plan: LocalReleasePlan, image: string, executable: string, containerEnv: string[], hasSecrets: boolean): string {
+    return localScript(
+        "release-command-container",
+        {
+            IMAGE: image,
+            EXECUTABLE: executable,
+            NETWORK_MODE: plan.networkMode,
+            ENV_NAMES: Object.keys(environmentRecord(containerEnv)).join(" "),
+            SECRET_ENV: hasSecrets ? "1" : "0",
+            SECRET_FILE: SECRET_ENV_FILE,
+            RUNTIME_UID: String(RUNTIME_UID),
+            ...(plan.state ? { VOLUME: `${plan.state.volume}:${plan.state.path}` } : {}),
+        },
+        undefined,
+        plan.releaseCommand ?? [],
+    );
+}
+
+/** The local command that gives the state volume to the image's runtime user (src/release/scripts/state-volume.sh). */
+export function stateVolumeCommand(image: string, state: { volume: string; path: string }): string {
+    return localScript("state-volume", { IMAGE: image, VOLUME: state.volume, MOUNT_PATH: state.path, RUNTIME_UID: String(RUNTIME_UID) });
+}
+
 /**
  * Runs an app's image on the local Docker engine: the default target, needing no cloud account. The
  * container restarts unless stopped, is reachable on 127.0.0.1 only, and the update fails (with the
@@ -241,6 +319,35 @@ export class LocalRelease extends pulumi.ComponentResource {
                 : undefined;
         const envs = plainEnv.apply((plain) => renderContainerEnv(plan, plain, secretFile !== undefined));
 
+        // The state volume outlives the release (retainOnDelete): a destroy must not take the app's data.
+        const state = plan.state;
+        const stateOwner = state
+            ? new command.local.Command(
+                  `${name}-state`,
+                  { create: pulumi.output(args.image).apply((image) => stateVolumeCommand(image, state)) },
+                  {
+                      parent: this,
+                      dependsOn: [new docker.Volume(`${name}-state-volume`, { name: state.volume }, { parent: this, retainOnDelete: true })],
+                  },
+              )
+            : undefined;
+
+        // Before the serving container is replaced (it depends on this), so a failure leaves it serving.
+        const releaseCommand = plan.releaseCommand
+            ? new command.local.Command(
+                  `${name}-release-command`,
+                  {
+                      create: pulumi.all([args.image, pulumi.output(plan.executablePath!), envs]).apply(([image, exe, env]) =>
+                          releaseCommandContainerCommand(plan, image, exe, env, secretFile !== undefined),
+                      ),
+                      // The values reach `docker create --env NAME` through the environment, never the command text.
+                      environment: envs.apply(environmentRecord),
+                      stdin: secretFile,
+                  },
+                  { parent: this, dependsOn: stateOwner ? [stateOwner] : [] },
+              )
+            : undefined;
+
         const container = new docker.Container(
             `${name}-container`,
             {
@@ -257,6 +364,7 @@ export class LocalRelease extends pulumi.ComponentResource {
                 mustRun: true,
                 // The executable itself, no shell in front: it reads the secret file named in its environment.
                 entrypoints: secretFile ? pulumi.output(plan.executablePath!).apply((exe) => [exe]) : undefined,
+                volumes: state ? [{ volumeName: state.volume, containerPath: state.path }] : undefined,
                 uploads: secretFile
                     ? [{ file: SECRET_ENV_FILE, content: secretFile, permissions: "0400", owner: String(RUNTIME_UID), group: String(RUNTIME_UID) }]
                     : undefined,
@@ -267,6 +375,7 @@ export class LocalRelease extends pulumi.ComponentResource {
                 // Pulumi's default create-before-delete would fail with Docker's "Conflict. The container
                 // name ... is already in use" (pulumi-docker issue 1356, "by design"). Stop the old one first.
                 deleteBeforeReplace: true,
+                dependsOn: [...(stateOwner ? [stateOwner] : []), ...(releaseCommand ? [releaseCommand] : [])],
             },
         );
 

@@ -20,7 +20,8 @@ export interface RollingReleaseArgs extends Omit<SystemdReleaseArgs, "connection
 }
 
 /**
- * Releases the same build to several hosts one at a time, in list order, stopping at the first failure:
+ * Releases the same build to several hosts one at a time, in list order, stopping at the first failure
+ * (a `releaseCommand` runs once, on the first host, before its switch):
  * host i+1's release `dependsOn` host i's, so the Pulumi engine itself orders them, and a failed health
  * check (which rolls that host back) leaves every later host untouched. Behind a load balancer the other
  * hosts serve while one restarts, but a request the balancer sends to the restarting host fails: an ALB
@@ -46,12 +47,18 @@ export class RollingRelease extends pulumi.ComponentResource {
         super("lisp-deploy:index:RollingRelease", name, {}, opts);
         const releases: SystemdRelease[] = [];
         plans.forEach((plan, i) => {
-            const { hosts: _hosts, ...common } = args;
+            const { hosts: _hosts, releaseCommand, ...common } = args;
             const previous = releases[i - 1];
+            // The release command runs once per release, on the first host: the later hosts wait for it
+            // (dependsOn), and a failure leaves every host on the release it serves.
+            const first = i === 0;
             releases.push(
                 new SystemdRelease(
                     `${name}-host${i}`,
-                    releasePlans.give({ ...common, connection: args.hosts[i].connection, port: plan.port }, plan.release),
+                    releasePlans.give(
+                        { ...common, ...(first && releaseCommand !== undefined ? { releaseCommand } : {}), connection: args.hosts[i].connection, port: plan.port },
+                        first ? plan.release : { ...plan.release, releaseCommand: undefined },
+                    ),
                     // Depending on a component waits for all of its children: the previous host's activation included.
                     { parent: this, dependsOn: previous ? [previous] : [] },
                 ),

@@ -51,7 +51,7 @@ export function releaseScript(name: ReleaseScriptName, params: Record<string, st
 }
 
 /** The scripts that run on the machine running Pulumi (command.local.Command); each lives as a file in src/release/scripts/. */
-export type LocalScriptName = "extract-executable" | "dependencies-executable";
+export type LocalScriptName = "extract-executable" | "dependencies-executable" | "release-command-container" | "state-volume";
 
 /** The text of one local script, read at construction time like the host scripts (it needs no lib/common.sh). */
 export function readLocalScript(name: LocalScriptName): string {
@@ -61,14 +61,14 @@ export function readLocalScript(name: LocalScriptName): string {
 /**
  * The command text a command.local.Command runs (under `/bin/sh -c`): the script, given to `sh -c` as one
  * quoted word, with its (non-secret) parameters as environment variables, sorted by name so the same
- * parameters always give the same text.
+ * parameters always give the same text, and `args` (each quoted) as the script's own arguments.
  */
-export function localScript(name: LocalScriptName, params: Record<string, string>, script = readLocalScript(name)): string {
+export function localScript(name: LocalScriptName, params: Record<string, string>, script = readLocalScript(name), args: readonly string[] = []): string {
     return [
         `# lisp-deploy ${name}.sh (src/release/scripts/${name}.sh)`,
         `env \\`,
         ...parameterAssignments("localScript", params).map((a) => `  ${a} \\`),
-        `  sh -c ${shellQuote(script)} ${name}.sh`,
+        `  sh -c ${shellQuote(script)} ${name}.sh${args.map((a) => ` ${shellQuote(a)}`).join("")}`,
         "",
     ].join("\n");
 }

@@ -125,6 +125,8 @@ export interface SlotReleaseInputs {
     timeoutSeconds: number;
     startTimeoutSeconds: number;
     journalLines: number;
+    /** The release command's parameters (releaseCommandParameters): empty without one. */
+    releaseCommand?: Record<string, string>;
 }
 
 /** The parameters of activate-slot.sh, all plain strings (sorted into the command by releaseScript). */
@@ -153,6 +155,7 @@ export function slotActivateParams(inputs: SlotReleaseInputs, plan: ZeroDowntime
         PROXY_CONFIG_GREEN: proxyConfigs.green,
         ...(plan.proxy === ReverseProxy.Caddy ? { PROXY_MAIN_CONFIG: renderCaddyMainConfig(plan.adminPort), PROXY_ADMIN_PORT: String(plan.adminPort) } : {}),
         DRAIN_SECONDS: String(plan.drainSeconds),
+        ...(inputs.releaseCommand ?? {}),
     };
 }
 

@@ -4,10 +4,10 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ValidationError } from "../errors";
-import { at, checkBoolean, checkDisjointEnvironments, checkEnvironment, checkHealthPath, checkObject, checkOneOf, checkUserName, checkWholeNumber, FieldPath, PlanHandoff, planned, Problems } from "../validate";
+import { at, checkBoolean, checkDisjointEnvironments, checkEnvironment, checkHealthPath, checkObject, checkOneOf, checkReleaseCommand, checkStateDirectory, checkUserName, checkWholeNumber, FieldPath, PlanHandoff, planned, Problems } from "../validate";
 import { HostConnection } from "../host/connection";
 import { DYNAMIC_SPACE_SIZE_LIMITS_MB } from "../image/dockerfile";
-import { DEFAULT_START_TIMEOUT_SECONDS, releasePaths, renderUnit, unitTypeFor, validateAppName, validateExecutableName, validatePort, validateStartTimeout } from "./unit";
+import { DEFAULT_START_TIMEOUT_SECONDS, releasePaths, renderReleaseCommandUnit, renderUnit, UnitSpec, unitTypeFor, validateAppName, validateExecutableName, validatePort, validateStartTimeout } from "./unit";
 import { localScript, releaseScript, renderEnvironmentFile } from "./scripts";
 import { planZeroDowntime, proxyUrl, renderSlotUnits, slotActivateParams, slotRemoveParams, ZeroDowntime } from "./slots";
 
@@ -106,6 +106,21 @@ export interface ReleaseSettings {
     readonly swankPort?: number;
     /** Journal lines included in the error when a release fails its health check; default 30. */
     readonly journalLines?: number;
+    /**
+     * Arguments passed to the NEW release's executable, run once when a release is about to serve (e.g.
+     * `["migrate"]` for database migrations): after the upload, before anything switches, from the release's
+     * directory with the app's environment, secrets, user and sandbox (a oneshot `<app>-release@<id>.service`,
+     * see renderReleaseCommandUnit). A non-zero exit fails the activation with the command's output, and
+     * the current release keeps serving. It does not run again when a release that already serves is
+     * re-activated (a changed environment alone). A RollingRelease runs it on its first host only.
+     */
+    readonly releaseCommand?: string[];
+    /**
+     * A directory for the app's data that survives every release and rollback: systemd's `StateDirectory=`
+     * (`/var/lib/<stateDirectory>`), owned by the service user, its path in the app's `STATE_DIRECTORY`.
+     * With a dynamic user (no `user`), every unit of the app runs as one dynamic user named after the app.
+     */
+    readonly stateDirectory?: string;
 }
 
 /** Arguments of a {@link SystemdRelease}. */
@@ -195,18 +210,19 @@ export class SystemdRelease extends pulumi.ComponentResource {
         );
 
         const environment = pulumi.output(args.environment ?? {}) as pulumi.Output<Record<string, string>>;
-        const unit = environment.apply((env) => renderUnit({ ...plan.unitSpec, environment: withSwank(env, args.swankPort) }));
+        const unitEnvironment = environment.apply((env) => withSwank(env, args.swankPort));
+        const unit = unitEnvironment.apply((env) => renderUnit({ ...plan.unitSpec, environment: env }));
         const secretEnv = args.secretEnvironment
             ? pulumi.secret(pulumi.output(args.secretEnvironment).apply((env) => renderEnvironmentFile(env as Record<string, string>)))
             : undefined;
 
         const zdt = plan.zeroDowntime;
-        const slotUnits = zdt ? environment.apply((env) => renderSlotUnits({ ...plan.unitSpec, environment: withSwank(env, args.swankPort) }, zdt)) : undefined;
+        const slotUnits = zdt ? unitEnvironment.apply((env) => renderSlotUnits({ ...plan.unitSpec, environment: env }, zdt)) : undefined;
         const activate = new command.remote.Command(
             `${name}-activate`,
             zdt && slotUnits ? {
                 connection,
-                create: pulumi.all([releaseId, slotUnits]).apply(([id, units]) =>
+                create: pulumi.all([releaseId, slotUnits, unitEnvironment]).apply(([id, units, envNow]) =>
                     releaseScript("activate-slot", slotActivateParams({
                         app: args.app,
                         executable: plan.executableName,
@@ -221,17 +237,18 @@ export class SystemdRelease extends pulumi.ComponentResource {
                         timeoutSeconds: plan.timeoutSeconds,
                         startTimeoutSeconds: plan.startTimeoutSeconds,
                         journalLines: plan.journalLines,
+                        releaseCommand: releaseCommandParameters(plan, envNow),
                     }, zdt)),
                 ),
                 delete: releaseScript("remove-slots", slotRemoveParams(args.app, zdt)),
                 stdin: secretEnv,
             } : {
                 connection,
-                create: pulumi.all([releaseId, unit]).apply(([id, unitText]) =>
+                create: pulumi.all([releaseId, unit, unitEnvironment]).apply(([id, unitText, envNow]) =>
                     releaseScript(
                         "activate",
                         // The release id is the executable's short sha256: the host checks the upload against it.
-                        activateParameters(args, plan, { releaseId: id, executableName: plan.executableName, unitText, hasSecrets: !!secretEnv, executableDigest: id }),
+                        activateParameters(args, plan, { releaseId: id, executableName: plan.executableName, unitText, hasSecrets: !!secretEnv, executableDigest: id, releaseCommand: releaseCommandParameters(plan, envNow) }),
                     ),
                 ),
                 delete: releaseScript("remove", { APP: args.app }),
@@ -274,9 +291,12 @@ export function activateParameters(
         hasSecrets: boolean;
         /** The start of the executable's sha256 when the release id is its content address; activate.sh refuses a mismatch. */
         executableDigest?: string;
+        /** The release command's parameters (releaseCommandParameters); none without one. */
+        releaseCommand?: Record<string, string>;
     },
 ): Record<string, string> {
     return {
+        ...(release.releaseCommand ?? {}),
         ...(release.executableDigest === undefined ? {} : { EXECUTABLE_DIGEST: release.executableDigest }),
         APP: args.app,
         EXECUTABLE: release.executableName,
@@ -290,6 +310,19 @@ export function activateParameters(
         HEALTH_TIMEOUT: String(plan.timeoutSeconds),
         START_TIMEOUT: String(plan.startTimeoutSeconds),
         JOURNAL_LINES: String(plan.journalLines),
+    };
+}
+
+/**
+ * The release command's parameters of activate.sh and activate-slot.sh (none without a release command):
+ * its template unit (RELEASE_COMMAND_UNIT, rendered with the unit's own spec and environment, so a preview
+ * diff shows the command) and the command as one line for the log (RELEASE_COMMAND).
+ */
+export function releaseCommandParameters(plan: Pick<ReleasePlan, "releaseCommand" | "unitSpec">, environment: Record<string, string>): Record<string, string> {
+    if (plan.releaseCommand === undefined) return {};
+    return {
+        RELEASE_COMMAND: [plan.unitSpec.executable, ...plan.releaseCommand].map((w) => JSON.stringify(w)).join(" "),
+        RELEASE_COMMAND_UNIT: renderReleaseCommandUnit({ ...plan.unitSpec, environment }, plan.releaseCommand),
     };
 }
 
@@ -348,7 +381,10 @@ export function planReleaseSettings(args: Omit<ReleaseSettings, "connection"> & 
     p.check(() => validateAppName(at(field, "app"), args.app));
     p.check(() => validatePort(at(field, "port"), args.port));
     // The unit sets PORT itself (and the health check requests that port): a user value would fight it.
-    const reserved = { reserved: ["PORT"], reservedBy: `\`${at(field, "port")}\`` };
+    // With a state directory, systemd sets STATE_DIRECTORY itself.
+    const reserved = args.stateDirectory !== undefined
+        ? { reserved: ["PORT", "STATE_DIRECTORY"], reservedBy: `\`${at(field, "port")}\` and \`${at(field, "stateDirectory")}\`` }
+        : { reserved: ["PORT"], reservedBy: `\`${at(field, "port")}\`` };
     p.check(() => checkEnvironment(at(field, "environment"), args.environment, { ...reserved, oneLine: true }));
     // The secret file (renderEnvironmentFile) carries line breaks as written: a PEM key arrives intact.
     p.check(() => checkEnvironment(at(field, "secretEnvironment"), args.secretEnvironment, { ...reserved, systemd: true }));
@@ -379,6 +415,13 @@ export function planReleaseSettings(args: Omit<ReleaseSettings, "connection"> & 
         p.check(() => checkWholeNumber(at(field, "dynamicSpaceSizeMb"), args.dynamicSpaceSizeMb, DYNAMIC_SPACE_SIZE_LIMITS_MB.min, DYNAMIC_SPACE_SIZE_LIMITS_MB.max, "MB"));
     }
     if (args.user !== undefined) p.check(() => checkUserName(at(field, "user"), args.user));
+    if (args.releaseCommand !== undefined) p.check(() => checkReleaseCommand(at(field, "releaseCommand"), args.releaseCommand));
+    if (args.stateDirectory !== undefined) {
+        p.check(() => checkStateDirectory(at(field, "stateDirectory"), args.stateDirectory));
+        if (args.user === undefined && typeof args.app === "string" && args.app.length > 32) {
+            p.add(at(field, "stateDirectory"), `needs one user for every unit of the app, and a dynamic user is named after the app, which is longer than 32 characters: give \`${at(field, "user")}\` (or a shorter app name).`);
+        }
+    }
     const zeroDowntime = args.zeroDowntime !== undefined && Number.isInteger(args.port)
         ? p.check(() => planZeroDowntime(at(field, "zeroDowntime"), args.app, args.port, args.zeroDowntime!, at(field, "port")))
         : undefined;
@@ -392,9 +435,11 @@ export function planReleaseSettings(args: Omit<ReleaseSettings, "connection"> & 
         environmentFile: args.secretEnvironment !== undefined,
         user: args.user,
         dynamicSpaceSizeMb: args.dynamicSpaceSizeMb,
-    } as const;
+        stateDirectory: args.stateDirectory,
+    } as const satisfies Omit<UnitSpec, "environment">;
     // Render once with no environment so anything else the unit refuses fails now, at construction time.
     renderUnit({ ...unitSpec, environment: {} });
+    if (args.releaseCommand !== undefined) renderReleaseCommandUnit({ ...unitSpec, environment: {} }, args.releaseCommand);
     return {
         executableName,
         keepReleases,
@@ -406,5 +451,6 @@ export function planReleaseSettings(args: Omit<ReleaseSettings, "connection"> & 
         paths: releasePaths(args.app, executableName),
         unitSpec,
         zeroDowntime,
+        releaseCommand: args.releaseCommand === undefined ? undefined : [...args.releaseCommand],
     };
 }

@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors";
-import { checkEnvironment, checkPort, checkServiceName, UNREPRESENTABLE } from "../validate";
+import { checkEnvironment, checkPort, checkServiceName, checkStateDirectory, UNREPRESENTABLE } from "../validate";
 
 /**
  * What a unit needs to know about the service it runs. Everything here is plain data (no Outputs), so
@@ -46,6 +46,13 @@ export interface UnitSpec {
      * restart, never the OOM killer choosing a process on the whole host.
      */
     dynamicSpaceSizeMb?: number;
+    /**
+     * A directory that outlives releases and rollbacks: systemd's `StateDirectory=`, `/var/lib/<name>`,
+     * owned by the service user and handed to the app as `STATE_DIRECTORY` (systemd sets it, systemd.exec(5)).
+     * With a dynamic user, every unit of the app (both slots, the release command) runs as the one dynamic
+     * user named after the app ({@link serviceUser}), so none takes the directory from another.
+     */
+    stateDirectory?: string;
 }
 
 /**
@@ -89,6 +96,10 @@ export function releasePaths(app: string, executable: string, slot?: string) {
         environmentFile: slot === undefined ? `${root}/secret.env` : `${root}/secret-${slot}.env`,
         unitName: `${service}.service`,
         unitFile: `/etc/systemd/system/${service}.service`,
+        /** The release command's template unit: `<app>-release@<releaseId>.service` runs it for one release. */
+        releaseCommandUnitName: `${app}-release@.service`,
+        /** The secret file the release command reads: a copy of the release's, present only while it runs. */
+        releaseCommandEnvironmentFile: `${root}/release-command.env`,
     };
 }
 
@@ -197,35 +208,14 @@ export function validateDescription(field: string, description: string): void {
  * the service cannot start at all ("Failed to set up user namespacing"). The score stays well under 2.5.
  */
 export function renderUnit(spec: UnitSpec): string {
-    validateAppName("app", spec.app);
-    validateExecutableName("executable", spec.executable);
-    validatePort("port", spec.port);
-    validateEnvironmentNames("environment", spec.environment);
-    const startTimeout = spec.startTimeoutSeconds ?? DEFAULT_START_TIMEOUT_SECONDS;
-    validateStartTimeout("startTimeoutSeconds", startTimeout);
-    if (spec.user !== undefined && !USER_NAME.test(spec.user)) {
-        throw new ValidationError("user", `must be a system user name (lower-case letters, digits, '_' or '-'); got ${JSON.stringify(spec.user)}.`);
-    }
-    if (spec.description !== undefined) validateDescription("description", spec.description);
-    validateArguments("args", spec.args ?? []);
-    if (spec.dynamicSpaceSizeMb !== undefined && (!Number.isInteger(spec.dynamicSpaceSizeMb) || spec.dynamicSpaceSizeMb < 1)) {
-        throw new ValidationError("dynamicSpaceSizeMb", `must be a whole number of MB; got ${JSON.stringify(spec.dynamicSpaceSizeMb)}.`);
-    }
-    if (spec.slot !== undefined && !/^[a-z]{1,16}$/.test(spec.slot)) {
-        throw new ValidationError("slot", `must be a short lower-case word such as "blue"; got ${JSON.stringify(spec.slot)}.`);
-    }
+    checkUnitSpec(spec);
     const paths = releasePaths(spec.app, spec.executable, spec.slot);
     // Each slot gets its own cache directory: two dynamic users sharing one would take it from each other.
     const cache = spec.slot === undefined ? spec.app : `${spec.app}-${spec.slot}`;
     // A slot is reached only through the proxy on the same host, so it listens on loopback only.
     const bind: Record<string, string> = spec.slot === undefined ? {} : { BIND_ADDRESS: "127.0.0.1" };
-    // SBCL executables (UIOP's image restore) resolve the home directory at start and die without one;
-    // a dynamic user has none, so HOME is the service's own cache directory, which systemd creates for it.
-    const env: Record<string, string> = { HOME: `/var/cache/${cache}`, ...spec.environment, ...bind, PORT: String(spec.port) };
-    const envLines = Object.keys(env)
-        .sort()
-        .map((name) => `Environment=${quoteEnvironmentForSystemd(`${name}=${env[name]}`)}`);
     const execStart = [paths.executable, ...(spec.args ?? [])].map(quoteArgumentForSystemd).join(" ");
+    const startTimeout = spec.startTimeoutSeconds ?? DEFAULT_START_TIMEOUT_SECONDS;
 
     const lines = [
         "# Rendered by lisp-deploy (SystemdRelease); changes here are overwritten by the next release.",
@@ -241,7 +231,7 @@ export function renderUnit(spec: UnitSpec): string {
         ...(spec.type === "notify" ? ["NotifyAccess=main"] : []),
         `ExecStart=${execStart}`,
         `WorkingDirectory=${paths.current}`,
-        ...envLines,
+        ...environmentLines(spec, cache, bind),
         ...(spec.environmentFile ? [`EnvironmentFile=${paths.environmentFile}`] : []),
         "Restart=always",
         "RestartSec=1",
@@ -250,11 +240,121 @@ export function renderUnit(spec: UnitSpec): string {
         "TimeoutStopSec=20",
         // SBCL's SIGTERM handler unwinds and exits; SIGINT is what examples without a handler expect.
         "KillSignal=SIGTERM",
+        ...sandboxLines(spec, cache),
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ];
+    return lines.join("\n");
+}
+
+/** How long a release command may run (TimeoutStartSec= of its unit): migrations can be slow, but never hang a release forever. */
+export const RELEASE_COMMAND_TIMEOUT_SECONDS = 900;
+
+/**
+ * The release command's template unit, `<app>-release@.service`: `<app>-release@<releaseId>.service` runs
+ * the release's own executable with `command` as its arguments, once (Type=oneshot: `systemctl start`
+ * returns when it has finished, failing when it failed), from that release's directory, with the app's
+ * environment (the same `Environment=` lines, PORT included), a copy of its secret file, its user and every
+ * protection of its unit. Its own cache directory (HOME) keeps it from touching the running app's. Its
+ * output goes to a file under /run (opened by systemd before the sandbox is set up) that the release script
+ * puts into the error when the command fails, and into the log when it succeeds.
+ */
+export function renderReleaseCommandUnit(spec: UnitSpec, command: readonly string[]): string {
+    checkUnitSpec(spec);
+    validateArguments("releaseCommand", command);
+    const paths = releasePaths(spec.app, spec.executable);
+    // %i is the instance, the release id; %p the unit's prefix (<app>-release). `%` in the executable's
+    // name cannot occur (validateExecutableName), so only the arguments are quoted.
+    const directory = `${paths.releases}/%i`;
+    const execStart = [`${directory}/${spec.executable}`, ...command.map(quoteArgumentForSystemd)].join(" ");
+    const cache = `${spec.app}-release`;
+    const lines = [
+        "# Rendered by lisp-deploy (releaseCommand); changes here are overwritten by the next release.",
+        "[Unit]",
+        `Description=${spec.app} release command for release %i`,
+        "Wants=network-online.target",
+        "After=network-online.target",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        `ExecStart=${execStart}`,
+        `WorkingDirectory=${directory}`,
+        ...environmentLines(spec, cache, {}),
+        ...(spec.environmentFile ? [`EnvironmentFile=${paths.releaseCommandEnvironmentFile}`] : []),
+        `TimeoutStartSec=${RELEASE_COMMAND_TIMEOUT_SECONDS}`,
+        "StandardOutput=truncate:/run/lisp-deploy/%p-%i.log",
+        "StandardError=inherit",
+        "KillSignal=SIGTERM",
+        ...sandboxLines(spec, cache),
+        "",
+    ];
+    return lines.join("\n");
+}
+
+/** What renderUnit and renderReleaseCommandUnit refuse: the rules of every field of a UnitSpec. */
+function checkUnitSpec(spec: UnitSpec): void {
+    validateAppName("app", spec.app);
+    validateExecutableName("executable", spec.executable);
+    validatePort("port", spec.port);
+    validateEnvironmentNames("environment", spec.environment);
+    validateStartTimeout("startTimeoutSeconds", spec.startTimeoutSeconds ?? DEFAULT_START_TIMEOUT_SECONDS);
+    if (spec.user !== undefined && !USER_NAME.test(spec.user)) {
+        throw new ValidationError("user", `must be a system user name (lower-case letters, digits, '_' or '-'); got ${JSON.stringify(spec.user)}.`);
+    }
+    if (spec.description !== undefined) validateDescription("description", spec.description);
+    validateArguments("args", spec.args ?? []);
+    if (spec.dynamicSpaceSizeMb !== undefined && (!Number.isInteger(spec.dynamicSpaceSizeMb) || spec.dynamicSpaceSizeMb < 1)) {
+        throw new ValidationError("dynamicSpaceSizeMb", `must be a whole number of MB; got ${JSON.stringify(spec.dynamicSpaceSizeMb)}.`);
+    }
+    if (spec.slot !== undefined && !/^[a-z]{1,16}$/.test(spec.slot)) {
+        throw new ValidationError("slot", `must be a short lower-case word such as "blue"; got ${JSON.stringify(spec.slot)}.`);
+    }
+    if (spec.stateDirectory !== undefined) {
+        checkStateDirectory("stateDirectory", spec.stateDirectory);
+        if (spec.user === undefined && !USER_NAME.test(spec.app)) {
+            throw new ValidationError("stateDirectory", `needs a user name shared by every unit of the app, and the app name ${JSON.stringify(spec.app)} is longer than 32 characters: give \`user\`.`);
+        }
+    }
+}
+
+/**
+ * The dynamic user's name, when the app keeps a state directory: every unit of the app (both slots, the
+ * release command) then runs as this one user, so the directory systemd hands each of them stays theirs
+ * (units with their own dynamic users would each re-own it at start, taking it from the one running).
+ * Undefined otherwise: each unit's dynamic user is named after the unit, as before.
+ */
+export function serviceUser(spec: Pick<UnitSpec, "app" | "user" | "stateDirectory">): string | undefined {
+    return spec.user ?? (spec.stateDirectory !== undefined ? spec.app : undefined);
+}
+
+/** The `Environment=` lines: HOME, the user's variables, the slot's BIND_ADDRESS and PORT, sorted by name. */
+function environmentLines(spec: UnitSpec, cache: string, bind: Record<string, string>): string[] {
+    // SBCL executables (UIOP's image restore) resolve the home directory at start and die without one;
+    // a dynamic user has none, so HOME is the service's own cache directory, which systemd creates for it.
+    const env: Record<string, string> = { HOME: `/var/cache/${cache}`, ...spec.environment, ...bind, PORT: String(spec.port) };
+    return Object.keys(env)
+        .sort()
+        .map((name) => `Environment=${quoteEnvironmentForSystemd(`${name}=${env[name]}`)}`);
+}
+
+/**
+ * The user, memory limit, directories and protections every unit of the app shares. Each protection is
+ * there because the app needs nothing it takes away (see renderUnit).
+ */
+function sandboxLines(spec: UnitSpec, cache: string): string[] {
+    const shared = serviceUser(spec);
+    return [
         // Above the SBCL heap limit: the app's own memory error comes first; only past the margin does the
         // kernel kill this service (and nothing else), which systemd logs and restarts.
         ...(spec.dynamicSpaceSizeMb === undefined ? [] : [`MemoryMax=${memoryMaxFor(spec.dynamicSpaceSizeMb)}M`, "MemorySwapMax=0"]),
-        ...(spec.user === undefined ? ["DynamicUser=yes"] : [`User=${spec.user}`, `Group=${spec.user}`]),
+        ...(spec.user === undefined
+            ? ["DynamicUser=yes", ...(shared === undefined ? [] : [`User=${shared}`, `Group=${shared}`])]
+            : [`User=${spec.user}`, `Group=${spec.user}`]),
         `CacheDirectory=${cache}`,
+        // systemd sets STATE_DIRECTORY=/var/lib/<name> itself; the directory survives every release.
+        ...(spec.stateDirectory === undefined ? [] : [`StateDirectory=${spec.stateDirectory}`]),
         "UMask=0077",
         "NoNewPrivileges=yes",
         "CapabilityBoundingSet=",
@@ -284,10 +384,5 @@ export function renderUnit(spec: UnitSpec): string {
         "SystemCallFilter=@system-service",
         "SystemCallFilter=~@privileged @resources",
         "SystemCallErrorNumber=EPERM",
-        "",
-        "[Install]",
-        "WantedBy=multi-user.target",
-        "",
     ];
-    return lines.join("\n");
 }

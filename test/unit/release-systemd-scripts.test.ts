@@ -12,7 +12,8 @@ const scripts = fs.readdirSync(scriptsDirectory()).filter((f) => f.endsWith(".sh
 
 test("the release scripts are the files the components read (SystemdRelease plain and zero-downtime; DeltaRelease; the local ones)", () => {
     expect(scripts.sort()).toEqual([
-        "activate-slot.sh", "activate.sh", "delta-build.sh", "dependencies-executable.sh", "extract-executable.sh", "prepare-dependencies.sh", "prepare.sh", "remove-slots.sh", "remove.sh",
+        "activate-slot.sh", "activate.sh", "delta-build.sh", "dependencies-executable.sh", "extract-executable.sh", "prepare-dependencies.sh", "prepare.sh",
+        "release-command-container.sh", "remove-slots.sh", "remove.sh", "state-volume.sh",
     ]);
 });
 

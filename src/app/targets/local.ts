@@ -15,6 +15,8 @@ export function wireLocal({ parent, name, args, plan, image }: TargetContext): T
         executablePath: image.executablePath,
         healthPath: plan.healthPath,
         containerName: local.containerName,
+        ...(args.app.releaseCommand !== undefined ? { releaseCommand: args.app.releaseCommand } : {}),
+        ...(args.app.stateDirectory !== undefined ? { stateDirectory: args.app.stateDirectory } : {}),
     };
     const release = new LocalRelease(`${name}-release`, localPlans.give(releaseArgs, { ...plan.local!, executablePath: releaseArgs.executablePath }), { parent });
     return { url: release.url, logsCommand: release.logsCommand };

@@ -30,6 +30,9 @@
 #                       old slot; the old slot stops as soon as the proxy reports none in flight (see drain)
 #   EXECUTABLE_DIGEST   optional: the start of the executable's sha256 (its content address); an
 #                       executable that does not match is refused (see activate.sh)
+#   RELEASE_COMMAND_UNIT optional: the release command's template unit (renderReleaseCommandUnit); run
+#                       for this release before its slot starts, when the active slot does not run it already
+#   RELEASE_COMMAND     optional: the release command as one line, for the log
 #
 # One activation of an app at a time (lock_app): a second waits for the first, then sees the slot it left.
 # An activation interrupted while switching the proxy (it leaves /opt/$APP/switch-pending) is repaired by
@@ -39,7 +42,7 @@
 # Idempotent: when the active slot already runs this release with the same unit, secret file and proxy
 # config, nothing is written and nothing restarts; the health check still runs.
 # Healthy means systemd says the slot's unit is active and the slot answers, through a short stable
-# window (see wait_healthy). Uses say, lock_app, verify_digest, unit_run_of, wait_healthy and prune_releases from lib/common.sh, which releaseScript() puts in front.
+# window (see wait_healthy). Uses say, lock_app, verify_digest, unit_run_of, wait_healthy, prune_releases and run_release_command from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 
 root="/opt/${APP}"
@@ -271,6 +274,16 @@ if [ -n "${active}" ] \
   healthy "${active}"
   say "release ${RELEASE_ID} is already serving from slot ${active}"
   exit 0
+fi
+
+# The release command runs once, for a release about to serve, before its slot starts: a failure leaves
+# the active slot serving and the proxy untouched.
+if [ -z "${active}" ] || [ "$(readlink "${root}/slots/${active}" || true)" != "../releases/${RELEASE_ID}" ]; then
+  secret_for_command=""
+  if [ "${SECRET_ENV}" = 1 ]; then secret_for_command="${scratch}/secret.env"; fi
+  serving="no release"
+  if [ -n "${active}" ]; then serving="slot ${active}"; fi
+  run_release_command "${secret_for_command}" "${serving}"
 fi
 
 new_unit="${APP}-${idle}.service"

@@ -17,6 +17,9 @@
 #   JOURNAL_LINES    how many journal lines to show when the check fails
 #   EXECUTABLE_DIGEST optional: the start of the executable's sha256 (its content address, which
 #                    SystemdRelease's release id is); an executable that does not match is refused
+#   RELEASE_COMMAND_UNIT optional: the release command's template unit (renderReleaseCommandUnit); run
+#                    for this release before anything switches, when the release is not serving already
+#   RELEASE_COMMAND  optional: the release command as one line, for the log
 #
 # Safe under concurrency and interruption: one activation of an app at a time (lock_app); what a run
 # replaces is recorded in /opt/$APP/.rollback before it changes anything and removed once the run ends
@@ -29,7 +32,7 @@
 # Healthy means systemd says the unit is active (not activating, not restarting) and the health URL
 # answers, and both still hold a moment later (see wait_healthy): HTTP alone would pass an app that
 # systemd is about to kill for never reporting itself started.
-# Uses say, lock_app, verify_digest, unit_run_of, wait_healthy and prune_releases from lib/common.sh, which releaseScript() puts in front.
+# Uses say, lock_app, verify_digest, unit_run_of, wait_healthy, prune_releases and run_release_command from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 
 root="/opt/${APP}"
@@ -127,10 +130,21 @@ if [ -n "${SERVICE_USER:-}" ] && ! id -u "${SERVICE_USER}" >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "${SERVICE_USER}"
 fi
 
-# Secret environment: arrives on stdin, written 0600 through a temporary file so it is never
-# readable by others, not even for a moment, and never on a command line.
+# Secret environment: arrives on stdin, kept in the private scratch directory until it is written.
+if [ "${SECRET_ENV}" = 1 ]; then cat > "${scratch}/secret.env"; fi
+
+# The release command runs once, for a release about to serve, before this run changes anything: a
+# failure leaves everything as it was (nothing recorded, nothing switched).
+target="releases/${RELEASE_ID}"
+if [ "$(readlink "${root}/current" || true)" != "${target}" ]; then
+  secret_for_command=""
+  if [ "${SECRET_ENV}" = 1 ]; then secret_for_command="${scratch}/secret.env"; fi
+  run_release_command "${secret_for_command}" "$(readlink "${root}/current" || printf 'no release')"
+fi
+
+# Secret environment: written 0600 through a temporary file so it is never readable by others, not
+# even for a moment, and never on a command line.
 if [ "${SECRET_ENV}" = 1 ]; then
-  cat > "${scratch}/secret.env"
   if ! { [ -f "${env_file}" ] && cmp -s "${scratch}/secret.env" "${env_file}"; }; then
     record_change
     if [ -f "${env_file}" ]; then cp -p "${env_file}" "${backup}/secret.env"; else touch "${backup}/secret.env.absent"; fi
@@ -158,7 +172,6 @@ fi
 
 # The current link, switched atomically: a new link under a temporary name, renamed over the old one.
 previous="$(readlink "${root}/current" || true)"
-target="releases/${RELEASE_ID}"
 if [ "${previous}" != "${target}" ]; then
   record_change
   printf '%s' "${previous}" > "${backup}/current"

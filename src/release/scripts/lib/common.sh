@@ -152,3 +152,45 @@ remove_unit() {
   fi
   systemctl reset-failed "$1" 2>/dev/null || true
 }
+
+# run_release_command SECRET_FILE WHAT_SERVES: runs the release command (RELEASE_COMMAND_UNIT, the template
+# unit renderReleaseCommandUnit wrote; RELEASE_COMMAND, its text for the log) for RELEASE_ID, when one is
+# given: `systemctl start <app>-release@<id>.service` returns once the oneshot finished and fails when it
+# failed. SECRET_FILE (the release's secret environment, or empty) is copied 0600 to where the unit reads it
+# for the run only. The command's output (a file under /run) goes to stderr either way. On failure it says
+# that nothing was switched and WHAT_SERVES keeps serving, and fails: the caller has changed nothing yet.
+run_release_command() {
+  local secret="$1" serving="$2" template="/etc/systemd/system/${APP}-release@.service" instance="${APP}-release@${RELEASE_ID}.service"
+  local log="/run/lisp-deploy/${APP}-release-${RELEASE_ID}.log" env_copy="/opt/${APP}/release-command.env" status=0 code
+  [ -n "${RELEASE_COMMAND_UNIT:-}" ] || return 0
+  if ! { [ -f "${template}" ] && [ "$(printf '%s' "${RELEASE_COMMAND_UNIT}")" = "$(cat "${template}")" ]; }; then
+    printf '%s' "${RELEASE_COMMAND_UNIT}" > "${template}.new"
+    chmod 0644 "${template}.new"
+    mv -f "${template}.new" "${template}"
+    systemctl daemon-reload
+  fi
+  if [ -n "${secret}" ] && [ -f "${secret}" ]; then
+    (umask 077 && cp "${secret}" "${env_copy}.new")
+    mv -f "${env_copy}.new" "${env_copy}"
+  else
+    rm -f "${env_copy}"
+  fi
+  mkdir -p /run/lisp-deploy
+  chmod 0700 /run/lisp-deploy
+  systemctl reset-failed "${instance}" 2>/dev/null || true
+  say "running the release command of release ${RELEASE_ID}: ${RELEASE_COMMAND:-}"
+  systemctl start "${instance}" || status=$?
+  rm -f "${env_copy}"
+  code="$(systemctl show --property ExecMainStatus --value "${instance}" 2>/dev/null || true)"
+  if [ "${status}" = 0 ]; then
+    say "the release command of release ${RELEASE_ID} succeeded; its output:"
+    cat "${log}" >&2 2>/dev/null || true
+    rm -f "${log}"
+    return 0
+  fi
+  say "the release command of release ${RELEASE_ID} failed (exit status ${code:-unknown}); nothing was switched: ${serving} keeps serving. Its output:"
+  cat "${log}" >&2 2>/dev/null || say "(no output: see journalctl --unit ${instance})"
+  rm -f "${log}"
+  systemctl reset-failed "${instance}" 2>/dev/null || true
+  return 1
+}
