@@ -337,6 +337,16 @@ export function checkReleaseCommand(field: string, command: unknown): void {
     problems.throwIfAny();
 }
 
+/** A release id as the host names its directory: SystemdRelease's are 12 hex digits (a content address). */
+const RELEASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The one rule for a release id the user names (`rollbackTo`): a plain directory name, as `keptReleases` lists them. */
+export function checkReleaseId(field: string, id: unknown): void {
+    if (typeof id !== "string" || !RELEASE_ID.test(id)) {
+        throw new ValidationError(field, `must be a release id as the \`keptReleases\` output lists them, e.g. "3f2a9c0d1b7e"; got ${shown(id)}.`);
+    }
+}
+
 /** A state directory's name: one path component under /var/lib (systemd's StateDirectory=), or a Docker volume's name suffix. */
 const STATE_DIRECTORY = /^[a-z][a-z0-9-]{0,62}$/;
 

@@ -90,6 +90,13 @@ export interface WebAppSourceArgs {
      * Refused on heroku, whose dynos have no persistent disk: use an add-on (e.g. Heroku Postgres).
      */
     readonly stateDirectory?: string;
+    /**
+     * ec2 and ssh targets: serve a release the host still keeps (an id from the `keptReleases` output)
+     * instead of the current build, without uploading or building anything on the host; health-checked like
+     * any release. The update fails, listing the kept ids, when the host no longer keeps it. Remove it to
+     * release the current build again.
+     */
+    readonly rollbackTo?: string;
 }
 
 /** The local Docker engine target. */
@@ -218,4 +225,6 @@ export interface TargetOutputs {
     readonly sshCommand?: pulumi.Output<string>;
     readonly swankTunnel?: pulumi.Output<string | undefined>;
     readonly logsCommand?: pulumi.Output<string>;
+    readonly releaseId?: pulumi.Output<string>;
+    readonly keptReleases?: pulumi.Output<string[]>;
 }

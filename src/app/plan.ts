@@ -51,7 +51,7 @@ const KINDS = Object.values(TargetKind) as string[];
 const APP_KEYS = [
     "path", "system", "entryPoint", "dependencySource", "runtimePackages", "buildPackages", "compression", "runtimeBase", "dynamicSpaceSizeMb", "port",
     "environment", "secretEnvironment", "healthPath", "platform", "buildNetwork", "serviceType", "startTimeoutSeconds",
-    "releaseCommand", "stateDirectory",
+    "releaseCommand", "stateDirectory", "rollbackTo",
 ];
 const TARGET_KEYS: Record<TargetKind, readonly string[]> = {
     local: ["port", "networkMode", "containerName"],
@@ -113,6 +113,7 @@ export function systemdReleaseSettings(name: string, args: WebAppArgs, port: num
         ...(args.app.startTimeoutSeconds !== undefined ? { startTimeoutSeconds: args.app.startTimeoutSeconds } : {}),
         ...(args.app.releaseCommand !== undefined ? { releaseCommand: args.app.releaseCommand } : {}),
         ...(args.app.stateDirectory !== undefined ? { stateDirectory: args.app.stateDirectory } : {}),
+        ...(args.app.rollbackTo !== undefined ? { rollbackTo: args.app.rollbackTo } : {}),
         ...(notifiesReadiness !== undefined ? { notifiesReadiness } : {}),
         ...(dynamicSpaceSizeOf(args) !== undefined ? { dynamicSpaceSizeMb: dynamicSpaceSizeOf(args) } : {}),
         app: name,
@@ -202,6 +203,7 @@ function releaseFields(kind: TargetKind): FieldPath {
             releaseCommand: "args.app.releaseCommand",
             stateDirectory: "args.app.stateDirectory",
             user: "args.app.stateDirectory",
+            rollbackTo: "args.app.rollbackTo",
             dynamicSpaceSizeMb: "args.app.dynamicSpaceSizeMb",
             "healthCheck.path": "args.app.healthPath",
             healthCheck: "args.app.healthPath",
@@ -261,6 +263,11 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
         p.check(() => checkPort("args.app.port", port));
         const healthPath = app.healthPath ?? "/";
         p.check(() => checkHealthPath("args.app.healthPath", healthPath));
+        if (app.rollbackTo !== undefined && (kind === TargetKind.Local || kind === TargetKind.Heroku)) {
+            p.add("args.app.rollbackTo", kind === TargetKind.Heroku
+                ? "is for the ec2 and ssh targets, whose hosts keep releases; on heroku roll back with `heroku releases:rollback`, and remove rollbackTo."
+                : "is for the ec2 and ssh targets, whose hosts keep releases; locally, set the image back (e.g. check out the earlier source) and remove rollbackTo.");
+        }
         if (kind === TargetKind.Heroku) {
             // Heroku sets PORT itself; the rest of the environment becomes config vars.
             for (const key of ["environment", "secretEnvironment"] as const) {

@@ -59,6 +59,10 @@ export class WebApp extends pulumi.ComponentResource {
     readonly sshCommands: pulumi.Output<string[]>;
     /** One Swank tunnel command per host, in host order, when a swankPort is set; empty otherwise. */
     readonly swankTunnels: pulumi.Output<string[]>;
+    /** The release serving on the host(s) (ec2 and ssh targets; empty otherwise): the executable's short sha256, or `rollbackTo`. */
+    readonly releaseId: pulumi.Output<string>;
+    /** The release ids the host keeps, newest first, read back after each release (ec2 and ssh; the last host of a fleet): what `app.rollbackTo` can name. */
+    readonly keptReleases: pulumi.Output<string[]>;
 
     constructor(name: string, args: WebAppArgs, opts?: pulumi.ComponentResourceOptions) {
         args = withoutNulls(args);
@@ -83,6 +87,8 @@ export class WebApp extends pulumi.ComponentResource {
         this.logsCommand = outputs.logsCommand ?? empty;
         this.sshCommands = outputs.sshCommands ?? (outputs.sshCommand ? outputs.sshCommand.apply((c) => [c]) : pulumi.output([]));
         this.swankTunnels = outputs.swankTunnels ?? this.swankTunnel.apply((t) => (t ? [t] : []));
+        this.releaseId = outputs.releaseId ?? empty;
+        this.keptReleases = outputs.keptReleases ?? pulumi.output([]);
         this.registerOutputs({
             url: this.url,
             targetKind: this.targetKind,
@@ -95,6 +101,8 @@ export class WebApp extends pulumi.ComponentResource {
             logsCommand: this.logsCommand,
             sshCommands: this.sshCommands,
             swankTunnels: this.swankTunnels,
+            releaseId: this.releaseId,
+            keptReleases: this.keptReleases,
         });
     }
 }

@@ -40,6 +40,8 @@ export class RollingRelease extends pulumi.ComponentResource {
     readonly units: pulumi.Output<string[]>;
     /** Each host's Swank tunnel command, in order, when `swankPort` is set; empty otherwise. */
     readonly swankTunnels: pulumi.Output<string[]>;
+    /** The release ids the last host keeps, newest first (every host keeps the same ones when every release reached them all). */
+    readonly keptReleases: pulumi.Output<string[]>;
 
     constructor(name: string, args: RollingReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
         // Every host's release is planned before anything is registered, the component included.
@@ -68,7 +70,8 @@ export class RollingRelease extends pulumi.ComponentResource {
         this.releaseId = releases[releases.length - 1].releaseId;
         this.units = pulumi.all(releases.map((r) => r.unit));
         this.swankTunnels = pulumi.all(releases.map((r) => r.swankTunnel)).apply((ts) => ts.filter((t): t is string => t !== undefined));
-        this.registerOutputs({ urls: this.urls, releaseId: this.releaseId, units: this.units, swankTunnels: this.swankTunnels });
+        this.keptReleases = releases[releases.length - 1].keptReleases;
+        this.registerOutputs({ urls: this.urls, releaseId: this.releaseId, units: this.units, swankTunnels: this.swankTunnels, keptReleases: this.keptReleases });
     }
 }
 

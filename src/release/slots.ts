@@ -127,6 +127,8 @@ export interface SlotReleaseInputs {
     journalLines: number;
     /** The release command's parameters (releaseCommandParameters): empty without one. */
     releaseCommand?: Record<string, string>;
+    /** True when the release is a kept one named by `rollbackTo`. */
+    rollback?: boolean;
 }
 
 /** The parameters of activate-slot.sh, all plain strings (sorted into the command by releaseScript). */
@@ -156,6 +158,7 @@ export function slotActivateParams(inputs: SlotReleaseInputs, plan: ZeroDowntime
         ...(plan.proxy === ReverseProxy.Caddy ? { PROXY_MAIN_CONFIG: renderCaddyMainConfig(plan.adminPort), PROXY_ADMIN_PORT: String(plan.adminPort) } : {}),
         DRAIN_SECONDS: String(plan.drainSeconds),
         ...(inputs.releaseCommand ?? {}),
+        ...(inputs.rollback ? { ROLLBACK: "1" } : {}),
     };
 }
 

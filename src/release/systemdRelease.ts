@@ -4,7 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ValidationError } from "../errors";
-import { at, checkBoolean, checkDisjointEnvironments, checkEnvironment, checkHealthPath, checkObject, checkOneOf, checkReleaseCommand, checkStateDirectory, checkUserName, checkWholeNumber, FieldPath, PlanHandoff, planned, Problems } from "../validate";
+import { at, checkBoolean, checkDisjointEnvironments, checkEnvironment, checkHealthPath, checkObject, checkOneOf, checkReleaseCommand, checkReleaseId, checkStateDirectory, checkUserName, checkWholeNumber, FieldPath, PlanHandoff, planned, Problems } from "../validate";
 import { HostConnection } from "../host/connection";
 import { DYNAMIC_SPACE_SIZE_LIMITS_MB } from "../image/dockerfile";
 import { DEFAULT_START_TIMEOUT_SECONDS, releasePaths, renderReleaseCommandUnit, renderUnit, UnitSpec, unitTypeFor, validateAppName, validateExecutableName, validatePort, validateStartTimeout } from "./unit";
@@ -135,6 +135,14 @@ export interface SystemdReleaseArgs extends ReleaseSettings {
      * to it and the old slot drains. A failed check leaves the old slot serving. Off by default.
      */
     readonly zeroDowntime?: ZeroDowntime;
+    /**
+     * Serve a release the host still keeps (an id from the `keptReleases` output) instead of the current
+     * build: nothing is copied out, uploaded or built on the host, the kept release is activated and
+     * health-checked like any release (a failed check puts back what served). When the host no longer keeps
+     * it, the update fails listing the ids it keeps. The release command does not run. Remove it to release
+     * the current build again.
+     */
+    readonly rollbackTo?: string;
 }
 
 /** Plans made by the component that creates a SystemdRelease (WebApp, RollingRelease), handed to it. @internal */
@@ -167,6 +175,8 @@ export class SystemdRelease extends pulumi.ComponentResource {
     readonly unit: pulumi.Output<string>;
     /** The `ssh -L` command that tunnels Swank to this machine, when `swankPort` is set. */
     readonly swankTunnel: pulumi.Output<string | undefined>;
+    /** The release ids the host keeps after this activation, newest first, read back from the host: what `rollbackTo` can name. */
+    readonly keptReleases: pulumi.Output<string[]>;
 
     constructor(name: string, args: SystemdReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
         // Planned before anything is registered, the component included: bad input leaves nothing behind.
@@ -176,9 +186,12 @@ export class SystemdRelease extends pulumi.ComponentResource {
         const connection = pulumi.secret(pulumi.output(args.connection));
 
         let releaseId: pulumi.Output<string>;
-        let localFile: pulumi.Output<string>;
+        let localFile: pulumi.Output<string> | undefined;
         const file = args.executable.file;
-        if (file !== undefined) {
+        if (plan.rollbackTo !== undefined) {
+            // A kept release: nothing to copy out of an image or upload.
+            releaseId = pulumi.output(plan.rollbackTo);
+        } else if (file !== undefined) {
             releaseId = pulumi.output(releaseIdOfFile(file));
             localFile = pulumi.output(file);
         } else {
@@ -193,21 +206,7 @@ export class SystemdRelease extends pulumi.ComponentResource {
             localFile = extract.stdout.apply(() => destination);
         }
 
-        const prepare = new command.remote.Command(
-            `${name}-prepare`,
-            { connection, create: releaseId.apply((id) => releaseScript("prepare", { APP: args.app, RELEASE_ID: id })) },
-            { parent: this },
-        );
-        const upload = new command.remote.CopyToRemote(
-            `${name}-upload`,
-            {
-                connection,
-                source: localFile.apply((file) => new pulumi.asset.FileAsset(file)),
-                // A temporary name beside the executable: activate.sh renames it into place (see there why).
-                remotePath: releaseId.apply((id) => `${plan.paths.releases}/${id}/.upload-${plan.executableName}`),
-            },
-            { parent: this, dependsOn: [prepare] },
-        );
+        const upload = localFile && uploadRelease(name, this, connection, releaseId, localFile, plan);
 
         const environment = pulumi.output(args.environment ?? {}) as pulumi.Output<Record<string, string>>;
         const unitEnvironment = environment.apply((env) => withSwank(env, args.swankPort));
@@ -217,6 +216,8 @@ export class SystemdRelease extends pulumi.ComponentResource {
             : undefined;
 
         const zdt = plan.zeroDowntime;
+        // A rollback activates a kept release: no digest to check an upload against, no release command.
+        const rollback = plan.rollbackTo !== undefined;
         const slotUnits = zdt ? unitEnvironment.apply((env) => renderSlotUnits({ ...plan.unitSpec, environment: env }, zdt)) : undefined;
         const activate = new command.remote.Command(
             `${name}-activate`,
@@ -227,7 +228,7 @@ export class SystemdRelease extends pulumi.ComponentResource {
                         app: args.app,
                         executable: plan.executableName,
                         releaseId: id,
-                        executableDigest: id,
+                        ...(rollback ? { rollback } : { executableDigest: id }),
                         keepReleases: plan.keepReleases,
                         units,
                         secretEnvironment: secretEnv !== undefined,
@@ -237,7 +238,7 @@ export class SystemdRelease extends pulumi.ComponentResource {
                         timeoutSeconds: plan.timeoutSeconds,
                         startTimeoutSeconds: plan.startTimeoutSeconds,
                         journalLines: plan.journalLines,
-                        releaseCommand: releaseCommandParameters(plan, envNow),
+                        ...(rollback ? {} : { releaseCommand: releaseCommandParameters(plan, envNow) }),
                     }, zdt)),
                 ),
                 delete: releaseScript("remove-slots", slotRemoveParams(args.app, zdt)),
@@ -248,18 +249,27 @@ export class SystemdRelease extends pulumi.ComponentResource {
                     releaseScript(
                         "activate",
                         // The release id is the executable's short sha256: the host checks the upload against it.
-                        activateParameters(args, plan, { releaseId: id, executableName: plan.executableName, unitText, hasSecrets: !!secretEnv, executableDigest: id, releaseCommand: releaseCommandParameters(plan, envNow) }),
+                        activateParameters(args, plan, {
+                            releaseId: id,
+                            executableName: plan.executableName,
+                            unitText,
+                            hasSecrets: !!secretEnv,
+                            ...(rollback ? { rollback } : { executableDigest: id, releaseCommand: releaseCommandParameters(plan, envNow) }),
+                        }),
                     ),
                 ),
                 delete: releaseScript("remove", { APP: args.app }),
                 stdin: secretEnv,
             },
-            { parent: this, dependsOn: [upload] },
+            { parent: this, dependsOn: upload ? [upload] : [] },
         );
+        const report = activate.stdout.apply(parseActivationReport);
 
         const host = pulumi.unsecret(connection.apply((c) => c.host));
         const sshTarget = pulumi.unsecret(connection.apply((c) => ({ host: c.host, port: c.port, user: c.user })));
-        this.releaseId = pulumi.all([releaseId, activate.stdout]).apply(([id]) => id);
+        // The release the host reports serving (the activation's own id when an older script said nothing).
+        this.releaseId = pulumi.all([releaseId, report]).apply(([id, r]) => r.serving ?? id);
+        this.keptReleases = report.apply((r) => r.kept);
         this.url = pulumi.all([host, activate.stdout]).apply(([h]) => (zdt ? proxyUrl(h, zdt) : `http://${h}:${args.port}/`));
         // In zero-downtime mode: the blue slot's unit (green's differs only in slot name and port).
         this.unit = slotUnits ? slotUnits.apply((u) => u.blue) : unit;
@@ -268,8 +278,51 @@ export class SystemdRelease extends pulumi.ComponentResource {
                 ? undefined
                 : `ssh -N -L ${args.swankPort}:127.0.0.1:${args.swankPort} -p ${t.port} ${t.user}@${t.host}`,
         );
-        this.registerOutputs({ releaseId: this.releaseId, url: this.url, unit: this.unit, swankTunnel: this.swankTunnel });
+        this.registerOutputs({ releaseId: this.releaseId, url: this.url, unit: this.unit, swankTunnel: this.swankTunnel, keptReleases: this.keptReleases });
     }
+}
+
+/** Makes the release's directory on the host and uploads the executable into it (activate.sh moves it into place). */
+function uploadRelease(
+    name: string,
+    parent: pulumi.Resource,
+    connection: pulumi.Output<HostConnection>,
+    releaseId: pulumi.Output<string>,
+    localFile: pulumi.Output<string>,
+    plan: ReleasePlan & { executableName: string },
+): command.remote.CopyToRemote {
+    const app = plan.unitSpec.app;
+    const prepare = new command.remote.Command(
+        `${name}-prepare`,
+        { connection, create: releaseId.apply((id) => releaseScript("prepare", { APP: app, RELEASE_ID: id })) },
+        { parent },
+    );
+    return new command.remote.CopyToRemote(
+        `${name}-upload`,
+        {
+            connection,
+            source: localFile.apply((file) => new pulumi.asset.FileAsset(file)),
+            // A temporary name beside the executable: activate.sh renames it into place (see there why).
+            remotePath: releaseId.apply((id) => `${plan.paths.releases}/${id}/.upload-${plan.executableName}`),
+        },
+        { parent, dependsOn: [prepare] },
+    );
+}
+
+/**
+ * What an activation reports on stdout (report_releases in lib/common.sh): the serving release and the
+ * releases the host keeps, newest first. Lines it does not know are ignored (the scripts' own log is on stderr).
+ */
+export function parseActivationReport(stdout: string): { serving?: string; kept: string[] } {
+    let serving: string | undefined;
+    let kept: string[] = [];
+    for (const line of (stdout ?? "").split("\n")) {
+        const s = /^lisp-deploy-serving: (\S+)\s*$/.exec(line);
+        if (s) serving = s[1];
+        const k = /^lisp-deploy-kept:(.*)$/.exec(line);
+        if (k) kept = k[1].split(" ").filter((id) => id !== "");
+    }
+    return { serving, kept };
 }
 
 /** Adds SWANK_PORT when Swank is wanted; the runtime then binds Swank to 127.0.0.1 only. */
@@ -293,10 +346,13 @@ export function activateParameters(
         executableDigest?: string;
         /** The release command's parameters (releaseCommandParameters); none without one. */
         releaseCommand?: Record<string, string>;
+        /** True when the release is a kept one named by `rollbackTo`: the host's error then lists the kept ids. */
+        rollback?: boolean;
     },
 ): Record<string, string> {
     return {
         ...(release.releaseCommand ?? {}),
+        ...(release.rollback ? { ROLLBACK: "1" } : {}),
         ...(release.executableDigest === undefined ? {} : { EXECUTABLE_DIGEST: release.executableDigest }),
         APP: args.app,
         EXECUTABLE: release.executableName,
@@ -376,7 +432,7 @@ export function planExecutable(executable: ExecutableSource | undefined, executa
  * comes from), for an executable named `executableName`. Reports every problem at once, under `field`.
  * @internal
  */
-export function planReleaseSettings(args: Omit<ReleaseSettings, "connection"> & { readonly zeroDowntime?: ZeroDowntime }, executableName: string, field: FieldPath = "args") {
+export function planReleaseSettings(args: Omit<ReleaseSettings, "connection"> & { readonly zeroDowntime?: ZeroDowntime; readonly rollbackTo?: string }, executableName: string, field: FieldPath = "args") {
     const p = new Problems();
     p.check(() => validateAppName(at(field, "app"), args.app));
     p.check(() => validatePort(at(field, "port"), args.port));
@@ -416,6 +472,7 @@ export function planReleaseSettings(args: Omit<ReleaseSettings, "connection"> & 
     }
     if (args.user !== undefined) p.check(() => checkUserName(at(field, "user"), args.user));
     if (args.releaseCommand !== undefined) p.check(() => checkReleaseCommand(at(field, "releaseCommand"), args.releaseCommand));
+    if (args.rollbackTo !== undefined) p.check(() => checkReleaseId(at(field, "rollbackTo"), args.rollbackTo));
     if (args.stateDirectory !== undefined) {
         p.check(() => checkStateDirectory(at(field, "stateDirectory"), args.stateDirectory));
         if (args.user === undefined && typeof args.app === "string" && args.app.length > 32) {
@@ -452,5 +509,6 @@ export function planReleaseSettings(args: Omit<ReleaseSettings, "connection"> & 
         unitSpec,
         zeroDowntime,
         releaseCommand: args.releaseCommand === undefined ? undefined : [...args.releaseCommand],
+        rollbackTo: args.rollbackTo,
     };
 }

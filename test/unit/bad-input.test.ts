@@ -58,6 +58,15 @@ const WEBAPP_CASES: Case[] = [
     ["ec2 without instance type", webApp({}, ec2({ instanceType: undefined })), ["args.target.ec2.instanceType"]],
     ["heroku without API key", webApp({}, heroku({ apiKey: undefined })), ["args.target.heroku.apiKey"]],
     ["heroku with an empty API key", webApp({}, heroku({ apiKey: "" })), ["args.target.heroku.apiKey"]],
+    // release lifecycle (issue 14): releaseCommand, stateDirectory, rollbackTo
+    ["releaseCommand as a string", webApp({ releaseCommand: any("migrate") }, ssh()), ["args.app.releaseCommand"]],
+    ["releaseCommand with an empty word", webApp({ releaseCommand: ["migrate", ""] }, ssh()), ["args.app.releaseCommand[1]"]],
+    ["releaseCommand on heroku", webApp({ releaseCommand: ["migrate"] }, heroku()), ["args.app.releaseCommand"]],
+    ["stateDirectory with a slash", webApp({ stateDirectory: "data/db" }, ssh()), ["args.app.stateDirectory"]],
+    ["stateDirectory on heroku", webApp({ stateDirectory: "data" }, heroku()), ["args.app.stateDirectory"]],
+    ["STATE_DIRECTORY set with stateDirectory", webApp({ stateDirectory: "data", environment: { STATE_DIRECTORY: "/x" } }, ssh()), ["args.app.environment.STATE_DIRECTORY"]],
+    ["rollbackTo a path", webApp({ rollbackTo: "../x" }, ssh()), ["args.app.rollbackTo"]],
+    ["rollbackTo on the local target", webApp({ rollbackTo: "0123456789ab" }), ["args.app.rollbackTo"]],
     // wrong type
     ["port as a string", webApp({ port: any("8080") }), ["args.app.port"]],
     ["compression: \"yes\"", webApp({ compression: any("yes") }), ["args.app.compression"]],

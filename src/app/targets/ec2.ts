@@ -25,6 +25,8 @@ function wireEc2Host(ctx: TargetContext): TargetOutputs {
         sshCommand: sshCommandOf(host.connection),
         swankTunnel: release.swankTunnel,
         logsCommand: logsCommandOf(host.connection, name),
+        releaseId: release.releaseId,
+        keptReleases: release.keptReleases,
     };
 }
 
@@ -86,6 +88,8 @@ function wireEc2Fleet(ctx: TargetContext): TargetOutputs {
         swankTunnel: release.swankTunnels.apply((t) => t[0]),
         swankTunnels: release.swankTunnels,
         logsCommand: logsCommandOf(hosts[0].connection, name),
+        releaseId: release.releaseId,
+        keptReleases: release.keptReleases,
     };
 }
 

@@ -15,5 +15,7 @@ export function wireSsh(ctx: TargetContext): TargetOutputs {
         sshCommand: sshCommandOf(host.connection),
         swankTunnel: release.swankTunnel,
         logsCommand: logsCommandOf(host.connection, name),
+        releaseId: release.releaseId,
+        keptReleases: release.keptReleases,
     };
 }

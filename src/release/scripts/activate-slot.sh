@@ -33,6 +33,9 @@
 #   RELEASE_COMMAND_UNIT optional: the release command's template unit (renderReleaseCommandUnit); run
 #                       for this release before its slot starts, when the active slot does not run it already
 #   RELEASE_COMMAND     optional: the release command as one line, for the log
+#   ROLLBACK            optional: 1 when RELEASE_ID is a kept release named by rollbackTo (see activate.sh)
+#
+# Prints, on stdout, the serving release and the releases the host keeps (report_releases).
 #
 # One activation of an app at a time (lock_app): a second waits for the first, then sees the slot it left.
 # An activation interrupted while switching the proxy (it leaves /opt/$APP/switch-pending) is repaired by
@@ -42,7 +45,7 @@
 # Idempotent: when the active slot already runs this release with the same unit, secret file and proxy
 # config, nothing is written and nothing restarts; the health check still runs.
 # Healthy means systemd says the slot's unit is active and the slot answers, through a short stable
-# window (see wait_healthy). Uses say, lock_app, verify_digest, unit_run_of, wait_healthy, prune_releases and run_release_command from lib/common.sh, which releaseScript() puts in front.
+# window (see wait_healthy). Uses say, lock_app, verify_digest, unit_run_of, wait_healthy, prune_releases, run_release_command, require_kept_release and report_releases from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 
 root="/opt/${APP}"
@@ -53,6 +56,7 @@ scratch="$(umask 077 && mktemp -d /run/lisp-deploy-"${APP}".XXXXXX)"
 trap 'rm -rf "${scratch}"' EXIT
 
 lock_app "${APP}"
+require_kept_release "${releases}"
 
 # The upload lands beside the executable under a temporary name; a rename puts it in place (see activate.sh).
 upload="${release_dir}/.upload-${EXECUTABLE}"
@@ -273,6 +277,7 @@ if [ -n "${active}" ] \
   && systemctl is-active --quiet "${PROXY}.service"; then
   healthy "${active}"
   say "release ${RELEASE_ID} is already serving from slot ${active}"
+  report_releases "${releases}" "${RELEASE_ID}"
   exit 0
 fi
 
@@ -341,3 +346,4 @@ keep_green="$(basename "$(readlink "${root}/slots/green" || true)")"
 prune_releases "${releases}" "${KEEP_RELEASES}" "${keep_blue}" "${keep_green}"
 
 say "release ${RELEASE_ID} is serving from slot ${idle}"
+report_releases "${releases}" "${RELEASE_ID}"

@@ -20,6 +20,11 @@
 #   RELEASE_COMMAND_UNIT optional: the release command's template unit (renderReleaseCommandUnit); run
 #                    for this release before anything switches, when the release is not serving already
 #   RELEASE_COMMAND  optional: the release command as one line, for the log
+#   ROLLBACK         optional: 1 when RELEASE_ID is a kept release named by rollbackTo (nothing uploaded);
+#                    when the host no longer keeps it, the error lists the releases it keeps
+#
+# Prints, on stdout, the serving release and the releases the host keeps (report_releases), which
+# SystemdRelease reads back into its outputs.
 #
 # Safe under concurrency and interruption: one activation of an app at a time (lock_app); what a run
 # replaces is recorded in /opt/$APP/.rollback before it changes anything and removed once the run ends
@@ -32,7 +37,7 @@
 # Healthy means systemd says the unit is active (not activating, not restarting) and the health URL
 # answers, and both still hold a moment later (see wait_healthy): HTTP alone would pass an app that
 # systemd is about to kill for never reporting itself started.
-# Uses say, lock_app, verify_digest, unit_run_of, wait_healthy, prune_releases and run_release_command from lib/common.sh, which releaseScript() puts in front.
+# Uses say, lock_app, verify_digest, unit_run_of, wait_healthy, prune_releases, run_release_command, require_kept_release and report_releases from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 
 root="/opt/${APP}"
@@ -49,6 +54,8 @@ scratch="$(umask 077 && mktemp -d /run/lisp-deploy-"${APP}".XXXXXX)"
 trap 'rm -rf "${scratch}"' EXIT
 
 lock_app "${APP}"
+# Before anything else changes (an interrupted run's record included): a release that is not there fails now.
+require_kept_release "${releases}"
 
 # The rollback record: exactly what this run replaced, on disk (not in scratch) so that it outlives an
 # interrupted run. Made only when something is about to change, so a run that changes nothing leaves
@@ -227,3 +234,4 @@ previous_name="$(basename "$(readlink "${root}/previous" || true)")"
 prune_releases "${releases}" "${KEEP_RELEASES}" "${current_name}" "${previous_name}"
 
 say "release ${RELEASE_ID} is serving"
+report_releases "${releases}" "${RELEASE_ID}"

@@ -11,6 +11,8 @@ lock_app "${APP}" removal
 for slot in blue green; do
   remove_unit "${APP}-${slot}.service"
 done
+# The release command's template unit (releaseCommand), when there was one.
+remove_unit "${APP}-release@.service"
 if [ -f "${PROXY_CONFIG_FILE}" ]; then
   rm -f "${PROXY_CONFIG_FILE}"
   # Caddy: each app's site is its own file imported by the main Caddyfile; stop Caddy with the last one.

@@ -194,3 +194,27 @@ run_release_command() {
   systemctl reset-failed "${instance}" 2>/dev/null || true
   return 1
 }
+
+# kept_releases DIR: the release ids DIR keeps, newest first, one a line.
+kept_releases() { find "$1" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\n' 2>/dev/null | sort -rn | cut -d' ' -f2-; }
+
+# require_kept_release DIR: fails, naming the releases DIR keeps, when RELEASE_ID is not one of them. With
+# ROLLBACK=1 (a rollbackTo) it says how to pick one; otherwise the upload's directory is missing.
+require_kept_release() {
+  [ ! -d "$1/${RELEASE_ID}" ] || return 0
+  local kept
+  kept="$(kept_releases "$1" | tr '\n' ' ' | sed 's/ $//')"
+  if [ "${ROLLBACK:-0}" = 1 ]; then
+    say "cannot roll back to release ${RELEASE_ID}: this host no longer keeps it (pruned, or never released here). It keeps: ${kept:-none} (newest first); set rollbackTo to one of them, or leave rollbackTo out to release the current build. Nothing was changed"
+  else
+    say "release ${RELEASE_ID} has no directory under $1 (was it prepared and uploaded?); this host keeps: ${kept:-none}. Nothing was changed"
+  fi
+  exit 1
+}
+
+# report_releases DIR SERVING: the lines SystemdRelease reads back from the activation's stdout (its
+# `releaseId` and `keptReleases` outputs): the serving release and every release DIR keeps, newest first.
+report_releases() {
+  printf 'lisp-deploy-serving: %s\n' "$2"
+  printf 'lisp-deploy-kept: %s\n' "$(kept_releases "$1" | tr '\n' ' ' | sed 's/ $//')"
+}
