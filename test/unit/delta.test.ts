@@ -196,6 +196,18 @@ describe("DeltaRelease under mocks (Pulumi engine stood in for by RecordingMocks
         await new Promise((res) => setTimeout(res, 200));
     });
 
+    test("releaseCommand and stateDirectory reach the activation the way SystemdRelease's do (issue 14)", async () => {
+        const mocks = new RecordingMocks();
+        await pulumi.runtime.setMocks(mocks, "lisp-deploy", "unit", false);
+        const r = new DeltaRelease("web", args(helloCopy(path.join(work, "lifecycle")), { releaseCommand: ["migrate"], stateDirectory: "hello" }));
+        await valueOf(r.url);
+        await new Promise((res) => setTimeout(res, 200));
+        const create: string = mocks.resources.find((x) => x.name === "web-activate")!.inputs.create;
+        expect(create).toMatch(/^ {2}RELEASE_COMMAND_UNIT='[^']*ExecStart=\/opt\/hello\/releases\/%i\/hello migrate\n/m);
+        expect(create).toContain("StateDirectory=hello\n");
+        expect(create.indexOf('run_release_command "${secret_for_command}"')).toBeLessThan(create.indexOf('ln -sfn "${target}" "${root}/.current.new"'));
+    });
+
     test("bad input fails at construction, naming the field", async () => {
         await pulumi.runtime.setMocks(new RecordingMocks(), "lisp-deploy", "unit", false);
         const dir = helloCopy(path.join(work, "bad"));
