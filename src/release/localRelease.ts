@@ -134,7 +134,8 @@ export function planLocalSettings(name: string, args: Omit<LocalReleaseArgs, "im
     // The release owns PORT and BIND_ADDRESS (it publishes the port): a user value would fight it.
     // With a state volume, STATE_DIRECTORY is the release's too (where it mounts the volume).
     const reserved = args.stateDirectory !== undefined ? [...RESERVED_ENV, "STATE_DIRECTORY"] : RESERVED_ENV;
-    const rules = { reserved, reservedBy: `\`${at(field, "port")}\` (published on 127.0.0.1) and \`${at(field, "stateDirectory")}\`` };
+    const reservedBy = `\`${at(field, "port")}\` (published on 127.0.0.1)${args.stateDirectory !== undefined ? ` and \`${at(field, "stateDirectory")}\`` : ""}`;
+    const rules = { reserved, reservedBy };
     p.check(() => checkEnvironment(at(field, "environment"), args.environment, rules));
     p.check(() => checkEnvironment(at(field, "secretEnvironment"), args.secretEnvironment, rules));
     p.check(() => checkDisjointEnvironments(at(field, "environment"), args.environment, at(field, "secretEnvironment"), args.secretEnvironment));
