@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
-import { DEFAULT_API_URL, DEFAULT_REGISTRY_HOST, herokuReleaseProvider } from "./heroku/provider";
-import { at, checkBoolean, checkEnvironment, checkLater, checkString, FieldPath, isKnownLater, PlanHandoff, planned, Problems } from "../validate";
+import { DEFAULT_API_URL, DEFAULT_HEALTH_TIMEOUT_SECONDS, DEFAULT_REGISTRY_HOST, herokuReleaseProvider } from "./heroku/provider";
+import { at, checkBoolean, checkEnvironment, checkHealthPath, checkLater, checkReleaseCommand, checkString, FieldPath, isKnownLater, PlanHandoff, planned, Problems, shown } from "../validate";
 import {
     ArgProblem,
     validateApiUrl,
@@ -34,6 +34,31 @@ export interface HerokuReleaseArgs {
     readonly apiUrl?: pulumi.Input<string>;
     /** Registry host the image is pushed to. Default `registry.heroku.com`. */
     readonly registryHost?: pulumi.Input<string>;
+    /**
+     * Arguments passed to the image's executable in Heroku's release phase, once per release before it is
+     * deployed (e.g. `["migrate"]`), with the app's config vars. Pushed as the `release` process type: the
+     * same image with an ENTRYPOINT of the executable and these arguments. A non-zero exit fails the update
+     * with the command's output, and Heroku keeps the previous release serving. Needs `executablePath`.
+     */
+    readonly releaseCommand?: string[];
+    /** The executable inside the image (LispImage's `executablePath`); required with `releaseCommand`. */
+    readonly executablePath?: pulumi.Input<string>;
+    /**
+     * After each release of a new image, request the app's URL on this path until it answers 200; if it
+     * does not within the timeout, roll the app back to the release that served before (Heroku does not)
+     * and fail the update with the app's recent log lines. Off when unset.
+     */
+    readonly healthCheck?: HerokuHealthCheck;
+}
+
+/** The health check a HerokuRelease makes after each release of a new image. */
+export interface HerokuHealthCheck {
+    /** The path requested, e.g. `/healthz`. */
+    readonly path: string;
+    /** Base URL requested instead of the app's web URL (`https://<app>-<id>.herokuapp.com`), e.g. a custom domain. Default the web URL. */
+    readonly url?: pulumi.Input<string>;
+    /** Seconds to wait for a 200 (Heroku's boot limit is 60). Default 90. */
+    readonly timeoutSeconds?: number;
 }
 
 /** Copies a map with its keys in sorted order, so the same config always gives the same resource inputs. */
@@ -94,6 +119,15 @@ export function planHerokuSettings(args: Omit<HerokuReleaseArgs, "image">, field
     if (args.apiUrl !== undefined) p.check(() => (str(args.apiUrl) ? orThrow(validateApiUrl(at(field, "apiUrl"), args.apiUrl)) : checkString(at(field, "apiUrl"), args.apiUrl, DEFAULT_API_URL)));
     if (args.registryHost !== undefined) p.check(() => (str(args.registryHost) ? orThrow(validateRegistryHost(at(field, "registryHost"), args.registryHost)) : checkString(at(field, "registryHost"), args.registryHost, DEFAULT_REGISTRY_HOST)));
     if (args.createApp !== undefined && !isKnownLater(args.createApp)) p.check(() => checkBoolean(at(field, "createApp"), args.createApp));
+    if (args.releaseCommand !== undefined) {
+        p.check(() => checkReleaseCommand(at(field, "releaseCommand"), args.releaseCommand));
+        if (args.executablePath === undefined || args.executablePath === "") {
+            p.add(at(field, "executablePath"), "is required with releaseCommand: give the executable's absolute path inside the image (LispImage's executablePath), which the command's arguments are passed to.");
+        } else if (typeof args.executablePath === "string" && !args.executablePath.startsWith("/")) {
+            p.add(at(field, "executablePath"), `must be an absolute path inside the image, e.g. "/app/blog"; got ${shown(args.executablePath)}.`);
+        }
+    }
+    if (args.healthCheck !== undefined) p.check(() => checkHealthCheck(at(field, "healthCheck"), args.healthCheck));
     if (args.config !== undefined) p.check(() => checkEnvironment(at(field, "config"), args.config));
     if (args.secretConfig !== undefined) p.check(() => checkEnvironment(at(field, "secretConfig"), args.secretConfig));
     p.check(() => orThrow(validateConfigKeys(at(field, "config"), plainKeys(args.config), at(field, "secretConfig"), plainKeys(args.secretConfig))));
@@ -105,6 +139,27 @@ export function planHerokuSettings(args: Omit<HerokuReleaseArgs, "image">, field
             if (typeof key !== "string" || key.trim() === "") throw new ValidationError(apiKeyField, emptyKey);
         }),
     };
+}
+
+/** The health check's plain settings: a path as every target's health path, a whole number of seconds. */
+function checkHealthCheck(field: FieldPath, check: unknown): void {
+    const p = new Problems();
+    if (check === null || typeof check !== "object") throw new ValidationError(at(field, ""), 'must be an object such as { path: "/healthz" }.');
+    const c = check as HerokuHealthCheck;
+    p.check(() => checkHealthPath(at(field, "path"), c.path));
+    if (c.timeoutSeconds !== undefined && !(Number.isInteger(c.timeoutSeconds) && c.timeoutSeconds >= 1 && c.timeoutSeconds <= 3600)) {
+        p.add(at(field, "timeoutSeconds"), `must be a whole number of seconds from 1 to 3600; got ${shown(c.timeoutSeconds)}.`);
+    }
+    if (typeof c.url === "string") {
+        let u: URL | undefined;
+        try {
+            u = new URL(c.url);
+        } catch {
+            u = undefined;
+        }
+        if (!u || (u.protocol !== "https:" && u.protocol !== "http:")) p.add(at(field, "url"), `must be an http(s) base URL such as "https://blog.example.com"; got ${shown(c.url)}.`);
+    }
+    p.throwIfAny();
 }
 
 /** Raises a pure check's problem (heroku/validate.ts returns them, as the serialized provider needs). */
@@ -121,12 +176,14 @@ class HerokuReleaseResource extends pulumi.dynamic.Resource {
     declare readonly releasedImage: pulumi.Output<string>;
     declare readonly manifestDigest: pulumi.Output<string>;
     declare readonly webUrl: pulumi.Output<string>;
+    declare readonly releaseId: pulumi.Output<string>;
+    declare readonly releaseVersion: pulumi.Output<number>;
 
     constructor(name: string, props: Record<string, pulumi.Input<any>>, opts: pulumi.CustomResourceOptions) {
         super(
             herokuReleaseProvider,
             name,
-            { ...props, imageId: undefined, releasedImage: undefined, manifestDigest: undefined, webUrl: undefined, appCreated: undefined },
+            { ...props, imageId: undefined, releasedImage: undefined, manifestDigest: undefined, webUrl: undefined, appCreated: undefined, releaseId: undefined, releaseVersion: undefined },
             { ...opts, additionalSecretOutputs: ["apiKey", "secretConfig"] },
             undefined,
             "HerokuRelease",
@@ -151,6 +208,10 @@ export class HerokuRelease extends pulumi.ComponentResource {
     public readonly manifestDigest: pulumi.Output<string>;
     /** The app's URL as Heroku reports it. */
     public readonly url: pulumi.Output<string>;
+    /** The Heroku release that serves after the last release of an image (`v<releaseVersion>`); "" if unknown. */
+    public readonly releaseId: pulumi.Output<string>;
+    /** That release's version, as `heroku releases` lists it; 0 if unknown. */
+    public readonly releaseVersion: pulumi.Output<number>;
 
     constructor(name: string, args: HerokuReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
         // Planned before anything is registered, the component included: bad input leaves nothing behind.
@@ -174,6 +235,11 @@ export class HerokuRelease extends pulumi.ComponentResource {
                 // Plain key names so a preview can say which secret changed without showing any value.
                 secretConfigKeys: pulumi.unsecret(secretConfig.apply((m) => Object.keys(m))),
                 apiKey: plan.apiKey,
+                releaseCommand: args.releaseCommand ? [...args.releaseCommand] : [],
+                executablePath: args.releaseCommand ? args.executablePath ?? "" : "",
+                healthCheckPath: args.healthCheck?.path ?? "",
+                healthCheckUrl: args.healthCheck?.url ?? "",
+                healthCheckTimeoutSeconds: args.healthCheck ? args.healthCheck.timeoutSeconds ?? DEFAULT_HEALTH_TIMEOUT_SECONDS : 0,
             },
             { parent: this },
         );
@@ -182,7 +248,11 @@ export class HerokuRelease extends pulumi.ComponentResource {
         this.releasedImage = release.releasedImage;
         this.manifestDigest = release.manifestDigest;
         this.url = release.webUrl;
+        this.releaseId = release.releaseId.apply((id) => id ?? "");
+        this.releaseVersion = release.releaseVersion.apply((v) => v ?? 0);
         this.registerOutputs({
+            releaseId: this.releaseId,
+            releaseVersion: this.releaseVersion,
             imageId: this.imageId,
             releasedImage: this.releasedImage,
             manifestDigest: this.manifestDigest,

@@ -73,9 +73,26 @@ test("registers one dynamic child with exact inputs and defaults, under the comp
         secretConfig: secretEnvelope({ DATABASE_URL: DB_URL }),
         secretConfigKeys: ["DATABASE_URL"],
         apiKey: secretEnvelope(KEY),
+        // No release phase and no health check unless asked for.
+        releaseCommand: [],
+        executablePath: "",
+        healthCheckPath: "",
+        healthCheckUrl: "",
+        healthCheckTimeoutSeconds: 0,
     });
     // Sorted keys: the same config in another order gives identical inputs.
     expect(Object.keys(inputs.config)).toEqual(["A_FIRST", "LOG_LEVEL"]);
+});
+
+test("releaseCommand and healthCheck reach the provider as plain inputs, with the executable and the default timeout", async () => {
+    const { inputs } = await build("phase", args({ releaseCommand: ["migrate", "--to", "latest"], executablePath: "/app/blog", healthCheck: { path: "/healthz" } }));
+    expect(inputs.releaseCommand).toEqual(["migrate", "--to", "latest"]);
+    expect(inputs.executablePath).toBe("/app/blog");
+    expect(inputs.healthCheckPath).toBe("/healthz");
+    expect(inputs.healthCheckUrl).toBe("");
+    expect(inputs.healthCheckTimeoutSeconds).toBe(90);
+    const custom = await build("phase-url", args({ healthCheck: { path: "/up", url: "https://blog.example.com", timeoutSeconds: 20 } }));
+    expect([custom.inputs.healthCheckPath, custom.inputs.healthCheckUrl, custom.inputs.healthCheckTimeoutSeconds]).toEqual(["/up", "https://blog.example.com", 20]);
 });
 
 test("the component registers no args of its own (nothing secret stored on it)", async () => {
@@ -153,6 +170,13 @@ describe("bad input fails at construction, naming the field and the fix", () => 
         ["args.config.1BAD", { config: { "1BAD": "x" } }, /args\.config\.1BAD: .*environment variable name/],
         ["args.secretConfig.DATABASE_URL", { config: { DATABASE_URL: "x" } }, /both as a plain and as a secret/],
         ["args.apiKey", { apiKey: "" }, /args\.apiKey: is required/],
+        ["args.executablePath", { releaseCommand: ["migrate"] }, /args\.executablePath: is required with releaseCommand/],
+        ["args.releaseCommand", { releaseCommand: [], executablePath: "/app/blog" }, /args\.releaseCommand: must list at least one argument/],
+        ["args.releaseCommand[1]", { releaseCommand: ["migrate", ""], executablePath: "/app/blog" }, /args\.releaseCommand\[1\]: is empty/],
+        ["args.executablePath", { releaseCommand: ["migrate"], executablePath: "app/blog" }, /args\.executablePath: must be an absolute path/],
+        ["args.healthCheck.path", { healthCheck: { path: "healthz" } }, /args\.healthCheck\.path/],
+        ["args.healthCheck.timeoutSeconds", { healthCheck: { path: "/healthz", timeoutSeconds: 0 } }, /args\.healthCheck\.timeoutSeconds: must be a whole number/],
+        ["args.healthCheck.url", { healthCheck: { path: "/healthz", url: "blog.example.com" } }, /args\.healthCheck\.url: must be an http\(s\) base URL/],
     ];
     test.each(cases)("%s", (field, over, re) => {
         const before = mocks.resources.length;

@@ -8,6 +8,7 @@
  * test serializes the provider exactly as Pulumi does and runs the result, so a stray capture fails there.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { renderReleaseDockerfile } from "./releaseImage";
 import {
     validateApiUrl,
     validateAppName,
@@ -52,6 +53,19 @@ export interface HerokuReleaseInputs {
     secretConfigKeys: string[];
     /** The Heroku API key (secret output). */
     apiKey: string;
+    /**
+     * Arguments passed to the image's executable in Heroku's release phase (`[]`: no release phase). They
+     * become a `release` process type image whose ENTRYPOINT is the executable and these arguments.
+     */
+    releaseCommand?: string[];
+    /** The executable inside the image the release command's arguments are passed to ("" without one). */
+    executablePath?: string;
+    /** Path requested on the app's URL after a release; "" checks nothing. */
+    healthCheckPath?: string;
+    /** Base URL the health check requests instead of the app's web URL ("": the web URL). */
+    healthCheckUrl?: string;
+    /** Seconds the health check waits for a 200 before rolling back. */
+    healthCheckTimeoutSeconds?: number;
 }
 
 /** The state the provider stores: the inputs plus what the release produced. */
@@ -66,6 +80,10 @@ export interface HerokuReleaseOutputs extends HerokuReleaseInputs {
     appCreated: boolean;
     /** The app's URL as Heroku reports it (`web_url`). */
     webUrl: string;
+    /** The id of the Heroku release this resource last made and saw deployed ("" before the first one). */
+    releaseId?: string;
+    /** That release's version (`v<N>` in `heroku releases`); 0 before the first one. */
+    releaseVersion?: number;
 }
 
 /** Removes every occurrence of each secret from a text, so no error or log line can carry one. */
@@ -156,8 +174,9 @@ export async function herokuApi(
     path: string,
     body?: unknown,
     accept: string = ACCEPT_V3,
+    extraHeaders: Record<string, string> = {},
 ): Promise<any> {
-    const headers: Record<string, string> = { Accept: accept, Authorization: `Bearer ${inputs.apiKey}` };
+    const headers: Record<string, string> = { ...extraHeaders, Accept: accept, Authorization: `Bearer ${inputs.apiKey}` };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const send = () => fetch(inputs.apiUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     let res: Response;
@@ -317,8 +336,18 @@ export function needsPush(olds: HerokuReleaseOutputs, news: HerokuReleaseInputs,
         currentImageId !== olds.imageId ||
         news.image !== olds.image ||
         news.registryHost !== olds.registryHost ||
-        news.processType !== olds.processType
+        news.processType !== olds.processType ||
+        // A new release command is a new release image, released with the web image it belongs to.
+        !sameList(olds.releaseCommand, news.releaseCommand) ||
+        (news.executablePath ?? "") !== (olds.executablePath ?? "")
     );
+}
+
+/** True if two optional lists hold the same strings in the same order (absent is empty). */
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+    const x = a ?? [];
+    const y = b ?? [];
+    return x.length === y.length && x.every((w, i) => w === y[i]);
 }
 
 /**
@@ -340,6 +369,10 @@ export function diffRelease(
         !sameMap(olds.config, news.config) ||
         !sameMap(olds.secretConfig, news.secretConfig) ||
         news.apiUrl !== olds.apiUrl ||
+        // Health-check settings are stored for the next release; changing them calls no API.
+        (news.healthCheckPath ?? "") !== (olds.healthCheckPath ?? "") ||
+        (news.healthCheckUrl ?? "") !== (olds.healthCheckUrl ?? "") ||
+        (news.healthCheckTimeoutSeconds ?? 0) !== (olds.healthCheckTimeoutSeconds ?? 0) ||
         // A rotated key is stored so a later delete or refresh uses it; update makes no API call for it.
         news.apiKey !== olds.apiKey;
     return {
@@ -350,14 +383,211 @@ export function diffRelease(
     };
 }
 
-/** Releases the pushed image as the process type's new image (the formation update). */
-async function releaseFormation(inputs: HerokuReleaseInputs, imageId: string): Promise<void> {
-    await herokuApi(
-        inputs,
-        "PATCH",
-        `${appPath(inputs.app)}/formation`,
-        { updates: [{ type: inputs.processType, docker_image: imageId }] },
-        ACCEPT_DOCKER_RELEASES,
+/** A release as the Platform API returns it (the fields used here). */
+export interface HerokuReleaseObject {
+    id: string;
+    version: number;
+    /** `pending` while the release phase runs, then `succeeded` or `failed`. */
+    status: "pending" | "succeeded" | "failed";
+    /** Where the release phase's output streams (absent without a release phase). */
+    output_stream_url?: string | null;
+}
+
+/** How often release status, dynos and the health check are asked again while waiting. */
+const POLL_MS = 1000;
+/** Heroku stops a release phase after one hour; waiting a little longer than that never cuts one short. */
+const RELEASE_PHASE_LIMIT_MS = 65 * 60 * 1000;
+/** How many of the app's recent log lines a failed health check reports. */
+export const LOG_LINES = 100;
+/** Default seconds the health check waits: Heroku's 60 s boot limit (R10) and some time to answer. */
+export const DEFAULT_HEALTH_TIMEOUT_SECONDS = 90;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The app's newest releases, newest first (the list Range header asks for `max` of them). */
+async function newestReleases(inputs: HerokuReleaseInputs, max: number): Promise<HerokuReleaseObject[]> {
+    const list = await herokuApi(inputs, "GET", `${appPath(inputs.app)}/releases`, undefined, ACCEPT_V3, { Range: `version ..; max=${max}, order=desc` });
+    return Array.isArray(list) ? list : [];
+}
+
+/**
+ * The release that serves before this one: the newest that succeeded, once any still pending (a config
+ * change just made, running its release phase) has settled, so a rollback never targets a release that is
+ * about to fail.
+ */
+async function servingRelease(inputs: HerokuReleaseInputs): Promise<{ newest?: HerokuReleaseObject; serving?: HerokuReleaseObject }> {
+    let list = await newestReleases(inputs, 20);
+    if (list[0]?.status === "pending") {
+        await settledRelease(inputs, list[0]);
+        list = await newestReleases(inputs, 20);
+    }
+    return { newest: list[0], serving: list.find((r) => r.status === "succeeded") };
+}
+
+/** Waits until a release leaves `pending` (its release phase finished) and returns it as it ended. */
+async function settledRelease(inputs: HerokuReleaseInputs, release: HerokuReleaseObject): Promise<HerokuReleaseObject> {
+    const deadline = Date.now() + RELEASE_PHASE_LIMIT_MS;
+    let current = release;
+    while (current.status === "pending") {
+        if (Date.now() > deadline) throw new Error(`Heroku's release v${current.version} of app "${inputs.app}" stayed pending past the release phase's one-hour limit.`);
+        await sleep(POLL_MS);
+        current = await herokuApi(inputs, "GET", `${appPath(inputs.app)}/releases/${encodeURIComponent(current.id)}`);
+    }
+    return current;
+}
+
+/** A text fetched from a URL the API handed out (a stream or a log session): signed URLs, so no API key is sent. */
+async function fetchText(url: string): Promise<string> {
+    const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+    if (!res.ok) throw new Error(`GET ${url.split("?")[0]} answered ${res.status}`);
+    return await res.text();
+}
+
+/** The last `lines` lines of a text, without a trailing empty line. */
+export function lastLines(text: string, lines: number): string {
+    const all = text.replace(/\r\n/g, "\n").replace(/\n+$/, "").split("\n");
+    return all.slice(Math.max(0, all.length - lines)).join("\n");
+}
+
+/**
+ * The app's recent log lines (a log session of `lines` lines, optionally one dyno's), redacted of every
+ * secret this release knows; a sentence saying why when they cannot be had, never an error of its own.
+ */
+async function recentLogs(inputs: HerokuReleaseInputs, dyno?: string): Promise<string> {
+    try {
+        const session = await herokuApi(inputs, "POST", `${appPath(inputs.app)}/log-sessions`, { lines: LOG_LINES, ...(dyno ? { dyno } : {}), tail: false });
+        const text = lastLines(await fetchText(String(session?.logplex_url)), LOG_LINES);
+        return text.trim() === "" ? "(the log session returned no lines)" : text;
+    } catch (e) {
+        return `(the app's logs could not be read: ${(e as Error).message})`;
+    }
+}
+
+/** Every value that must never appear in an error: the API key and the secret config values. */
+function secretsOf(inputs: HerokuReleaseInputs): string[] {
+    return [inputs.apiKey, ...Object.values(inputs.secretConfig ?? {})];
+}
+
+/**
+ * What a failed release phase printed: its output stream, or, when that is empty (Heroku streams it only
+ * from images that hold curl, which the slim runtime image does not), the release dyno's lines in the app's log.
+ */
+async function releasePhaseOutput(inputs: HerokuReleaseInputs, release: HerokuReleaseObject): Promise<string> {
+    if (release.output_stream_url) {
+        try {
+            const text = lastLines(await fetchText(release.output_stream_url), LOG_LINES);
+            if (text.trim() !== "") return text;
+        } catch {
+            /* fall back to the log */
+        }
+    }
+    return recentLogs(inputs, "release");
+}
+
+/** Builds the release image (the web image started as the release command) with the real `docker build`; returns its id. */
+export function buildReleaseImage(webImageId: string, executable: string, command: readonly string[]): string {
+    const out = docker(["build", "--quiet", "--label", "lisp-deploy.heroku.release-image=1", "-"], { input: renderReleaseDockerfile(webImageId, executable, command) });
+    const id = out.trim().split("\n").pop()!.trim();
+    if (!/^sha256:[0-9a-f]{64}$/.test(id)) throw new Error(`docker build of the release image did not print an image id; it printed: ${out.trim()}`);
+    return id;
+}
+
+/**
+ * Waits until every dyno of the process type runs `version` and is up, so the health check asks the new
+ * release and not a dyno of the old one still serving. Gives up quietly at the deadline: the health check
+ * that follows then fails or passes on what serves.
+ */
+async function dynosOnRelease(inputs: HerokuReleaseInputs, version: number, deadline: number): Promise<void> {
+    for (;;) {
+        const dynos: any[] = (await herokuApi(inputs, "GET", `${appPath(inputs.app)}/dynos`)) ?? [];
+        const ours = dynos.filter((d) => d?.type === inputs.processType);
+        // No dyno of the type (scaled to 0): nothing to wait for; the health check says what serves.
+        if (ours.every((d) => d?.release?.version === version && d?.state === "up")) return;
+        if (Date.now() > deadline) return;
+        await sleep(POLL_MS);
+    }
+}
+
+/** The URL the health check requests: the base (the override, else the app's web URL) joined with the path. */
+export function healthCheckTarget(base: string, path: string): string {
+    return base.replace(/\/+$/, "") + (path.startsWith("/") ? path : `/${path}`);
+}
+
+/** Asks `url` until it answers 200 or the deadline passes; returns what it saw last when it never did. */
+async function healthy(url: string, deadline: number): Promise<{ ok: boolean; last: string }> {
+    let last = "no answer yet";
+    for (;;) {
+        try {
+            const res = await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(5_000) });
+            await res.arrayBuffer();
+            if (res.status === 200) return { ok: true, last: "200" };
+            last = `HTTP ${res.status}`;
+        } catch (e) {
+            const cause = (e as { cause?: { code?: string } }).cause?.code;
+            last = `${(e as Error).message}${cause ? ` (${cause})` : ""}`;
+        }
+        if (Date.now() > deadline) return { ok: false, last };
+        await sleep(POLL_MS);
+    }
+}
+
+/**
+ * Releases the pushed images (the formation update: the web image, and the release image when there is a
+ * release command), waits for Heroku's release phase, then health-checks the app. A failed release phase
+ * fails the update with its output; Heroku does not deploy such a release, so the previous one keeps
+ * serving. A failed health check rolls the app back to the release that served before (Heroku itself does
+ * not) and fails the update with the app's recent log lines. Returns the release that now serves. Exported for tests.
+ */
+export async function releaseFormation(inputs: HerokuReleaseInputs, webUrl: string, imageId: string, releaseImageId: string | undefined): Promise<HerokuReleaseObject | undefined> {
+    const { newest, serving: previous } = await servingRelease(inputs);
+    const updates: { type: string; docker_image: string }[] = [{ type: inputs.processType, docker_image: imageId }];
+    if (releaseImageId) updates.push({ type: "release", docker_image: releaseImageId });
+    await herokuApi(inputs, "PATCH", `${appPath(inputs.app)}/formation`, { updates }, ACCEPT_DOCKER_RELEASES);
+    const [made] = await newestReleases(inputs, 1);
+    if (!made || (newest && made.id === newest.id)) return previous; // nothing new was released
+    const secrets = secretsOf(inputs);
+    const release = await settledRelease(inputs, made);
+    if (release.status === "failed") {
+        const output = await releasePhaseOutput(inputs, release);
+        throw new Error(
+            redact(
+                `The release command ${JSON.stringify(inputs.releaseCommand ?? [])} failed in Heroku's release phase of app "${inputs.app}" (release v${release.version}), ` +
+                    `so Heroku did not deploy it: ${previous ? `v${previous.version}` : "the app's previous state"} keeps serving. Its output:\n${output}`,
+                secrets,
+            ),
+        );
+    }
+    if (!inputs.healthCheckPath) return release;
+
+    const timeoutMs = (inputs.healthCheckTimeoutSeconds || DEFAULT_HEALTH_TIMEOUT_SECONDS) * 1000;
+    const deadline = Date.now() + timeoutMs;
+    const url = healthCheckTarget(inputs.healthCheckUrl || webUrl, inputs.healthCheckPath);
+    await dynosOnRelease(inputs, release.version, deadline);
+    const check = await healthy(url, deadline);
+    if (check.ok) return release;
+
+    const logs = await recentLogs(inputs);
+    let outcome: string;
+    if (previous) {
+        try {
+            const back = await herokuApi(inputs, "POST", `${appPath(inputs.app)}/releases`, { release: previous.id });
+            const settled = await settledRelease(inputs, back);
+            outcome =
+                settled.status === "succeeded"
+                    ? `rolled the app back to v${previous.version} (as release v${settled.version}), which serves again`
+                    : `tried to roll the app back to v${previous.version}, but that rollback's release phase failed too (release v${settled.version}): roll back by hand with \`heroku rollback v${previous.version} --app ${inputs.app}\``;
+        } catch (e) {
+            outcome = `could not roll the app back to v${previous.version} (${(e as Error).message}): roll back by hand with \`heroku rollback v${previous.version} --app ${inputs.app}\``;
+        }
+    } else {
+        outcome = "had no earlier release to roll back to (this was the app's first)";
+    }
+    throw new Error(
+        redact(
+            `The health check of app "${inputs.app}" failed after release v${release.version}: ${url} did not answer 200 within ${timeoutMs / 1000} s (last: ${check.last}). ` +
+                `lisp-deploy ${outcome}. The app's recent log lines:\n${logs}`,
+            secrets,
+        ),
     );
 }
 
@@ -367,18 +597,34 @@ async function patchConfig(inputs: HerokuReleaseInputs, patch: Record<string, st
     await herokuApi(inputs, "PATCH", `${appPath(inputs.app)}/config-vars`, patch);
 }
 
+/** What a push and release produced: where the image went, and the release that serves. */
+interface Released {
+    releasedImage: string;
+    manifestDigest: string;
+    releaseId: string;
+    releaseVersion: number;
+}
+
 /** Pushes, sets config and releases: the one path create and update share. */
 async function pushConfigureRelease(
     olds: HerokuReleaseOutputs | undefined,
     news: HerokuReleaseInputs,
     imageId: string,
     push: boolean,
-): Promise<{ releasedImage: string; manifestDigest: string }> {
-    // Push before any API change, so a failing push leaves the app as it was.
-    const pushed = push ? pushImage(news) : { releasedImage: olds!.releasedImage, manifestDigest: olds!.manifestDigest };
+    webUrl: string,
+): Promise<Released> {
+    if (!push) {
+        await patchConfig(news, configPatch(olds, news));
+        return { releasedImage: olds!.releasedImage, manifestDigest: olds!.manifestDigest, releaseId: olds!.releaseId ?? "", releaseVersion: olds!.releaseVersion ?? 0 };
+    }
+    // Push before any API change, so a failing push (or release image build) leaves the app as it was.
+    const command = news.releaseCommand ?? [];
+    const releaseImageId = command.length > 0 ? buildReleaseImage(imageId, news.executablePath ?? "", command) : undefined;
+    const pushed = pushImage(news);
+    if (releaseImageId) pushImage({ ...news, image: releaseImageId, processType: "release" });
     await patchConfig(news, configPatch(olds, news));
-    if (push) await releaseFormation(news, imageId);
-    return pushed;
+    const release = await releaseFormation(news, webUrl, imageId, releaseImageId);
+    return { ...pushed, releaseId: release?.id ?? "", releaseVersion: release?.version ?? 0 };
 }
 
 /** Deletes an app this create made, adding to the error what happened to it. */
@@ -402,9 +648,10 @@ async function createRelease(news: HerokuReleaseInputs): Promise<pulumi.dynamic.
     } else {
         app = await herokuApi(news, "GET", appPath(news.app));
     }
-    let pushed: { releasedImage: string; manifestDigest: string };
+    const webUrl = String(app?.web_url ?? "");
+    let pushed: Released;
     try {
-        pushed = await pushConfigureRelease(undefined, news, imageId, true);
+        pushed = await pushConfigureRelease(undefined, news, imageId, true, webUrl);
     } catch (e) {
         // Nothing half-applied: a failed create leaves no resource in Pulumi's state, so an app created
         // moments ago would be orphaned (and the next run would fail with "name already taken").
@@ -416,7 +663,7 @@ async function createRelease(news: HerokuReleaseInputs): Promise<pulumi.dynamic.
         imageId,
         ...pushed,
         appCreated: news.createApp,
-        webUrl: String(app?.web_url ?? ""),
+        webUrl,
     };
     return { id: String(app?.id ?? news.app), outs };
 }
@@ -425,7 +672,7 @@ async function createRelease(news: HerokuReleaseInputs): Promise<pulumi.dynamic.
 async function updateRelease(olds: HerokuReleaseOutputs, news: HerokuReleaseInputs): Promise<pulumi.dynamic.UpdateResult> {
     const imageId = localImageId(news.image);
     const push = needsPush(olds, news, imageId);
-    const pushed = await pushConfigureRelease(olds, news, imageId, push);
+    const pushed = await pushConfigureRelease(olds, news, imageId, push, olds.webUrl);
     if (push && olds.processType !== news.processType) {
         // The old process type would keep running the old image: scale it down.
         await herokuApi(news, "PATCH", `${appPath(news.app)}/formation`, { updates: [{ type: olds.processType, quantity: 0 }] });
