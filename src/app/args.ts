@@ -80,7 +80,8 @@ export interface WebAppSourceArgs {
      * `["migrate"]` for database migrations), with the app's environment and secrets; a non-zero exit fails
      * the update with the command's output and the serving release stays. ec2 and ssh: a oneshot systemd
      * unit from the new release's directory (on a fleet, the first host only); local: a one-shot container
-     * of the new image before the serving container is replaced. Not available on heroku yet.
+     * of the new image before the serving container is replaced; heroku: Heroku's own release phase (a
+     * `release` image of the new image), so a failed command leaves Heroku serving the previous release.
      */
     readonly releaseCommand?: string[];
     /**
@@ -141,7 +142,11 @@ export interface Ec2TargetArgs {
     readonly subnetIds?: pulumi.Input<string>[];
     /** sshd's port on the instance. Default 22. */
     readonly sshPort?: number;
-    /** Start Swank on the host's 127.0.0.1:<swankPort>; WebApp outputs the tunnel command. */
+    /**
+     * Start Swank on the host's 127.0.0.1:<swankPort>; WebApp outputs the tunnel command. With
+     * `zeroDowntime` the blue slot's Swank is on `swankPort`, the green slot's on `swankPort + 1`, and the
+     * tunnel reaches the live slot's from your `swankPort`.
+     */
     readonly swankPort?: number;
     /**
      * Release through a reverse proxy in front of two slots, so a restart drops no request (see
@@ -164,7 +169,11 @@ export interface SshTargetArgs {
     readonly user?: pulumi.Input<string>;
     /** The private key (a secret). */
     readonly privateKey: pulumi.Input<string>;
-    /** Start Swank on the server's 127.0.0.1:<swankPort>; WebApp outputs the tunnel command. */
+    /**
+     * Start Swank on the server's 127.0.0.1:<swankPort>; WebApp outputs the tunnel command. With
+     * `zeroDowntime` the blue slot's Swank is on `swankPort`, the green slot's on `swankPort + 1`, and the
+     * tunnel reaches the live slot's from your `swankPort`.
+     */
     readonly swankPort?: number;
     /**
      * Release through a reverse proxy in front of two slots, so a restart drops no request (see
@@ -188,6 +197,20 @@ export interface HerokuTargetArgs {
     readonly apiUrl?: pulumi.Input<string>;
     /** The registry's host (default registry.heroku.com). */
     readonly registryHost?: pulumi.Input<string>;
+    /**
+     * After each release of a new image, request `app.healthPath` on the app's URL until it answers 200; if
+     * it does not, roll the app back to the release that served before (Heroku itself does not) and fail the
+     * update with the app's recent log lines. `{}` checks the app's web URL. Off when unset.
+     */
+    readonly healthCheck?: HerokuTargetHealthCheck;
+}
+
+/** The heroku target's health check after a release (HerokuRelease's `healthCheck`, on `app.healthPath`). */
+export interface HerokuTargetHealthCheck {
+    /** Base URL requested instead of the app's web URL, e.g. a custom domain. Default the web URL. */
+    readonly url?: pulumi.Input<string>;
+    /** Seconds to wait for a 200 (Heroku's boot limit is 60). Default 90. */
+    readonly timeoutSeconds?: number;
 }
 
 /**
@@ -225,6 +248,7 @@ export interface TargetOutputs {
     readonly sshCommand?: pulumi.Output<string>;
     readonly swankTunnel?: pulumi.Output<string | undefined>;
     readonly logsCommand?: pulumi.Output<string>;
+    readonly logsCommands?: pulumi.Output<string[]>;
     readonly releaseId?: pulumi.Output<string>;
     readonly keptReleases?: pulumi.Output<string[]>;
 }

@@ -51,10 +51,19 @@ export class WebApp extends pulumi.ComponentResource {
     readonly userData: pulumi.Output<string>;
     /** The command that opens a shell on the host (ec2 and ssh targets; empty otherwise). */
     readonly sshCommand: pulumi.Output<string>;
-    /** The command that tunnels Swank to this machine (when a swankPort is set; empty otherwise). */
+    /**
+     * The command that tunnels Swank to this machine (when a swankPort is set; empty otherwise). With
+     * `zeroDowntime` it reaches the slot live after the last release, so it is known only after an update.
+     */
     readonly swankTunnel: pulumi.Output<string>;
-    /** The command that follows the app's log (on the first host, with several). */
+    /** The command that follows the app's log (on the first host, with several; both slots' units with `zeroDowntime`). */
     readonly logsCommand: pulumi.Output<string>;
+    /**
+     * One command per host that follows the app's log, in host order: `ssh ... journalctl -fu <unit>` on
+     * ec2 and ssh (both slots' units with `zeroDowntime`), `docker logs -f` locally, `heroku logs --tail` on
+     * heroku; one element on a single host. `logsCommand` is the first.
+     */
+    readonly logsCommands: pulumi.Output<string[]>;
     /** One SSH command per host, in host order (ec2 and ssh targets; empty otherwise). `sshCommand` is the first. */
     readonly sshCommands: pulumi.Output<string[]>;
     /** One Swank tunnel command per host, in host order, when a swankPort is set; empty otherwise. */
@@ -85,6 +94,7 @@ export class WebApp extends pulumi.ComponentResource {
         this.sshCommand = outputs.sshCommand ?? empty;
         this.swankTunnel = outputs.swankTunnel ? outputs.swankTunnel.apply((t) => t ?? "") : empty;
         this.logsCommand = outputs.logsCommand ?? empty;
+        this.logsCommands = outputs.logsCommands ?? this.logsCommand.apply((c) => (c ? [c] : []));
         this.sshCommands = outputs.sshCommands ?? (outputs.sshCommand ? outputs.sshCommand.apply((c) => [c]) : pulumi.output([]));
         this.swankTunnels = outputs.swankTunnels ?? this.swankTunnel.apply((t) => (t ? [t] : []));
         this.releaseId = outputs.releaseId ?? empty;
@@ -99,6 +109,7 @@ export class WebApp extends pulumi.ComponentResource {
             sshCommand: this.sshCommand,
             swankTunnel: this.swankTunnel,
             logsCommand: this.logsCommand,
+            logsCommands: this.logsCommands,
             sshCommands: this.sshCommands,
             swankTunnels: this.swankTunnels,
             releaseId: this.releaseId,

@@ -1,6 +1,6 @@
 import { checkKnownKeys, checkObject, checkOneOf, checkWholeNumber, Problems } from "../validate";
 import { proxyConfigFile, renderCaddyMainConfig, renderProxyConfig, ReverseProxy, validateDomain, validateListenAddress } from "./proxy";
-import { renderUnit, UnitSpec, validatePort } from "./unit";
+import { releasePaths, renderUnit, UnitSpec, validatePort } from "./unit";
 
 /** The two slots of zero-downtime mode; a release goes to the one not serving. */
 export const SLOTS = ["blue", "green"] as const;
@@ -8,6 +8,7 @@ export const SLOTS = ["blue", "green"] as const;
 /**
  * Zero-downtime mode of a {@link SystemdRelease}: a reverse proxy from the distribution in front of two
  * slots (`<app>-blue.service` on `port`, `<app>-green.service` on `port + 1`, both on 127.0.0.1 only).
+ * With `swankPort`, each slot runs its own Swank on 127.0.0.1: blue on `swankPort`, green on `swankPort + 1`.
  */
 export interface ZeroDowntime {
     /** `caddy` (default) or `nginx`; installed from the distribution on the first release when missing. */
@@ -38,15 +39,33 @@ export interface ZeroDowntimePlan {
     adminPort: number;
     /** Port of each slot on 127.0.0.1. */
     slotPorts: { blue: number; green: number };
+    /** Port of each slot's Swank on 127.0.0.1, when Swank is wanted (see {@link slotSwankPorts}). */
+    swankPorts?: { blue: number; green: number };
     proxyConfigFile: string;
 }
 
 /**
- * Plans `zeroDowntime` against the app's port, reporting every problem at once under `field` (the app's
- * port under `portField`). Computed once per release: WebApp hands this plan to the release it wires.
+ * Each slot's own Swank port: blue on `swankPort`, green on `swankPort + 1`. Both slots run side by side
+ * while a release switches, so they cannot share one; a developer's tunnel keeps `swankPort` on their side
+ * and reaches whichever slot is live (see SystemdRelease's `swankTunnel`).
+ */
+export function slotSwankPorts(swankPort: number): { blue: number; green: number } {
+    return { blue: swankPort, green: swankPort + 1 };
+}
+
+/** The Swank port the user gave and where they wrote it, for {@link planZeroDowntime}. */
+export interface SwankPortField {
+    readonly port: number;
+    readonly field: string;
+}
+
+/**
+ * Plans `zeroDowntime` against the app's port (and Swank's, when given), reporting every problem at once
+ * under `field` (the app's port under `portField`, Swank's under `swank.field`). Computed once per release:
+ * WebApp hands this plan to the release it wires.
  * @internal
  */
-export function planZeroDowntime(field: string, app: string, port: number, zdt: ZeroDowntime, portField = "args.port"): ZeroDowntimePlan {
+export function planZeroDowntime(field: string, app: string, port: number, zdt: ZeroDowntime, portField = "args.port", swank?: SwankPortField): ZeroDowntimePlan {
     const p = new Problems();
     p.check(() => checkObject(field, zdt, '{ proxy: "caddy", publicPort: 80 }'));
     p.throwIfAny();
@@ -73,19 +92,74 @@ export function planZeroDowntime(field: string, app: string, port: number, zdt: 
             p.add(`${field}.adminPort`, `${adminPort} is already used by the proxy or a slot; choose another port.`);
         }
     }
+    const swankPorts = swank === undefined ? undefined : slotSwankPorts(swank.port);
+    if (swank !== undefined && portsOk && p.check(() => (validatePort(swank.field, swank.port), true))) {
+        const others: [number, string][] = [
+            [slotPorts.blue, `the blue slot's app port (${portField})`],
+            [slotPorts.green, `the green slot's app port (${portField} + 1)`],
+            ...taken.map((t): [number, string] => [t, zdt.domain !== undefined ? `the proxy's port ${t} (with a domain)` : `the proxy's public port (${field}.publicPort)`]),
+            ...(proxy === ReverseProxy.Caddy ? [[adminPort, `Caddy's admin API (${field}.adminPort)`] as [number, string]] : []),
+        ];
+        checkSwankPorts(p, swank, swankPorts!, others);
+    }
     if (zdt.listenAddress !== undefined) p.check(() => validateListenAddress(`${field}.listenAddress`, zdt.listenAddress!));
     const drainSeconds = zdt.drainSeconds ?? 30;
     p.check(() => checkWholeNumber(`${field}.drainSeconds`, drainSeconds, 0, 600, "seconds"));
     p.throwIfAny();
-    return { proxy, domain: zdt.domain, publicPort, listenAddress: zdt.listenAddress, drainSeconds, adminPort, slotPorts, proxyConfigFile: proxyConfigFile(proxy, app) };
+    return {
+        proxy,
+        domain: zdt.domain,
+        publicPort,
+        listenAddress: zdt.listenAddress,
+        drainSeconds,
+        adminPort,
+        slotPorts,
+        ...(swankPorts === undefined ? {} : { swankPorts }),
+        proxyConfigFile: proxyConfigFile(proxy, app),
+    };
 }
 
-/** Both slot units, rendered from the plain-mode unit spec: only the slot and its port differ. */
+/**
+ * Records a problem under `swank.field` for each slot's Swank port that leaves the port range or lands on a
+ * port something else on the host listens on (`others`: the port and what holds it), so every collision
+ * is reported at once, each naming the ports to keep clear of and a swankPort that is.
+ */
+function checkSwankPorts(p: Problems, swank: SwankPortField, swankPorts: { blue: number; green: number }, others: [number, string][]): void {
+    const used = [...new Set(others.map(([port]) => port))].sort((a, b) => a - b);
+    const free = (n: number) => n + 1 <= 65535 && !used.includes(n) && !used.includes(n + 1);
+    let suggestion = 4005;
+    while (!free(suggestion)) suggestion++;
+    const fix = `choose a swankPort such that neither it nor swankPort + 1 is one of ${used.join(", ")}, e.g. ${suggestion}`;
+    if (swankPorts.green > 65535) {
+        p.add(swank.field, `is ${swank.port}, but with zeroDowntime the green slot's Swank listens on swankPort + 1, past 65535: ${fix}.`);
+    }
+    for (const slot of SLOTS) {
+        for (const [port, holder] of others) {
+            if (swankPorts[slot] === port) {
+                p.add(swank.field, `is ${swank.port}, so the ${slot} slot's Swank (${slot === "blue" ? "swankPort" : "swankPort + 1"}) would listen on ${port}, which is ${holder}: ${fix}.`);
+            }
+        }
+    }
+}
+
+/** Both slot units, rendered from the plain-mode unit spec: only the slot, its port and its Swank port differ. */
 export function renderSlotUnits(spec: UnitSpec, plan: ZeroDowntimePlan): { blue: string; green: string } {
-    return {
-        blue: renderUnit({ ...spec, slot: "blue", port: plan.slotPorts.blue }),
-        green: renderUnit({ ...spec, slot: "green", port: plan.slotPorts.green }),
-    };
+    const unitOf = (slot: (typeof SLOTS)[number]) =>
+        renderUnit({
+            ...spec,
+            slot,
+            port: plan.slotPorts[slot],
+            ...(plan.swankPorts === undefined ? {} : { environment: { ...spec.environment, SWANK_PORT: String(plan.swankPorts[slot]) } }),
+        });
+    return { blue: unitOf("blue"), green: unitOf("green") };
+}
+
+/**
+ * The units that serve the app on a host: `<app>.service`, or in zero-downtime mode both slots' units
+ * (either may be the live one, and the old one's drain is worth reading too).
+ */
+export function servingUnits(app: string, executable: string, zeroDowntime: boolean): string[] {
+    return zeroDowntime ? SLOTS.map((slot) => releasePaths(app, executable, slot).unitName) : [releasePaths(app, executable).unitName];
 }
 
 /** The proxy config pointing at each slot; the release script writes the one for the slot it switches to. */

@@ -102,7 +102,11 @@ export interface ReleaseSettings {
     readonly keepReleases?: number;
     /** Run as this system user (created if missing). Default: a transient systemd DynamicUser. */
     readonly user?: string;
-    /** Start Swank on 127.0.0.1:<swankPort> (sets SWANK_PORT); reach it through the `swankTunnel` command. */
+    /**
+     * Start Swank on 127.0.0.1:<swankPort> (sets SWANK_PORT); reach it through the `swankTunnel` command.
+     * With `zeroDowntime` each slot runs its own: the blue slot on `swankPort`, the green slot on
+     * `swankPort + 1` (both slots run side by side during a switch), and the tunnel reaches the live one.
+     */
     readonly swankPort?: number;
     /** Journal lines included in the error when a release fails its health check; default 30. */
     readonly journalLines?: number;
@@ -173,7 +177,11 @@ export class SystemdRelease extends pulumi.ComponentResource {
     readonly url: pulumi.Output<string>;
     /** The rendered unit file, so a preview diff shows unit changes line by line. */
     readonly unit: pulumi.Output<string>;
-    /** The `ssh -L` command that tunnels Swank to this machine, when `swankPort` is set. */
+    /**
+     * The `ssh -L` command that tunnels Swank to this machine's `swankPort`, when `swankPort` is set. With
+     * `zeroDowntime` it reaches the slot serving after this activation (read back from the host), so it is
+     * known only once the release ran, and changes with the live slot.
+     */
     readonly swankTunnel: pulumi.Output<string | undefined>;
     /** The release ids the host keeps after this activation, newest first, read back from the host: what `rollbackTo` can name. */
     readonly keptReleases: pulumi.Output<string[]>;
@@ -271,13 +279,18 @@ export class SystemdRelease extends pulumi.ComponentResource {
         this.releaseId = pulumi.all([releaseId, report]).apply(([id, r]) => r.serving ?? id);
         this.keptReleases = report.apply((r) => r.kept);
         this.url = pulumi.all([host, activate.stdout]).apply(([h]) => (zdt ? proxyUrl(h, zdt) : `http://${h}:${args.port}/`));
-        // In zero-downtime mode: the blue slot's unit (green's differs only in slot name and port).
+        // In zero-downtime mode: the blue slot's unit (green's differs only in slot name, port and Swank port).
         this.unit = slotUnits ? slotUnits.apply((u) => u.blue) : unit;
-        this.swankTunnel = sshTarget.apply((t) =>
-            args.swankPort === undefined
-                ? undefined
-                : `ssh -N -L ${args.swankPort}:127.0.0.1:${args.swankPort} -p ${t.port} ${t.user}@${t.host}`,
-        );
+        const swankPort = args.swankPort;
+        const swankPorts = zdt?.swankPorts;
+        // Plain mode: one Swank port, known in a preview. Zero-downtime mode: the live slot's, which only the
+        // activation knows (its `lisp-deploy-slot:` line).
+        this.swankTunnel =
+            swankPort === undefined
+                ? pulumi.output(undefined)
+                : swankPorts === undefined
+                  ? sshTarget.apply((t) => swankTunnelCommand(swankPort, swankPort, t))
+                  : pulumi.all([sshTarget, report]).apply(([t, r]) => (r.slot === undefined ? undefined : swankTunnelCommand(swankPort, swankPorts[r.slot], t)));
         this.registerOutputs({ releaseId: this.releaseId, url: this.url, unit: this.unit, swankTunnel: this.swankTunnel, keptReleases: this.keptReleases });
     }
 }
@@ -311,18 +324,31 @@ function uploadRelease(
 
 /**
  * What an activation reports on stdout (report_releases in lib/common.sh): the serving release and the
- * releases the host keeps, newest first. Lines it does not know are ignored (the scripts' own log is on stderr).
+ * releases the host keeps, newest first; in zero-downtime mode also the live slot (activate-slot.sh's
+ * `lisp-deploy-slot:` line). Lines it does not know are ignored (the scripts' own log is on stderr).
  */
-export function parseActivationReport(stdout: string): { serving?: string; kept: string[] } {
+export function parseActivationReport(stdout: string): { serving?: string; kept: string[]; slot?: "blue" | "green" } {
     let serving: string | undefined;
     let kept: string[] = [];
+    let slot: "blue" | "green" | undefined;
     for (const line of (stdout ?? "").split("\n")) {
         const s = /^lisp-deploy-serving: (\S+)\s*$/.exec(line);
         if (s) serving = s[1];
         const k = /^lisp-deploy-kept:(.*)$/.exec(line);
         if (k) kept = k[1].split(" ").filter((id) => id !== "");
+        const l = /^lisp-deploy-slot: (blue|green)\s*$/.exec(line);
+        if (l) slot = l[1] as "blue" | "green";
     }
-    return { serving, kept };
+    return { serving, kept, ...(slot === undefined ? {} : { slot }) };
+}
+
+/**
+ * `ssh -N -L <localPort>:127.0.0.1:<remotePort> -p <port> <user>@<host>`: forwards this machine's
+ * `localPort` to Swank on the host's loopback (Swank never listens anywhere else), then SLIME or SLY
+ * connects to localhost:<localPort>.
+ */
+export function swankTunnelCommand(localPort: number, remotePort: number, target: { host: string; port: number; user: string }): string {
+    return `ssh -N -L ${localPort}:127.0.0.1:${remotePort} -p ${target.port} ${target.user}@${target.host}`;
 }
 
 /** Adds SWANK_PORT when Swank is wanted; the runtime then binds Swank to 127.0.0.1 only. */
@@ -447,9 +473,8 @@ export function planReleaseSettings(args: Omit<ReleaseSettings, "connection"> & 
     p.check(() => checkDisjointEnvironments(at(field, "environment"), args.environment, at(field, "secretEnvironment"), args.secretEnvironment));
     if (args.swankPort !== undefined) {
         p.check(() => validatePort(at(field, "swankPort"), args.swankPort!));
-        if (args.swankPort === args.port) p.add(at(field, "swankPort"), `must differ from the app's port (${args.port}); choose another port for Swank, e.g. 4005.`);
-        // Both slots run side by side during a switch and would both want the one Swank port.
-        if (args.zeroDowntime) p.add(at(field, "swankPort"), "is not available with zeroDowntime yet: leave one of them out.");
+        // With zeroDowntime, planZeroDowntime checks each slot's Swank port against every port on the host.
+        if (args.swankPort === args.port && !args.zeroDowntime) p.add(at(field, "swankPort"), `must differ from the app's port (${args.port}); choose another port for Swank, e.g. 4005.`);
     }
     const keepReleases = args.keepReleases ?? 5;
     p.check(() => checkWholeNumber(at(field, "keepReleases"), keepReleases, 2, 1000, "", "Keep at least the current and the previous release."));
@@ -480,7 +505,10 @@ export function planReleaseSettings(args: Omit<ReleaseSettings, "connection"> & 
         }
     }
     const zeroDowntime = args.zeroDowntime !== undefined && Number.isInteger(args.port)
-        ? p.check(() => planZeroDowntime(at(field, "zeroDowntime"), args.app, args.port, args.zeroDowntime!, at(field, "port")))
+        ? p.check(() =>
+              planZeroDowntime(at(field, "zeroDowntime"), args.app, args.port, args.zeroDowntime!, at(field, "port"),
+                  args.swankPort === undefined ? undefined : { port: args.swankPort, field: at(field, "swankPort") }),
+          )
         : undefined;
     p.throwIfAny();
     const unitSpec = {

@@ -110,7 +110,10 @@ const WEBAPP_CASES: Case[] = [
     ["zero-downtime with the app on port 65535", webApp({ port: 65535 }, ec2({ zeroDowntime: {} })), ["args.app.port"]],
     ["zero-downtime publicPort on the app's port", webApp({}, ec2({ zeroDowntime: { publicPort: 8080 } })), ["args.target.ec2.zeroDowntime.publicPort"]],
     ["zero-downtime drainSeconds -1", webApp({}, ec2({ zeroDowntime: { drainSeconds: -1 } })), ["args.target.ec2.zeroDowntime.drainSeconds"]],
-    ["zero-downtime with a swankPort", webApp({}, ec2({ zeroDowntime: {}, swankPort: 4005 })), ["args.target.ec2.swankPort"]],
+    ["zero-downtime with swankPort on the app's port (both slots' Swank collide)", webApp({}, ec2({ zeroDowntime: {}, swankPort: 8080 })), ["args.target.ec2.swankPort"]],
+    ["zero-downtime with swankPort + 1 on the proxy's publicPort", webApp({}, ssh({ zeroDowntime: { publicPort: 9000 }, swankPort: 8999 })), ["args.target.ssh.swankPort"]],
+    ["zero-downtime with swankPort on Caddy's adminPort", webApp({}, ec2({ zeroDowntime: { adminPort: 4005 }, swankPort: 4005 })), ["args.target.ec2.swankPort"]],
+    ["zero-downtime with swankPort 65535 (the green slot's would be 65536)", webApp({}, ssh({ zeroDowntime: {}, swankPort: 65535 })), ["args.target.ssh.swankPort"]],
     ["zero-downtime on an ssh host, publicPort on the app's port", webApp({}, ssh({ zeroDowntime: { publicPort: 8080 } })), ["args.target.ssh.zeroDowntime.publicPort"]],
     ["healthPath of 1100 characters", webApp({ healthPath: "/" + "a".repeat(1100) }), ["args.app.healthPath"]],
     // conflicting settings
@@ -190,6 +193,11 @@ const WEBAPP_CASES: Case[] = [
         "ssh target with a bad user, host, swank port and variable name",
         webApp({ environment: { "1X": "a" } }, ssh({ user: "Root", host: "ssh://h", swankPort: 0 })),
         ["args.app.environment.1X", "args.target.ssh.user", "args.target.ssh.host", "args.target.ssh.swankPort"],
+    ],
+    [
+        "zero-downtime ssh target with a Swank collision, a bad drain and a bad user: all at once",
+        webApp({}, ssh({ user: "Root", swankPort: 2018, zeroDowntime: { drainSeconds: -1 } })),
+        ["args.target.ssh.user", "args.target.ssh.swankPort", "args.target.ssh.zeroDowntime.drainSeconds"],
     ],
     [
         "ec2 target with a bad fleet size, key, CIDR list and platform",

@@ -321,7 +321,7 @@ describe("WebApp ec2 fleet: the rest (AWS API and Pulumi engine stood in for)", 
 
     test.each([
         [{ hosts: 2, zeroDowntime: { domain: "blog.example.com" } }, "args.target.ec2.zeroDowntime.domain", /TLS for several hosts ends at the load balancer/],
-        [{ hosts: 2, zeroDowntime: {}, swankPort: 4005 }, "args.target.ec2.swankPort", /zeroDowntime/],
+        [{ hosts: 2, zeroDowntime: {}, swankPort: 8081 }, "args.target.ec2.swankPort", /blue slot's Swank .* the green slot's app port \(args\.app\.port \+ 1\)/],
         [{ zeroDowntime: { publicPort: 8080 } }, "args.target.ec2.zeroDowntime.publicPort", /slot/],
     ])("rejects %j naming %s", (patch, field, why) => {
         const call = () => new WebApp("hello", appArgs(ec2(patch as Partial<Ec2TargetArgs>)));

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../../host/connection";
 import { LispImage } from "../../image/lispImage";
-import { ZeroDowntime } from "../../release/slots";
-import { releasePlans, SystemdRelease } from "../../release/systemdRelease";
+import { servingUnits, ZeroDowntime } from "../../release/slots";
+import { ReleasePlan, releasePlans, SystemdRelease } from "../../release/systemdRelease";
 import { WebAppArgs } from "../args";
 import { systemdReleaseSettings, WebAppPlan } from "../plan";
 
@@ -20,9 +20,13 @@ export function sshCommandOf(connection: pulumi.Output<HostConnection>): pulumi.
     return pulumi.unsecret(connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host}`));
 }
 
-/** The command that follows the app's journal on a host. */
-export function logsCommandOf(connection: pulumi.Output<HostConnection>, name: string): pulumi.Output<string> {
-    return pulumi.unsecret(connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host} journalctl -fu ${name}.service`));
+/**
+ * The command that follows the app's journal on a host: every unit that serves it (`<app>.service`, or
+ * both slots' units in zero-downtime mode, since either may be live), interleaved by journalctl.
+ */
+export function logsCommandOf(connection: pulumi.Output<HostConnection>, release: ReleasePlan): pulumi.Output<string> {
+    const units = servingUnits(release.unitSpec.app, release.executableName, release.zeroDowntime !== undefined);
+    return pulumi.unsecret(connection.apply((c) => `ssh -p ${c.port} ${c.user}@${c.host} journalctl -fu ${units.join(" -u ")}`));
 }
 
 /** The SystemdRelease of the ec2 and ssh targets, handed the release plan WebApp made. */

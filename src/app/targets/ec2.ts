@@ -24,7 +24,7 @@ function wireEc2Host(ctx: TargetContext): TargetOutputs {
         userData: pulumi.output(host.userData),
         sshCommand: sshCommandOf(host.connection),
         swankTunnel: release.swankTunnel,
-        logsCommand: logsCommandOf(host.connection, name),
+        logsCommand: logsCommandOf(host.connection, plan.release!),
         releaseId: release.releaseId,
         keptReleases: release.keptReleases,
     };
@@ -78,6 +78,7 @@ function wireEc2Fleet(ctx: TargetContext): TargetOutputs {
     };
     const release = new RollingRelease(`${name}-release`, rollingPlans.give(releaseArgs, hosts.map(() => ({ port: plan.port, release: plan.release! }))), { parent });
     const sshCommands = pulumi.all(hosts.map((h) => sshCommandOf(h.connection)));
+    const logsCommands = pulumi.all(hosts.map((h) => logsCommandOf(h.connection, plan.release!)));
     return {
         // Waits for the last host's release, so `url` answers only once every host runs the new build.
         url: pulumi.all([balancer.url, release.releaseId]).apply(([url]) => url),
@@ -87,7 +88,8 @@ function wireEc2Fleet(ctx: TargetContext): TargetOutputs {
         sshCommands,
         swankTunnel: release.swankTunnels.apply((t) => t[0]),
         swankTunnels: release.swankTunnels,
-        logsCommand: logsCommandOf(hosts[0].connection, name),
+        logsCommand: logsCommands.apply((c) => c[0]),
+        logsCommands,
         releaseId: release.releaseId,
         keptReleases: release.keptReleases,
     };

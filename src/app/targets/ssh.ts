@@ -14,7 +14,7 @@ export function wireSsh(ctx: TargetContext): TargetOutputs {
         unit: release.unit,
         sshCommand: sshCommandOf(host.connection),
         swankTunnel: release.swankTunnel,
-        logsCommand: logsCommandOf(host.connection, name),
+        logsCommand: logsCommandOf(host.connection, plan.release!),
         releaseId: release.releaseId,
         keptReleases: release.keptReleases,
     };

@@ -35,7 +35,8 @@
 #   RELEASE_COMMAND     optional: the release command as one line, for the log
 #   ROLLBACK            optional: 1 when RELEASE_ID is a kept release named by rollbackTo (see activate.sh)
 #
-# Prints, on stdout, the serving release and the releases the host keeps (report_releases).
+# Prints, on stdout, the serving release and the releases the host keeps (report_releases), and the live
+# slot as `lisp-deploy-slot: blue|green` (report_slot): SystemdRelease points its Swank tunnel at that slot.
 #
 # One activation of an app at a time (lock_app): a second waits for the first, then sees the slot it left.
 # An activation interrupted while switching the proxy (it leaves /opt/$APP/switch-pending) is repaired by
@@ -226,6 +227,9 @@ drain() {
   done
 }
 
+# report_slot SLOT: the line SystemdRelease reads back as the live slot (its Swank tunnel goes there).
+report_slot() { printf 'lisp-deploy-slot: %s\n' "$1"; }
+
 slot_file="${root}/active-slot"
 pending_file="${root}/switch-pending"
 old_workers=""
@@ -277,6 +281,7 @@ if [ -n "${active}" ] \
   && systemctl is-active --quiet "${PROXY}.service"; then
   healthy "${active}"
   say "release ${RELEASE_ID} is already serving from slot ${active}"
+  report_slot "${active}"
   report_releases "${releases}" "${RELEASE_ID}"
   exit 0
 fi
@@ -346,4 +351,5 @@ keep_green="$(basename "$(readlink "${root}/slots/green" || true)")"
 prune_releases "${releases}" "${KEEP_RELEASES}" "${keep_blue}" "${keep_green}"
 
 say "release ${RELEASE_ID} is serving from slot ${idle}"
+report_slot "${idle}"
 report_releases "${releases}" "${RELEASE_ID}"
