@@ -33,7 +33,58 @@ RestartPreventExitStatus= since restarting cannot fix it.")
   (log-event :info "swank listening on 127.0.0.1:~D only; reach it through an SSH tunnel: ~
                     ssh -L ~D:127.0.0.1:~D <user>@~A" port port port (uiop:hostname)))
 
-(defun main (&key start stop (name "app"))
+;;; One-off commands (a release's migration, a maintenance task) run from the same executable as the
+;;; service, with its environment and secrets, the way Heroku's release phase and Fly's release_command
+;;; run them: `blog migrate` runs the app's migrate function and exits with its outcome instead of serving.
+
+(defun find-command (name commands)
+  "The function COMMANDS (an alist of command name to function designator) gives NAME, or NIL."
+  (cdr (assoc name commands :test #'string=)))
+
+(defun eval-forms (text)
+  "Read every form in TEXT in CL-USER and evaluate them in order."
+  (let ((*package* (find-package '#:cl-user)))
+    (with-input-from-string (in text)
+      (loop with eof = '#:eof
+            for form = (read in nil eof)
+            until (eq form eof)
+            do (eval form)))))
+
+(defun eval-arguments (arguments name)
+  "The texts of ARGUMENTS, which must be `--eval FORM` pairs as SBCL spells them; anything else logs the
+usage and exits 2."
+  (loop for (flag text) on arguments by #'cddr
+        unless (and (string= flag "--eval") text)
+          do (log-event :error "~A: expected --eval FORM [--eval FORM ...], got ~S" name arguments)
+             (exit-process +exit-bad-config+)
+        collect text))
+
+(defun run-command (arguments commands name)
+  "Run the command ARGUMENTS name (its first word) with the rest as its arguments, then exit: 0 when it
+returns (whatever it returns: a migration returning a row count must not fail the release; a command
+wanting another status calls UIOP:QUIT); 1 after an error, logged with its backtrace like a crash; 2 when
+no such command exists (restarting cannot fix a wrong command line). `--eval FORM` (repeatable) reads
+and evaluates Lisp forms in CL-USER instead."
+  (destructuring-bind (command &rest rest) arguments
+    (let ((function (find-command command commands)))
+      (cond
+        ((string= command "--eval")
+         (let ((texts (eval-arguments arguments name)))
+           (log-event :info "~A: evaluating ~D --eval argument~:P" name (length texts))
+           (dolist (text texts) (eval-forms text))
+           (exit-process 0)))
+        (function
+         (log-event :info "~A: running command ~A~@[ ~{~A~^ ~}~]" name command rest)
+         (apply function rest)
+         (log-event :info "~A: command ~A finished" name command)
+         (exit-process 0))
+        (t
+         (log-event :error "~A: unknown command ~S; this executable knows ~:[none~;~:*~{~A~^, ~}~] and --eval FORM; ~
+                            run it without arguments to serve"
+                    name command (mapcar #'car commands))
+         (exit-process +exit-bad-config+))))))
+
+(defun main (&key start stop (name "app") commands)
   "Run a web app in the foreground as a production service, and never return.
 
 START is a function (or function name) of one argument, the CONFIG read from the environment
@@ -43,8 +94,12 @@ started in a thread of START's making). Its value is handed to STOP.
 STOP, optional, is a function of that value: stop accepting connections, let requests in flight
 finish, then run the app's own stop hook.
 NAME names the app in log lines.
+COMMANDS, optional, is an alist of command name to function designator, e.g.
+'((\"migrate\" . blog:migrate)). Started with arguments (`blog migrate`, a release command), the
+executable runs that function with the remaining arguments as strings and exits instead of serving
+(see RUN-COMMAND); `--eval FORM` (repeatable) evaluates Lisp forms the same way. Without arguments it serves.
 
-Sequence: read the configuration (a malformed variable logs one line and exits 2); install
+Sequence (serving): read the configuration (a malformed variable logs one line and exits 2); install
 SIGTERM and SIGINT handlers; start Swank when SWANK_PORT is set; call START; log the address and
 send READY=1 to NOTIFY_SOCKET; wait for SIGTERM or SIGINT; send STOPPING=1; call STOP, waiting
 at most SHUTDOWN_TIMEOUT seconds; exit 0, or 1 when STOP ran out of time. Any unhandled error, in
@@ -53,6 +108,10 @@ restarts the service; the debugger is never entered."
   (check-type start (or function symbol))
   (install-crash-hook #'crash)
   (handler-bind ((serious-condition #'crash))
+    ;; A command runs before the service's configuration and signal handlers: it needs no port, and
+    ;; SIGTERM keeps SBCL's default (exit), so `systemctl stop` ends a stuck migration.
+    (let ((arguments (uiop:command-line-arguments)))
+      (when arguments (run-command arguments commands name)))
     (let ((config (handler-case (read-config)
                     (config-error (e)
                       (log-event :error "~A" e)

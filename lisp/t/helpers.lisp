@@ -32,8 +32,12 @@
 (defun start-process (name &rest environment)
   "Start executable NAME with only PATH, HOME and ENVIRONMENT (strings \"VAR=value\") in its
 environment, standard output and error going to files; return a CHILD."
+  (apply #'start-command name '() environment))
+
+(defun start-command (name arguments &rest environment)
+  "Like START-PROCESS, with ARGUMENTS (strings) on the executable's command line."
   (let* ((dir (fresh-directory))
-         (process (sb-ext:run-program (executable name) '()
+         (process (sb-ext:run-program (executable name) arguments
                                       :environment (list* "PATH=/usr/bin:/bin"
                                                           (format nil "HOME=~A" (namestring dir))
                                                           environment)

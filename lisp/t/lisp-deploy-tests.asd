@@ -11,4 +11,5 @@
                (:file "helpers")
                (:file "unit-tests")
                (:file "process-tests")
+               (:file "command-tests")
                (:file "build-script-tests")))

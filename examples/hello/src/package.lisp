@@ -1,3 +1,3 @@
 (defpackage #:hello
   (:use #:cl)
-  (:export #:main #:start #:stop #:+greeting+ #:+version+))
+  (:export #:main #:migrate #:start #:stop #:+greeting+ #:+version+))
