@@ -57,7 +57,7 @@ const TARGET_KEYS: Record<TargetKind, readonly string[]> = {
     local: ["port", "networkMode", "containerName"],
     ec2: ["instanceType", "publicKey", "privateKey", "sshCidrs", "allowSshFromAnywhere", "elasticIp", "ami", "subnetId", "hosts", "subnetIds", "sshPort", "swankPort", "zeroDowntime", "tags"],
     ssh: ["host", "port", "user", "privateKey", "swankPort", "zeroDowntime"],
-    heroku: ["app", "apiKey", "createApp", "region", "apiUrl", "registryHost"],
+    heroku: ["app", "apiKey", "createApp", "region", "apiUrl", "registryHost", "healthCheck"],
 };
 
 /**
@@ -135,6 +135,19 @@ export function dynamicSpaceSizeOf(args: WebAppArgs): number | undefined {
     if (args.app.dynamicSpaceSizeMb !== undefined) return args.app.dynamicSpaceSizeMb;
     const instanceType = args.target?.kind === TargetKind.Ec2 ? args.target.ec2?.instanceType : undefined;
     return typeof instanceType === "string" ? defaultDynamicSpaceSizeMb(instanceType) : undefined;
+}
+
+/** The HerokuRelease settings of the heroku target, apart from the image and its executable. @internal */
+export function herokuReleaseSettings(args: WebAppArgs, heroku: NonNullable<NonNullable<WebAppArgs["target"]>["heroku"]>, healthPath: string) {
+    const { healthCheck, ...target } = heroku;
+    return {
+        ...target,
+        // Heroku sets PORT itself; the rest of the environment becomes config vars.
+        config: args.app.environment,
+        secretConfig: args.app.secretEnvironment,
+        ...(args.app.releaseCommand !== undefined ? { releaseCommand: args.app.releaseCommand } : {}),
+        ...(healthCheck !== undefined && healthCheck !== null ? { healthCheck: { ...healthCheck, path: healthPath } } : {}),
+    };
 }
 
 /** The LispImage arguments a WebApp builds its image from. @internal */
@@ -277,9 +290,6 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
             if (app.stateDirectory !== undefined) {
                 p.add("args.app.stateDirectory", "is not available on heroku: a dyno's disk is discarded at every restart and release, so nothing there persists; keep the data in an add-on such as Heroku Postgres or Heroku Key-Value Store (its URL arrives as a config var), and remove stateDirectory.");
             }
-            if (app.releaseCommand !== undefined) {
-                p.add("args.app.releaseCommand", "is not available on heroku yet (Heroku's release phase for container apps needs a `release` image); run it from the app at start, or remove releaseCommand.");
-            }
             if (app.platform !== undefined && app.platform !== Platform.LinuxAmd64) {
                 p.add("args.app.platform", `Heroku runs linux/amd64 only; remove platform or set it to "linux/amd64" (got ${shown(app.platform)}).`);
             }
@@ -322,8 +332,11 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
             plan = { local: release };
         } else if (kind === TargetKind.Heroku) {
             const heroku = block as NonNullable<NonNullable<WebAppArgs["target"]>["heroku"]>;
-            const fields: FieldPath = { base: "args.target.heroku", names: { config: "args.app.environment", secretConfig: "args.app.secretEnvironment" } };
-            const release = p.check(() => planHerokuSettings({ ...heroku, config: app.environment, secretConfig: app.secretEnvironment }, fields));
+            const fields: FieldPath = {
+                base: "args.target.heroku",
+                names: { config: "args.app.environment", secretConfig: "args.app.secretEnvironment", releaseCommand: "args.app.releaseCommand", executablePath: "args.app.path", "healthCheck.path": "args.app.healthPath" },
+            };
+            const release = p.check(() => planHerokuSettings({ ...herokuReleaseSettings(args, heroku, healthPath), executablePath: image?.plan.plan.executablePath ?? "/app/app" }, fields));
             plan = { heroku: release };
         } else {
             // ec2 and ssh: a systemd release, whose zero-downtime plan (planned once, here) decides the serving ports.

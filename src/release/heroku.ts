@@ -127,7 +127,7 @@ export function planHerokuSettings(args: Omit<HerokuReleaseArgs, "image">, field
             p.add(at(field, "executablePath"), `must be an absolute path inside the image, e.g. "/app/blog"; got ${shown(args.executablePath)}.`);
         }
     }
-    if (args.healthCheck !== undefined) p.check(() => checkHealthCheck(at(field, "healthCheck"), args.healthCheck));
+    if (args.healthCheck !== undefined) p.check(() => checkHealthCheck(field, args.healthCheck));
     if (args.config !== undefined) p.check(() => checkEnvironment(at(field, "config"), args.config));
     if (args.secretConfig !== undefined) p.check(() => checkEnvironment(at(field, "secretConfig"), args.secretConfig));
     p.check(() => orThrow(validateConfigKeys(at(field, "config"), plainKeys(args.config), at(field, "secretConfig"), plainKeys(args.secretConfig))));
@@ -141,14 +141,14 @@ export function planHerokuSettings(args: Omit<HerokuReleaseArgs, "image">, field
     };
 }
 
-/** The health check's plain settings: a path as every target's health path, a whole number of seconds. */
+/** The health check's plain settings (under `field`.healthCheck): a path as every target's health path, a whole number of seconds. */
 function checkHealthCheck(field: FieldPath, check: unknown): void {
     const p = new Problems();
-    if (check === null || typeof check !== "object") throw new ValidationError(at(field, ""), 'must be an object such as { path: "/healthz" }.');
+    if (check === null || typeof check !== "object") throw new ValidationError(at(field, "healthCheck"), 'must be an object such as { path: "/healthz" }.');
     const c = check as HerokuHealthCheck;
-    p.check(() => checkHealthPath(at(field, "path"), c.path));
+    p.check(() => checkHealthPath(at(field, "healthCheck.path"), c.path));
     if (c.timeoutSeconds !== undefined && !(Number.isInteger(c.timeoutSeconds) && c.timeoutSeconds >= 1 && c.timeoutSeconds <= 3600)) {
-        p.add(at(field, "timeoutSeconds"), `must be a whole number of seconds from 1 to 3600; got ${shown(c.timeoutSeconds)}.`);
+        p.add(at(field, "healthCheck.timeoutSeconds"), `must be a whole number of seconds from 1 to 3600; got ${shown(c.timeoutSeconds)}.`);
     }
     if (typeof c.url === "string") {
         let u: URL | undefined;
@@ -157,7 +157,7 @@ function checkHealthCheck(field: FieldPath, check: unknown): void {
         } catch {
             u = undefined;
         }
-        if (!u || (u.protocol !== "https:" && u.protocol !== "http:")) p.add(at(field, "url"), `must be an http(s) base URL such as "https://blog.example.com"; got ${shown(c.url)}.`);
+        if (!u || (u.protocol !== "https:" && u.protocol !== "http:")) p.add(at(field, "healthCheck.url"), `must be an http(s) base URL such as "https://blog.example.com"; got ${shown(c.url)}.`);
     }
     p.throwIfAny();
 }

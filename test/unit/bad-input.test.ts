@@ -61,7 +61,7 @@ const WEBAPP_CASES: Case[] = [
     // release lifecycle (issue 14): releaseCommand, stateDirectory, rollbackTo
     ["releaseCommand as a string", webApp({ releaseCommand: any("migrate") }, ssh()), ["args.app.releaseCommand"]],
     ["releaseCommand with an empty word", webApp({ releaseCommand: ["migrate", ""] }, ssh()), ["args.app.releaseCommand[1]"]],
-    ["releaseCommand on heroku", webApp({ releaseCommand: ["migrate"] }, heroku()), ["args.app.releaseCommand"]],
+    ["releaseCommand on heroku with no argument", webApp({ releaseCommand: [] }, heroku()), ["args.app.releaseCommand"]],
     ["stateDirectory with a slash", webApp({ stateDirectory: "data/db" }, ssh()), ["args.app.stateDirectory"]],
     ["stateDirectory on heroku", webApp({ stateDirectory: "data" }, heroku()), ["args.app.stateDirectory"]],
     ["STATE_DIRECTORY set with stateDirectory", webApp({ stateDirectory: "data", environment: { STATE_DIRECTORY: "/x" } }, ssh()), ["args.app.environment.STATE_DIRECTORY"]],

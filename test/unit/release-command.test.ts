@@ -183,8 +183,8 @@ describe("WebApp's app.releaseCommand", () => {
         expect(plan.release?.releaseCommand).toEqual(["migrate"]);
     });
 
-    test("heroku: refused at preview, saying what to do instead", () => {
-        expect(problems(() => planWebApp("blog", { app: { path: APP, dependencySource: { kind: "debian" }, releaseCommand: ["migrate"] }, target: { kind: "heroku", heroku: { app: "blog-prod", apiKey: pulumi.secret("k") } } }))).toEqual(["args.app.releaseCommand"]);
+    test("heroku: accepted (Heroku's release phase runs it; test/unit/heroku-release-phase.test.ts and heroku-webapp.test.ts)", () => {
+        expect(problems(() => planWebApp("blog", { app: { path: APP, dependencySource: { kind: "debian" }, releaseCommand: ["migrate"] }, target: { kind: "heroku", heroku: { app: "blog-prod", apiKey: pulumi.secret("k") } } }))).toEqual([]);
     });
 });
 
