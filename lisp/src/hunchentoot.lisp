@@ -1,16 +1,193 @@
 ;;;; Hunchentoot under lisp-deploy's main: an acceptor built from the environment's configuration,
-;;;; and a stop that really waits for every request in flight.
+;;;; and a stop that answers everything the acceptor (or the kernel, for it) already accepted.
+;;;;
+;;;; Hunchentoot's own stop sets one flag that both its accept loop and its connection loop read:
+;;;; the listener closes (resetting every connection still queued on it), and a connection whose
+;;;; request has not been read yet is closed unanswered, since PROCESS-CONNECTION checks the flag
+;;;; before reading each request. Under a restart those are requests the client already sent.
+;;;; GRACEFUL-ACCEPTOR never sets that flag; it drains instead:
+;;;;   1. every response from now on says `Connection: close`, so no client reuses a connection
+;;;;      the process is about to close (the keep-alive race is left to connections already idle);
+;;;;   2. the listener takes every connection the kernel has queued, then closes, so new
+;;;;      connections are refused (a proxy or client goes elsewhere) and none queued is reset;
+;;;;   3. each connection accepted is answered: one that has not sent its request yet has
+;;;;      FIRST-REQUEST-GRACE seconds from the stop to send it; a request in flight finishes;
+;;;;   4. kept-alive connections idle in between requests are closed once nothing else is left.
 
 (defpackage #:lisp-deploy/hunchentoot
   (:use #:cl)
-  (:export #:main #:start-acceptor #:stop-acceptor))
+  (:export #:main #:start-acceptor #:stop-acceptor
+           #:graceful-acceptor #:graceful-easy-acceptor))
 
 (in-package #:lisp-deploy/hunchentoot)
 
-(defun start-acceptor (config &key (class 'hunchentoot:easy-acceptor) initargs)
+;;; Hunchentoot internals this file relies on, in one place. Hunchentoot exports no reader for
+;;; them; its own stop and accept loop use the same ones.
+(defun listen-socket (acceptor) (hunchentoot::acceptor-listen-socket acceptor))
+(defun (setf listen-socket) (socket acceptor)
+  (setf (hunchentoot::acceptor-listen-socket acceptor) socket))
+(defun requests-in-progress (acceptor)
+  "How many requests ACCEPTOR is processing right now (a fixnum read: no lock for a poll)."
+  (hunchentoot::accessor-requests-in-progress acceptor))
+(defun taskmaster (acceptor) (hunchentoot::acceptor-taskmaster acceptor))
+(defun apply-connection-timeouts (acceptor connection)
+  "Give CONNECTION ACCEPTOR's read and write timeouts, as Hunchentoot's accept loop does."
+  (hunchentoot::set-timeouts connection (hunchentoot:acceptor-read-timeout acceptor)
+                             (hunchentoot:acceptor-write-timeout acceptor)))
+
+(defstruct (connection (:constructor make-connection (socket)))
+  "One accepted connection as the graceful stop sees it."
+  socket
+  ;; :new (no request read yet), :busy (a request is being answered) or :idle (answered, the
+  ;; client may send another); written only by the connection's own thread.
+  (state :new)
+  ;; Set once the stop has shut the socket down, so it is shut down only once.
+  (closing nil))
+
+(defvar *connection* nil "The connection the current thread serves, bound by PROCESS-CONNECTION.")
+
+(defclass graceful-acceptor ()
+  ((draining :initform nil :accessor draining-p
+             :documentation "True once STOP-ACCEPTOR began: stop accepting, answer what was accepted.")
+   (connections :initform '() :accessor acceptor-connections)
+   (connections-lock :initform (bt:make-lock "lisp-deploy connections") :reader connections-lock)
+   (first-request-grace
+    :initarg :first-request-grace :initform 5 :reader acceptor-first-request-grace
+    :documentation "Seconds from the stop that a connection accepted but still silent has to send
+its request before it is closed. A proxy or client writes its request at once; this bounds the
+wait for one that never does (a browser's preconnect, a port probe). Go's net/http Shutdown
+waits the same 5 seconds for such connections."))
+  (:documentation "Mix into a Hunchentoot acceptor class, before it, to make STOP-ACCEPTOR answer
+everything accepted: see this file's header. GRACEFUL-EASY-ACCEPTOR is EASY-ACCEPTOR with it."))
+
+(defclass graceful-easy-acceptor (graceful-acceptor hunchentoot:easy-acceptor) ()
+  (:documentation "Hunchentoot's EASY-ACCEPTOR with GRACEFUL-ACCEPTOR's stop: the default class of
+START-ACCEPTOR and MAIN."))
+
+;;; Connection bookkeeping: which connections exist and what each is doing.
+
+(defmethod hunchentoot:process-connection :around ((acceptor graceful-acceptor) socket)
+  (let ((connection (make-connection socket)))
+    (bt:with-lock-held ((connections-lock acceptor))
+      (push connection (acceptor-connections acceptor)))
+    (unwind-protect (let ((*connection* connection)) (call-next-method))
+      (bt:with-lock-held ((connections-lock acceptor))
+        (setf (acceptor-connections acceptor)
+              (delete connection (acceptor-connections acceptor)))))))
+
+(defmethod hunchentoot:handle-request :around ((acceptor graceful-acceptor) request)
+  (declare (ignore request))
+  (when *connection* (setf (connection-state *connection*) :busy))
+  (call-next-method))
+
+(defmethod hunchentoot:reset-connection-stream :after ((acceptor graceful-acceptor) stream)
+  ;; Hunchentoot calls this once the response is flushed: only now may the stop close the
+  ;; connection without cutting the response short.
+  (declare (ignore stream))
+  (when *connection* (setf (connection-state *connection*) :idle)))
+
+(defmethod hunchentoot:acceptor-persistent-connections-p ((acceptor graceful-acceptor))
+  ;; Once draining, every response says `Connection: close` and ends its connection: a client
+  ;; reads that before it could send another request, so it never races the close.
+  (and (not (draining-p acceptor)) (call-next-method)))
+
+;;; The listener: accept until the stop, then take what the kernel queued and close.
+
+(defun accept-one (acceptor listener)
+  "Accept one connection from LISTENER and hand it to ACCEPTOR's taskmaster."
+  (let ((socket (handler-case (usocket:socket-accept listener)
+                  ;; The client gave up between the kernel's queue and here: nothing to answer.
+                  (usocket:connection-aborted-error () nil))))
+    (when socket
+      (apply-connection-timeouts acceptor socket)
+      (hunchentoot:handle-incoming-connection (taskmaster acceptor) socket))))
+
+(defmethod hunchentoot:accept-connections ((acceptor graceful-acceptor))
+  (let ((listener (listen-socket acceptor)))
+    (unwind-protect
+         (progn
+           (loop until (draining-p acceptor)
+                 when (usocket:wait-for-input listener :ready-only t)
+                   do (accept-one acceptor listener))
+           ;; The kernel completed these handshakes on the app's behalf, and their clients may
+           ;; have sent a request already; closing the listener now would reset them. A timeout
+           ;; of 0 polls: the loop ends at the first moment the queue is empty.
+           (loop while (usocket:wait-for-input listener :ready-only t :timeout 0)
+                 do (accept-one acceptor listener)))
+      (usocket:socket-close listener)
+      (setf (listen-socket acceptor) nil))))
+
+(defun wake-listener (acceptor)
+  "Connect to ACCEPTOR's listener once, so its thread, waiting for a connection, sees the stop.
+The connection closes at once; the listener accepts it like any other and its worker reads EOF."
+  (handler-case
+      (multiple-value-bind (address port) (usocket:get-local-name (listen-socket acceptor))
+        (usocket:socket-close (usocket:socket-connect address port)))
+    ;; The listener is already closed, or the stop raced it: it is waking up anyway.
+    (error () nil)))
+
+;;; The stop.
+
+(defun seconds-since (internal-time)
+  (/ (- (get-internal-real-time) internal-time) internal-time-units-per-second))
+
+(defun shut-down (connection)
+  "Shut CONNECTION's socket down both ways: its thread, waiting for a request, reads EOF and ends."
+  (setf (connection-closing connection) t)
+  (ignore-errors (usocket:socket-shutdown (connection-socket connection) :io)))
+
+(defun close-what-has-nothing-to-answer (acceptor connections seconds-stopping)
+  "Shut down those of CONNECTIONS the stop no longer waits for, SECONDS-STOPPING into it: new ones
+still silent after the grace, and, once no request is in flight and no new connection may still
+send one, the idle ones."
+  (let* ((grace-over (>= seconds-stopping (acceptor-first-request-grace acceptor)))
+         (quiet (and (or grace-over (notany (lambda (c) (eq (connection-state c) :new)) connections))
+                     (notany (lambda (c) (eq (connection-state c) :busy)) connections)
+                     (zerop (requests-in-progress acceptor)))))
+    (dolist (connection connections)
+      (unless (connection-closing connection)
+        (case (connection-state connection)
+          (:new (when grace-over (shut-down connection)))
+          (:idle (when quiet (shut-down connection))))))))
+
+(defun drain (acceptor)
+  "GRACEFUL-ACCEPTOR's stop: see this file's header."
+  (let ((started (get-internal-real-time)))
+    (setf (draining-p acceptor) t)
+    (wake-listener acceptor)
+    (loop while (listen-socket acceptor) do (sleep 0.01))
+    (loop for connections = (bt:with-lock-held ((connections-lock acceptor))
+                              (copy-list (acceptor-connections acceptor)))
+          while connections
+          do (close-what-has-nothing-to-answer acceptor connections (seconds-since started))
+             (sleep 0.02))))
+
+(defun stop-acceptor (acceptor)
+  "Stop ACCEPTOR and return once everything it accepted is answered.
+A GRACEFUL-ACCEPTOR stops accepting, takes the connections the kernel already queued, and answers
+every request it has read or that a connection accepted before the stop sends within its
+FIRST-REQUEST-GRACE, each with `Connection: close`; kept-alive connections left idle are closed last.
+Any other acceptor gets Hunchentoot's soft stop, which closes connections whose request is not read
+yet, and resets those still queued; its requests in flight are waited for here, since that stop
+returns when the first of several finishes. lisp-deploy's main bounds the wait by SHUTDOWN_TIMEOUT."
+  (if (typep acceptor 'graceful-acceptor)
+      (drain acceptor)
+      (progn
+        (hunchentoot:stop acceptor :soft t)
+        (loop while (plusp (requests-in-progress acceptor))
+              do (sleep 0.05))))
+  acceptor)
+
+(defun start-acceptor (config &key (class 'graceful-easy-acceptor) initargs)
   "Make an acceptor of CLASS listening on CONFIG's address and port, start it and return it.
 INITARGS are extra initargs for CLASS and win over the defaults here. The access log goes to
-standard output (one line a request); Hunchentoot's messages keep going to standard error."
+standard output (one line a request); Hunchentoot's messages keep going to standard error.
+A CLASS that does not include GRACEFUL-ACCEPTOR still works, with Hunchentoot's own stop (a
+warning at start says what that loses)."
+  (unless (subtypep class 'graceful-acceptor)
+    (lisp-deploy:log-event :warn "acceptor class ~(~S~) does not include ~
+                                  lisp-deploy/hunchentoot:graceful-acceptor: on SIGTERM, connections ~
+                                  accepted but not read yet will be closed unanswered" class))
   (hunchentoot:start
    (apply #'make-instance class
           (append initargs
@@ -18,29 +195,14 @@ standard output (one line a request); Hunchentoot's messages keep going to stand
                         :address (lisp-deploy:config-address config)
                         :access-log-destination *standard-output*)))))
 
-(defun requests-in-progress (acceptor)
-  "How many requests ACCEPTOR is processing right now."
-  ;; Hunchentoot exports no reader for this count (its own soft stop reads the same slot). A
-  ;; fixnum read needs no lock for a poll that only waits for zero.
-  (hunchentoot::accessor-requests-in-progress acceptor))
-
-(defun stop-acceptor (acceptor)
-  "Stop ACCEPTOR accepting connections and return once every request in flight has finished.
-Hunchentoot's own soft stop returns when the first of several requests in flight finishes, so
-the rest are waited for here. lisp-deploy's main bounds the whole wait by SHUTDOWN_TIMEOUT."
-  (hunchentoot:stop acceptor :soft t)
-  (loop while (plusp (requests-in-progress acceptor))
-        do (sleep 0.05))
-  acceptor)
-
-(defun main (&key (name "app") (acceptor-class 'hunchentoot:easy-acceptor) acceptor-initargs
+(defun main (&key (name "app") (acceptor-class 'graceful-easy-acceptor) acceptor-initargs
                on-start on-stop)
   "Serve a Hunchentoot app in the foreground through LISP-DEPLOY:MAIN, and never return.
 NAME names the app in log lines. ACCEPTOR-CLASS and ACCEPTOR-INITARGS make the acceptor (see
 START-ACCEPTOR); PORT and BIND_ADDRESS from the environment give its port and address.
 ON-START, optional, is called with the started acceptor (open a database pool, warm a cache);
-ON-STOP, optional, is called with no arguments after the last request in flight has finished
-(close what ON-START opened)."
+ON-STOP, optional, is called with no arguments after the last connection was answered (close
+what ON-START opened)."
   (lisp-deploy:main
    :name name
    :start (lambda (config)

@@ -1,6 +1,6 @@
 ;;;; Tests that run the real executables built by run-tests.sh (examples/hello and the fixture
 ;;;; app in t/app/) as real processes, send them real signals and talk to them over real sockets.
-;;;; Ports 18200-18299 belong to this suite.
+;;;; Ports 18200-18299 and 19120-19139 belong to this suite.
 
 (in-package #:lisp-deploy-tests)
 
@@ -168,3 +168,122 @@ accepts connections, and STOPPING=1 after SIGTERM."
           "first stderr line: ~S" (first err))
       (is (some (lambda (line) (search "background job" line)) (rest err))
           "the backtrace is not the failing thread's: ~S" err))))
+
+;;; The graceful stop answers everything accepted (issue 16). Ports 19120-19139 belong to these.
+
+(defstruct (raw-connection (:constructor %make-raw-connection (socket stream))) socket stream)
+
+(defun open-raw-connection (port)
+  "Connect to 127.0.0.1:PORT and return the connection, writing nothing."
+  (let ((socket (make-instance 'sb-bsd-sockets:inet-socket :type :stream :protocol :tcp)))
+    (sb-bsd-sockets:socket-connect socket #(127 0 0 1) port)
+    (%make-raw-connection socket (sb-bsd-sockets:socket-make-stream
+                                  socket :input t :output t :external-format :latin-1
+                                         :buffering :full :timeout *wait-seconds*))))
+
+(defun close-raw-connection (connection)
+  (ignore-errors (sb-bsd-sockets:socket-close (raw-connection-socket connection))))
+
+(defun send-keep-alive-get (connection path)
+  "Write an HTTP/1.1 GET of PATH on CONNECTION: a client that would keep the connection alive."
+  (let ((stream (raw-connection-stream connection)))
+    (format stream "GET ~A HTTP/1.1~C~CHost: 127.0.0.1~C~C~C~C"
+            path #\Return #\Linefeed #\Return #\Linefeed #\Return #\Linefeed)
+    (finish-output stream)))
+
+(defun read-response (connection)
+  "Read one HTTP response from CONNECTION: the status code, the Connection header (or NIL) and
+the body, read to its Content-Length. Signals an error when the server closed the connection
+before a complete response (the failure these tests look for)."
+  (let* ((stream (raw-connection-stream connection))
+         (status-line (or (read-line stream nil)
+                          (error "the connection closed before a response")))
+         (headers (loop for line = (string-right-trim '(#\Return)
+                                                      (or (read-line stream nil)
+                                                          (error "the connection closed in the headers")))
+                        until (string= line "")
+                        collect (let ((colon (position #\: line)))
+                                  (cons (string-downcase (subseq line 0 colon))
+                                        (string-trim " " (subseq line (1+ colon)))))))
+         (length (parse-integer (or (cdr (assoc "content-length" headers :test #'string=))
+                                    (error "no Content-Length in ~S" headers))))
+         (body (make-string length)))
+    (unless (= length (read-sequence body stream))
+      (error "the connection closed in the body"))
+    (values (parse-integer status-line :start 9 :end 12)
+            (cdr (assoc "connection" headers :test #'string=))
+            body)))
+
+(defun closed-by-server-p (connection)
+  "True when the server has closed CONNECTION: a read finds end of file, not more data."
+  (handler-case (null (read-char (raw-connection-stream connection) nil))
+    (error () t)))
+
+(test sigterm-answers-every-connection-accepted-before-it
+  (with-run (run "lisp-deploy-test-app" (port-env 19120) "BIND_ADDRESS=127.0.0.1")
+    (wait-for-output run "listening on 127.0.0.1:19120")
+    (let ((silent (loop repeat 8 collect (open-raw-connection 19120)))
+          (kept-alive (open-raw-connection 19120))
+          (slow (open-raw-connection 19120)))
+      (unwind-protect
+           (progn
+             ;; A kept-alive connection that has been answered once and is idle at SIGTERM.
+             (send-keep-alive-get kept-alive "/")
+             (multiple-value-bind (status connection-header) (read-response kept-alive)
+               (is (= 200 status))
+               (is (not (equalp "close" connection-header)) "the app does not keep connections alive"))
+             ;; A request in flight at SIGTERM.
+             (send-keep-alive-get slow "/slow?seconds=1")
+             (wait-for-output run "slow request started")
+             (send-signal run sb-posix:sigterm)
+             (wait-for-output run "received SIGTERM")
+             ;; New connections are refused at once...
+             (is (wait-until (lambda () (not (port-accepts-p 19120)))
+                             :what "port 19120 to stop accepting connections"))
+             ;; ...the request in flight completes, saying the connection ends with it...
+             (multiple-value-bind (status connection-header body) (read-response slow)
+               (is (= 200 status))
+               (is (equalp "close" connection-header) "the slow response said Connection: ~S"
+                   connection-header)
+               (is (equal (format nil "slow done after 1s~%") body)))
+             ;; ...and with nothing left in flight, the connections accepted before SIGTERM that
+             ;; had sent nothing are still owed an answer: each gets a complete one, then the close.
+             ;; Their clients write a second later, well inside the 5 s grace: a stop that only
+             ;; waited for requests in flight has exited by then and dropped them.
+             (sleep 1)
+             (dolist (connection silent) (send-keep-alive-get connection "/"))
+             (loop for connection in silent
+                   for i from 1
+                   do (multiple-value-bind (status connection-header body)
+                          (handler-case (read-response connection)
+                            (error (e) (values :dropped (princ-to-string e) nil)))
+                        (is (eql 200 status) "silent connection ~D: ~S ~S" i status connection-header)
+                        (is (equalp "close" connection-header) "silent connection ~D: Connection: ~S"
+                            i connection-header)
+                        (is (equal (format nil "test app~%") body))
+                        (is (closed-by-server-p connection) "silent connection ~D stayed open" i)))
+             ;; The idle kept-alive connection is closed cleanly (a FIN, then nothing), not left open.
+             (is (closed-by-server-p kept-alive))
+             (is (= 0 (wait-for-exit run)))
+             (is (not (port-accepts-p 19120)))
+             (let ((out (run-output run :stdout)))
+               (is (< (search "received SIGTERM" out)
+                      (search "slow request finished" out)
+                      (search "app stop hook ran" out)
+                      (search "stopped cleanly" out))
+                   "unexpected order: ~A" out)))
+        (mapc #'close-raw-connection (list* kept-alive slow silent))))))
+
+(test a-connection-that-never-sends-does-not-hold-the-stop
+  ;; A port probe or a browser's preconnect: accepted, never a request. The stop waits its
+  ;; grace (5 s) for it, closes it and exits 0, inside the default SHUTDOWN_TIMEOUT (8 s).
+  (with-run (run "lisp-deploy-test-app" (port-env 19121) "BIND_ADDRESS=127.0.0.1")
+    (wait-for-output run "listening on 127.0.0.1:19121")
+    (let ((silent (open-raw-connection 19121)))
+      (unwind-protect
+           (progn
+             (send-signal run sb-posix:sigterm)
+             (is (= 0 (wait-for-exit run)))
+             (is (closed-by-server-p silent))
+             (is (search "stopped cleanly" (run-output run :stdout))))
+        (close-raw-connection silent)))))
