@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the bench/run-*.sh scripts (sourced, from the repository root).
 #
 # bench_run_ts FILE: builds the package (npm run build: the programs the real Pulumi CLI runs require

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced (not run) by everything in this repository that calls the Pulumi CLI: npm run up/destroy, the
 # integration tests, the benchmarks. It sets the offline settings these machines need and puts on PATH
 # the provider plugins that cannot be built here (support/providers/bin, stand-ins that say so in their

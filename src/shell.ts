@@ -1,3 +1,6 @@
+import * as fs from "fs";
+import * as path from "path";
+
 // Quoting for POSIX shells: the one home of it. Every shell text this package renders (release scripts'
 // parameters, the Dockerfile's RUN lines, the local target's secret file) quotes its words here.
 
@@ -18,4 +21,44 @@ const BARE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
  */
 export function shellWord(word: string): string {
     return BARE_WORD.test(word) ? word : shellQuote(word);
+}
+
+/**
+ * The text of a shell script shipped with the package, `src/<directory>/<name>.sh`. Scripts live as files
+ * so shellcheck reads every line that runs anywhere (test/unit/shell-scripts.test.ts); they are read at
+ * construction time, so a command carries exactly the file in this checkout. Found beside this module in
+ * the source tree, or under `src/` of the published package when this module runs from `bin/`.
+ */
+export function readShellScript(directory: string, name: string): string {
+    const candidates = [path.join(__dirname, directory), path.join(__dirname, "..", "src", directory)];
+    const found = candidates.find((dir) => fs.existsSync(path.join(dir, `${name}.sh`)));
+    if (!found) throw new Error(`lisp-deploy's script ${name}.sh is missing: looked in ${candidates.join(" and ")}.`);
+    return fs.readFileSync(path.join(found, `${name}.sh`), "utf8");
+}
+
+/**
+ * The command text that runs a script under `sh -c` wherever a command runs it (a local shell, or the
+ * login shell over SSH): the script given as one quoted word, its (non-secret) parameters as environment
+ * variables sorted by name (the same parameters always give the same text, so a preview shows no change
+ * when nothing changed), and `args`, each quoted, as its own arguments. `source` names the file in the
+ * first line, for whoever reads the command in a preview or a log.
+ */
+export function shScriptCommand(name: string, source: string, script: string, params: Record<string, string>, args: readonly string[] = []): string {
+    return [
+        `# lisp-deploy ${name}.sh (${source})`,
+        `env \\`,
+        ...environmentAssignments(params).map((a) => `  ${a} \\`),
+        `  sh -c ${shellQuote(script)} ${name}.sh${args.map((a) => ` ${shellQuote(a)}`).join("")}`,
+        "",
+    ].join("\n");
+}
+
+/** Parameters as `NAME='value'` words, sorted by name (the same parameters, the same text). */
+export function environmentAssignments(params: Record<string, string>): string[] {
+    return Object.keys(params)
+        .sort()
+        .map((key) => {
+            if (!/^[A-Z_][A-Z0-9_]*$/.test(key)) throw new Error(`script parameter name ${JSON.stringify(key)} is not an environment variable name.`);
+            return `${key}=${shellQuote(params[key])}`;
+        });
 }

@@ -62,7 +62,7 @@ is_elf() {
 copy_closure() {
   out=$(ldd "$1" 2>&1) || case $out in *"not a dynamic executable"* | *"statically linked"*) return 0 ;; *) fail "ldd $1: $out" ;; esac
   missing=$(printf '%s\n' "$out" | awk '$2 == "=>" && $3 == "not" { print $1 }')
-  [ -z "$missing" ] || fail "$1 needs $(echo $missing), which the build stage lacks; add its package to buildPackages."
+  [ -z "$missing" ] || fail "$1 needs $(printf '%s\n' "$missing" | tr '\n' ' '), which the build stage lacks; add its package to buildPackages."
   printf '%s\n' "$out" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | while IFS= read -r lib; do
     copy "$lib"
   done

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ValidationError } from "../errors";
-import { shellQuote } from "../shell";
+import { environmentAssignments, shellQuote, shScriptCommand } from "../shell";
 import { UNREPRESENTABLE } from "../validate";
 
 /** The scripts SystemdRelease runs on a host; each lives as a file in src/release/scripts/. */
@@ -39,7 +39,7 @@ export { shellQuote };
  * Stdin passes through untouched: that is where secrets travel.
  */
 export function releaseScript(name: ReleaseScriptName, params: Record<string, string>, script = readReleaseScript(name)): string {
-    const assignments = parameterAssignments("releaseScript", params);
+    const assignments = environmentAssignments(params);
     return [
         `# lisp-deploy ${name}.sh (src/release/scripts/${name}.sh)`,
         `if [ "$(id -u)" = 0 ]; then as_root=; else as_root="sudo -n"; fi`,
@@ -64,23 +64,7 @@ export function readLocalScript(name: LocalScriptName): string {
  * parameters always give the same text, and `args` (each quoted) as the script's own arguments.
  */
 export function localScript(name: LocalScriptName, params: Record<string, string>, script = readLocalScript(name), args: readonly string[] = []): string {
-    return [
-        `# lisp-deploy ${name}.sh (src/release/scripts/${name}.sh)`,
-        `env \\`,
-        ...parameterAssignments("localScript", params).map((a) => `  ${a} \\`),
-        `  sh -c ${shellQuote(script)} ${name}.sh${args.map((a) => ` ${shellQuote(a)}`).join("")}`,
-        "",
-    ].join("\n");
-}
-
-/** A script's parameters as `NAME='value'` words, sorted by name (the same parameters, the same text). */
-function parameterAssignments(caller: string, params: Record<string, string>): string[] {
-    return Object.keys(params)
-        .sort()
-        .map((key) => {
-            if (!/^[A-Z_][A-Z0-9_]*$/.test(key)) throw new Error(`${caller}: parameter name ${JSON.stringify(key)} is not an environment variable name.`);
-            return `${key}=${shellQuote(params[key])}`;
-        });
+    return shScriptCommand(name, `src/release/scripts/${name}.sh`, script, params, args);
 }
 
 /**
