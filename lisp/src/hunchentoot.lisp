@@ -196,15 +196,17 @@ warning at start says what that loses)."
                         :access-log-destination *standard-output*)))))
 
 (defun main (&key (name "app") (acceptor-class 'graceful-easy-acceptor) acceptor-initargs
-               on-start on-stop)
+               on-start on-stop commands)
   "Serve a Hunchentoot app in the foreground through LISP-DEPLOY:MAIN, and never return.
 NAME names the app in log lines. ACCEPTOR-CLASS and ACCEPTOR-INITARGS make the acceptor (see
 START-ACCEPTOR); PORT and BIND_ADDRESS from the environment give its port and address.
 ON-START, optional, is called with the started acceptor (open a database pool, warm a cache);
 ON-STOP, optional, is called with no arguments after the last connection was answered (close
-what ON-START opened)."
+what ON-START opened). COMMANDS names the app's one-off commands, such as a release's migration
+(see LISP-DEPLOY:MAIN): started with arguments, the executable runs one and exits instead of serving."
   (lisp-deploy:main
    :name name
+   :commands commands
    :start (lambda (config)
             (let ((acceptor (start-acceptor config :class acceptor-class
                                                    :initargs acceptor-initargs)))
