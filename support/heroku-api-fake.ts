@@ -252,6 +252,7 @@ export class FakeHerokuApi {
             if (rest === "" && method === "GET") return send(res, 200, this.appJson(app));
             if (rest === "" && method === "DELETE") {
                 this.apps.delete(name);
+                spawnSync("docker", ["rm", "-f", this.dynoName(name)]);
                 return send(res, 200, this.appJson(app));
             }
             if (rest === "/config-vars" && method === "GET") return send(res, 200, app.configVars);
@@ -327,6 +328,7 @@ export class FakeHerokuApi {
             const f = (app.formation[u.type] ??= { quantity: u.type === "release" ? 0 : 1 });
             if ("docker_image" in u) images[u.type] = u.docker_image;
             if ("quantity" in u) f.quantity = u.quantity;
+            if (u.type === "web" && u.quantity === 0) spawnSync("docker", ["rm", "-f", this.dynoName(app.name)]);
         }
         // New images are a new release: deployed to the formation only once its release phase succeeded.
         if (Object.keys(images).length > 0) this.startRelease(app, { ...this.currentImages(app), ...images }, `Deployed ${Object.keys(images).sort().join(", ")}`);

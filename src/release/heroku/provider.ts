@@ -484,9 +484,18 @@ async function releasePhaseOutput(inputs: HerokuReleaseInputs, release: HerokuRe
     return recentLogs(inputs, "release");
 }
 
-/** Builds the release image (the web image started as the release command) with the real `docker build`; returns its id. */
-export function buildReleaseImage(webImageId: string, executable: string, command: readonly string[]): string {
-    const out = docker(["build", "--quiet", "--label", "lisp-deploy.heroku.release-image=1", "-"], { input: renderReleaseDockerfile(webImageId, executable, command) });
+/** The local tag of an app's newest release image: tagged, so pushing it (which tags and untags) never removes it. */
+export function releaseImageTag(app: string): string {
+    return `lisp-deploy-heroku-release/${app}:latest`;
+}
+
+/**
+ * Builds the release image (the web image started as the release command) with the real `docker build`
+ * and tags it `tag`; returns its id. It stays in the local engine: a config-only image over the web image,
+ * it costs no space, and an unchanged build is answered from the build cache with the same id.
+ */
+export function buildReleaseImage(webImageId: string, executable: string, command: readonly string[], tag: string): string {
+    const out = docker(["build", "--quiet", "--label", "lisp-deploy.heroku.release-image=1", "--tag", tag, "-"], { input: renderReleaseDockerfile(webImageId, executable, command) });
     const id = out.trim().split("\n").pop()!.trim();
     if (!/^sha256:[0-9a-f]{64}$/.test(id)) throw new Error(`docker build of the release image did not print an image id; it printed: ${out.trim()}`);
     return id;
@@ -619,7 +628,7 @@ async function pushConfigureRelease(
     }
     // Push before any API change, so a failing push (or release image build) leaves the app as it was.
     const command = news.releaseCommand ?? [];
-    const releaseImageId = command.length > 0 ? buildReleaseImage(imageId, news.executablePath ?? "", command) : undefined;
+    const releaseImageId = command.length > 0 ? buildReleaseImage(imageId, news.executablePath ?? "", command, releaseImageTag(news.app)) : undefined;
     const pushed = pushImage(news);
     if (releaseImageId) pushImage({ ...news, image: releaseImageId, processType: "release" });
     await patchConfig(news, configPatch(olds, news));
