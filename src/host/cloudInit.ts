@@ -1,6 +1,6 @@
 import * as YAML from "yaml";
 import { ValidationError } from "../errors";
-import { checkUserName } from "./validate";
+import { checkUserName } from "../validate";
 
 /** The reverse proxies a host may get from Debian's own archive. */
 export const ReverseProxy = {
@@ -46,7 +46,7 @@ const JOURNALD_DROP_IN = "# Written by lisp-deploy: keep the app's logs across r
  */
 export function renderUserData(options: UserDataOptions = {}, field = "args"): string {
     const appUser = options.appUser ?? DEFAULT_APP_USER;
-    checkUserName(appUser, `${field}.appUser`);
+    checkUserName(`${field}.appUser`, appUser);
     if (["root", "admin", "daemon", "nobody"].includes(appUser)) {
         throw new ValidationError(`${field}.appUser`, `"${appUser}" is an existing system account; choose a user only the app uses, e.g. "${DEFAULT_APP_USER}".`);
     }

@@ -10,8 +10,8 @@ import { Arch, archOfPlatform, Host, Platform } from "./host";
 import { archOfInstanceType } from "./instanceArch";
 import { CLOUD_INIT_WAIT_SCRIPT } from "./readiness";
 import { mergeTags } from "./tags";
-import { checkPrivateKey, checkPublicKey, checkUserName, renderOnceKnown } from "./validate";
-import { at, checkBoolean, checkLater, checkOneOf, checkPort as checkSharedPort, checkStringList, checkWholeNumber, FieldPath, PlanHandoff, planned } from "../validate";
+import { checkPrivateKey, checkPublicKey, renderOnceKnown } from "./validate";
+import { at, checkBoolean, checkLater, checkOneOf, checkPort, checkStringList, checkUserName, checkWholeNumber, FieldPath, PlanHandoff, planned } from "../validate";
 
 /**
  * The arguments of an Ec2Host. Nothing here is about one app: changing the app or a release never
@@ -229,7 +229,7 @@ export function planEc2Host(name: string, args: Ec2HostArgs, field: FieldPath = 
             if (args[key] !== undefined) problems.check(() => checkBoolean(at(field, key), args[key]));
         }
         const sshPort = args.sshPort ?? SSH_PORT;
-        problems.check(() => checkSharedPort(at(field, "sshPort"), sshPort));
+        problems.check(() => checkPort(at(field, "sshPort"), sshPort));
         const arch = args.instanceType === undefined ? undefined : problems.check(() => checkLater(args.instanceType, (t) => {
             const a = archOfInstanceType(t, at(field, "instanceType"));
             if (platform !== undefined && archOfPlatform(platform) !== a) {
@@ -241,7 +241,7 @@ export function planEc2Host(name: string, args: Ec2HostArgs, field: FieldPath = 
         }).apply((t) => archOfInstanceType(t)));
         const publicKey = args.publicKey === undefined ? undefined : problems.check(() => checkLater(args.publicKey, (k) => checkPublicKey(k, at(field, "publicKey"))));
         const privateKey = args.privateKey === undefined ? undefined : problems.check(() => pulumi.secret(checkLater(args.privateKey, (k) => checkPrivateKey(k, at(field, "privateKey")))));
-        const sshUser = problems.check(() => checkLater(args.sshUser ?? "admin", (u) => checkUserName(u, at(field, "sshUser"))));
+        const sshUser = problems.check(() => checkLater(args.sshUser ?? "admin", (u) => checkUserName(at(field, "sshUser"), u)));
         const volumeSize = problems.check(() => checkLater(args.rootVolumeSizeGiB ?? 16, (s) => checkWholeNumber(at(field, "rootVolumeSizeGiB"), s, 8, 16384, "GiB", "8 is Debian's image size.")));
         // Without sshCidrs (reported above) there is no firewall to render.
         const firewall = args.sshCidrs !== undefined && problems.check(() =>

@@ -4,8 +4,8 @@ import { ValidationError } from "../errors";
 import { HostConnection } from "./connection";
 import { Arch, Host } from "./host";
 import { existingServerCheckScript } from "./readiness";
-import { checkHostAddress, checkPort, checkPrivateKey, checkUserName } from "./validate";
-import { at, checkLater, checkOneOf, FieldPath, PlanHandoff, planned } from "../validate";
+import { checkHostAddress, checkPrivateKey } from "./validate";
+import { at, checkLater, checkOneOf, checkPort, checkUserName, FieldPath, PlanHandoff, planned } from "../validate";
 
 /** The arguments of an SshHost: how to reach a server that already exists. */
 export interface SshHostArgs {
@@ -85,8 +85,8 @@ export function planSshHost(args: SshHostArgs, field: FieldPath = "args") {
         const arch: Arch = args.arch ?? "amd64";
         problems.check(() => checkOneOf(at(field, "arch"), arch, ["amd64", "arm64"]));
         const host = problems.check(() => args.host !== undefined ? checkLater(args.host, (h) => checkHostAddress(h, at(field, "host"))) : undefined);
-        const port = problems.check(() => checkLater(args.port ?? 22, (p) => checkPort(p, at(field, "port"))));
-        const user = problems.check(() => checkLater(args.user ?? "root", (u) => checkUserName(u, at(field, "user"))));
+        const port = problems.check(() => checkLater(args.port ?? 22, (p) => checkPort(at(field, "port"), p)));
+        const user = problems.check(() => checkLater(args.user ?? "root", (u) => checkUserName(at(field, "user"), u)));
         const privateKey = problems.check(() => args.privateKey !== undefined ? pulumi.secret(checkLater(args.privateKey, (k) => checkPrivateKey(k, at(field, "privateKey")))) : undefined);
         problems.throwIfAny();
         return { arch, host: host!, port: port!, user: user!, privateKey: privateKey! };

@@ -1,10 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as ipaddr from "ipaddr.js";
 import { ValidationError } from "../errors";
-import { checkLater, checkPort as checkSharedPort, checkUserName as checkSharedUserName } from "../validate";
-
-/** The one place values known only later are checked (src/validate.ts's checkLater), under its older name. */
-export const checked = checkLater;
+import { checkPort } from "../validate";
 
 /**
  * Renders from several Inputs: right now (so bad values throw at construction) when all are plain,
@@ -67,17 +64,12 @@ export function parseCidr(text: string, field: string): ParsedCidr {
     return { family: addr.kind() as "ipv4" | "ipv6", cidr, anywhere: prefix === 0 };
 }
 
-/** Checks a TCP port number: the shared rule (src/validate.ts), with the field last as host code calls it. */
-export function checkPort(port: number, field: string): void {
-    checkSharedPort(field, port);
-}
-
 /** Checks a list of TCP ports and that none repeats (a repeat is almost always a typo). */
 export function checkPorts(ports: number[], field: string): void {
     if (!Array.isArray(ports)) {
         throw new ValidationError(field, `must be a list of port numbers, e.g. [80, 443]; got ${JSON.stringify(ports)}.`);
     }
-    ports.forEach((p, i) => checkPort(p, `${field}[${i}]`));
+    ports.forEach((p, i) => checkPort(`${field}[${i}]`, p));
     const seen = new Set<number>();
     ports.forEach((p, i) => {
         if (seen.has(p)) throw new ValidationError(`${field}[${i}]`, `port ${p} is listed twice; list each port once.`);
@@ -132,7 +124,3 @@ export function checkHostAddress(host: string, field: string): void {
     }
 }
 
-/** Checks a Unix login name as Debian's adduser accepts it by default (the shared rule, field last). */
-export function checkUserName(user: string, field: string): void {
-    checkSharedUserName(field, user);
-}

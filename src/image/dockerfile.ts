@@ -1,5 +1,6 @@
 import { ValidationError } from "../errors";
 import { shellWord } from "../shell";
+import { checkPort } from "../validate";
 
 /**
  * The pure Dockerfile renderer behind LispImage. Same spec in, same text out: the rendered Dockerfile is a
@@ -227,7 +228,7 @@ export function validateDockerfileSpec(spec: DockerfileSpec): void {
     if (spec.sbcl.kind === "file" && !/^[A-Za-z0-9._/+-]+$/.test(spec.sbcl.contextPath)) {
         fail("sbcl.tarballFile", spec.sbcl.contextPath, "must be a file name of letters, digits, '.', '_', '+' or '-'.");
     }
-    if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) fail("port", spec.port, "must be an integer between 1 and 65535.");
+    checkPort("port", spec.port);
     if (!RUNTIME_BASES.includes(spec.runtimeBase)) fail("runtimeBase", spec.runtimeBase, `must be one of ${RUNTIME_BASES.map((b) => `"${b}"`).join(", ")}.`);
     const size = spec.dynamicSpaceSizeMb;
     if (size !== undefined && (!Number.isInteger(size) || size < DYNAMIC_SPACE_SIZE_LIMITS_MB.min || size > DYNAMIC_SPACE_SIZE_LIMITS_MB.max)) {

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../../src/errors";
 import { renderFirewall } from "../../src/host/firewall";
-import { checked, checkPort, renderOnceKnown } from "../../src/host/validate";
+import { renderOnceKnown } from "../../src/host/validate";
+import { checkLater, checkPort } from "../../src/validate";
 
 // Stand-in for the Pulumi engine: outputs are resolved by the SDK under mocks, no deployment runs.
 pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, "hosts-test", "dev", false);
@@ -14,12 +15,12 @@ function failureOf(output: pulumi.Output<unknown>): Promise<Error | "resolved"> 
 }
 
 describe("values only known after preview are checked when they resolve, with the same messages", () => {
-    test("checked: a plain value is checked at once, an Output when it resolves", async () => {
-        expect(() => checked(70000, (p) => checkPort(p, "args.port"))).toThrow(/^args\.port: must be a whole number from 1 to 65535; got 70000\./);
-        const late = await failureOf(checked(pulumi.output(70000), (p) => checkPort(p, "args.port")));
+    test("checkLater: a plain value is checked at once, an Output when it resolves", async () => {
+        expect(() => checkLater(70000, (p) => checkPort("args.port", p))).toThrow(/^args\.port: must be a whole number from 1 to 65535; got 70000\./);
+        const late = await failureOf(checkLater(pulumi.output(70000), (p) => checkPort("args.port", p)));
         expect(late).toBeInstanceOf(ValidationError);
         expect((late as Error).message).toBe("args.port: must be a whole number from 1 to 65535; got 70000. Give the TCP port as a number, e.g. 8080.");
-        expect(await failureOf(checked(pulumi.output(8080), (p) => checkPort(p, "args.port")))).toBe("resolved");
+        expect(await failureOf(checkLater(pulumi.output(8080), (p) => checkPort("args.port", p)))).toBe("resolved");
     });
 
     test("renderOnceKnown: the firewall renders at construction from plain values, later from Outputs, failing alike", async () => {
