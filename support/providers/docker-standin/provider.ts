@@ -1,6 +1,7 @@
 // A stand-in for the `pulumi-resource-docker` plugin (pulumi-docker v5), which cannot be built on this machine.
-// It implements exactly the two resources lisp-deploy registers, `docker:index/image:Image` (classic builder
-// only) and `docker:index/container:Container` (the subset in src/release/localRelease.ts), with the real
+// It implements exactly the resources lisp-deploy registers, `docker:index/image:Image` (classic builder
+// only), `docker:index/container:Container` and `docker:index/volume:Volume` (the subsets in
+// src/release/localRelease.ts), with the real
 // provider's diff semantics, and performs the real actions against the local Docker engine with the docker CLI.
 // See README.md next to this file for what it implements, what it does not, and where each rule comes from.
 //
@@ -16,6 +17,7 @@ import type * as prov from "@pulumi/pulumi/provider";
 const STANDIN = "docker stand-in (support/providers/docker-standin, standing in for pulumi-resource-docker)";
 const IMAGE = "docker:index/image:Image";
 const CONTAINER = "docker:index/container:Container";
+const VOLUME = "docker:index/volume:Volume";
 
 // How the provider host hands over values it cannot express in plain JSON (see @pulumi/pulumi runtime/rpc).
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -78,8 +80,8 @@ function typeOf(urn: string): string {
 
 function notImplemented(urn: string): Error {
     return new Error(
-        `${STANDIN}: resource type "${typeOf(urn)}" is not implemented; it implements only ${IMAGE} and ${CONTAINER}, ` +
-            `the two lisp-deploy uses. The real provider cannot be built on this machine (see support/providers/docker-standin/README.md).`,
+        `${STANDIN}: resource type "${typeOf(urn)}" is not implemented; it implements only ${IMAGE}, ${CONTAINER} and ${VOLUME}, ` +
+            `the ones lisp-deploy uses. The real provider cannot be built on this machine (see support/providers/docker-standin/README.md).`,
     );
 }
 
@@ -352,11 +354,14 @@ export const CONTAINER_PROPERTIES: Record<string, "replace" | "update"> = {
     ports: "replace",
     entrypoints: "replace",
     uploads: "replace",
+    volumes: "replace",
     restart: "update",
     mustRun: "update",
 };
 /** Properties Terraform holds as sets: their order is no change. */
-const SET_PROPERTIES = new Set(["envs", "uploads"]);
+const SET_PROPERTIES = new Set(["envs", "uploads", "volumes"]);
+/** The fields of a Container's `volumes` entry this stand-in implements. */
+const VOLUME_MOUNT_FIELDS = ["containerPath", "volumeName", "hostPath", "readOnly"];
 
 function checkContainer(news: any): prov.CheckResult {
     const failures: prov.CheckFailure[] = [];
@@ -374,6 +379,16 @@ function checkContainer(news: any): prov.CheckResult {
                 failures.push({ property: `uploads[${i}].${key}`, reason: `${STANDIN} implements uploads with file, content, permissions, owner, group, executable only` });
             }
         }
+    }
+    for (const [i, v] of (Array.isArray(news.volumes) ? news.volumes : []).entries()) {
+        const mount = reveal(v);
+        if (mount === UNKNOWN || mount === null || typeof mount !== "object") continue;
+        for (const key of Object.keys(mount)) {
+            if (!VOLUME_MOUNT_FIELDS.includes(key) && !isEmpty(mount[key])) {
+                failures.push({ property: `volumes[${i}].${key}`, reason: `${STANDIN} implements volumes with ${VOLUME_MOUNT_FIELDS.join(", ")} only` });
+            }
+        }
+        if (isEmpty(mount.containerPath)) failures.push({ property: `volumes[${i}].containerPath`, reason: "containerPath is required" });
     }
     return { inputs: news, failures };
 }
@@ -415,6 +430,11 @@ export function containerCreateArgs(plain: any, envFile: string): string[] {
     if (plain.networkMode) argv.push("--network", plain.networkMode);
     for (const p of plain.ports ?? []) {
         argv.push("-p", `${p.ip ?? "0.0.0.0"}:${p.external ?? ""}:${p.internal}/${p.protocol ?? "tcp"}`);
+    }
+    for (const v of plain.volumes ?? []) {
+        // A named volume, a host path, or (neither) an anonymous volume, as upstream's `docker_container` mounts them.
+        const source = v.volumeName ?? v.hostPath;
+        argv.push("--volume", `${source ? `${source}:` : ""}${v.containerPath}${v.readOnly ? ":ro" : ""}`);
     }
     argv.push(plain.image, ...entrypointArgs);
     return argv;
@@ -505,6 +525,55 @@ async function readContainer(id: string, props: any): Promise<prov.ReadResult> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// docker:index/volume:Volume
+//
+// Upstream's `docker_volume` (kreuzwerker/terraform-provider-docker) forces a new volume on any change of
+// its arguments. Only `name` and `driver` are implemented: LocalRelease names its state volume and keeps it
+// (retainOnDelete), so the engine never asks this to delete it.
+
+const VOLUME_PROPERTIES = ["name", "driver"];
+
+function checkVolume(news: any): prov.CheckResult {
+    const failures: prov.CheckFailure[] = [];
+    for (const key of Object.keys(news)) {
+        if (!VOLUME_PROPERTIES.includes(key) && !isEmpty(news[key])) {
+            failures.push({ property: key, reason: `${STANDIN} does not implement Volume.${key}; it implements ${VOLUME_PROPERTIES.join(", ")}` });
+        }
+    }
+    return { inputs: news, failures };
+}
+
+export function diffVolume(olds: any, news: any): prov.DiffResult {
+    const replaces = VOLUME_PROPERTIES.filter((key) => hasUnknown(news?.[key]) || canonical(olds?.[key]) !== canonical(news?.[key]));
+    return { changes: replaces.length > 0, replaces };
+}
+
+async function inspectVolume(name: string): Promise<any | undefined> {
+    const r = await run("docker", ["volume", "inspect", name]);
+    if (r.code !== 0) {
+        if (/no such volume/i.test(r.stderr)) return undefined;
+        throw new Error(`docker volume inspect ${name} failed: ${r.stderr.trim()}`);
+    }
+    return JSON.parse(r.stdout)[0];
+}
+
+function volumeOuts(inputs: any, info: any): any {
+    return { ...inputs, name: info.Name, driver: info.Driver, mountpoint: info.Mountpoint };
+}
+
+async function createVolume(inputs: any): Promise<{ id: string; outs: any }> {
+    const plain = reveal(inputs);
+    // `docker volume create` of an existing name answers that name, as upstream does: the volume is adopted.
+    const name = (await docker(["volume", "create", ...(plain.driver ? ["--driver", plain.driver] : []), ...(plain.name ? [plain.name] : [])])).stdout.trim();
+    return { id: name, outs: volumeOuts(inputs, (await inspectVolume(name)) ?? { Name: name }) };
+}
+
+async function readVolume(id: string, props: any): Promise<prov.ReadResult> {
+    const info = await inspectVolume(id);
+    return info ? { id: info.Name, props: volumeOuts(props, info) } : { id: "", props: {} };
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // The provider
 
 export const provider: prov.Provider = {
@@ -517,6 +586,8 @@ export const provider: prov.Provider = {
                 return checkImage(news);
             case CONTAINER:
                 return checkContainer(news);
+            case VOLUME:
+                return checkVolume(news);
             default:
                 throw notImplemented(urn);
         }
@@ -528,6 +599,8 @@ export const provider: prov.Provider = {
                 return diffImage(olds, news);
             case CONTAINER:
                 return diffContainer(olds, news);
+            case VOLUME:
+                return diffVolume(olds, news);
             default:
                 throw notImplemented(urn);
         }
@@ -540,6 +613,8 @@ export const provider: prov.Provider = {
                 return buildImage(inputs);
             case CONTAINER:
                 return createContainer(inputs);
+            case VOLUME:
+                return createVolume(inputs);
             default:
                 throw notImplemented(urn);
         }
@@ -552,6 +627,8 @@ export const provider: prov.Provider = {
                 return { id, props };
             case CONTAINER:
                 return readContainer(id, props ?? {});
+            case VOLUME:
+                return readVolume(id, props ?? {});
             default:
                 throw notImplemented(urn);
         }
@@ -566,6 +643,9 @@ export const provider: prov.Provider = {
                 if (d.replaces && d.replaces.length > 0) throw new Error(`${STANDIN}: update asked for a change that needs a replacement (${d.replaces.join(", ")})`);
                 return { outs: await updateContainer(id, olds, news) };
             }
+            case VOLUME:
+                // Every change of a volume replaces it (diffVolume): an update is never asked for.
+                throw new Error(`${STANDIN}: a Volume is never updated in place, only replaced`);
             default:
                 throw notImplemented(urn);
         }
@@ -579,6 +659,12 @@ export const provider: prov.Provider = {
             case CONTAINER: {
                 const r = await run("docker", ["rm", "-f", id]);
                 if (r.code !== 0 && !/No such container/i.test(r.stderr)) throw new Error(`docker rm -f ${id} failed: ${r.stderr.trim()}`);
+                return;
+            }
+            case VOLUME: {
+                // Like upstream: a volume still mounted by a container fails the delete with docker's message.
+                const r = await run("docker", ["volume", "rm", id]);
+                if (r.code !== 0 && !/no such volume/i.test(r.stderr)) throw new Error(`docker volume rm ${id} failed: ${r.stderr.trim()}`);
                 return;
             }
             default:
