@@ -208,9 +208,9 @@ export class HerokuRelease extends pulumi.ComponentResource {
     public readonly manifestDigest: pulumi.Output<string>;
     /** The app's URL as Heroku reports it. */
     public readonly url: pulumi.Output<string>;
-    /** The Heroku release that serves after the last release of an image (`v<releaseVersion>`); "" if unknown. */
+    /** The Heroku release that serves after the last release of an image, when the release waits for one (a `releaseCommand` or `healthCheck`); "" otherwise. */
     public readonly releaseId: pulumi.Output<string>;
-    /** That release's version, as `heroku releases` lists it; 0 if unknown. */
+    /** That release's version, as `heroku releases` lists it (`v<releaseVersion>`); 0 when there is none. */
     public readonly releaseVersion: pulumi.Output<number>;
 
     constructor(name: string, args: HerokuReleaseArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -80,9 +80,9 @@ export interface HerokuReleaseOutputs extends HerokuReleaseInputs {
     appCreated: boolean;
     /** The app's URL as Heroku reports it (`web_url`). */
     webUrl: string;
-    /** The id of the Heroku release this resource last made and saw deployed ("" before the first one). */
+    /** The id of the Heroku release this resource last waited for ("" when it waits for none: no release command, no health check). */
     releaseId?: string;
-    /** That release's version (`v<N>` in `heroku releases`); 0 before the first one. */
+    /** That release's version (`v<N>` in `heroku releases`); 0 when there is none. */
     releaseVersion?: number;
 }
 
@@ -545,12 +545,18 @@ async function healthy(url: string, deadline: number): Promise<{ ok: boolean; la
  * release command), waits for Heroku's release phase, then health-checks the app. A failed release phase
  * fails the update with its output; Heroku does not deploy such a release, so the previous one keeps
  * serving. A failed health check rolls the app back to the release that served before (Heroku itself does
- * not) and fails the update with the app's recent log lines. Returns the release that now serves. Exported for tests.
+ * not) and fails the update with the app's recent log lines. Returns the release that now serves, or
+ * undefined without a release command and a health check (then nothing is waited for). Exported for tests.
  */
 export async function releaseFormation(inputs: HerokuReleaseInputs, webUrl: string, imageId: string, releaseImageId: string | undefined): Promise<HerokuReleaseObject | undefined> {
-    const { newest, serving: previous } = await servingRelease(inputs);
     const updates: { type: string; docker_image: string }[] = [{ type: inputs.processType, docker_image: imageId }];
     if (releaseImageId) updates.push({ type: "release", docker_image: releaseImageId });
+    // Without a release phase or a health check there is nothing to wait for or undo: one call, as before.
+    if (!releaseImageId && !inputs.healthCheckPath) {
+        await herokuApi(inputs, "PATCH", `${appPath(inputs.app)}/formation`, { updates }, ACCEPT_DOCKER_RELEASES);
+        return undefined;
+    }
+    const { newest, serving: previous } = await servingRelease(inputs);
     await herokuApi(inputs, "PATCH", `${appPath(inputs.app)}/formation`, { updates }, ACCEPT_DOCKER_RELEASES);
     const [made] = await newestReleases(inputs, 1);
     if (!made || (newest && made.id === newest.id)) return previous; // nothing new was released
