@@ -10,8 +10,11 @@ export const SSH_FROM_ANYWHERE_TAG = "lisp-deploy:ssh-from-anywhere";
 /** The tag a security group carries when its sshd listens on another port than 22 (Ec2Host's `sshPort`). */
 export const SSH_PORT_TAG = "lisp-deploy:ssh-port";
 
-/** Ports Swank listens on by default; a Swank port in a security group is a remote-code-execution hole. */
-export const DEFAULT_SWANK_PORTS = [4005];
+/**
+ * Ports Swank listens on by default: SLIME's 4005, and 4006, where the green slot's Swank listens in
+ * zero-downtime mode (swankPort + 1). A Swank port in a security group is a remote-code-execution hole.
+ */
+export const DEFAULT_SWANK_PORTS = [4005, 4006];
 
 /** SSH is never open to 0.0.0.0/0 or ::/0 unless the security group carries the explicit opt-in tag. */
 export const sshNotOpenToWorld: ResourceValidationPolicy = {

@@ -64,10 +64,10 @@ describe("no-swank-port", () => {
             { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["10.1.0.0/16"] },
         ]))).toEqual([]);
     });
-    test("fails 4005 even when open only to a private network: Swank goes through an SSH tunnel", async () => {
+    test("fails 4005 and 4006 (the green slot's Swank) even when open only to a private network: Swank goes through an SSH tunnel", async () => {
         const v = await violations(noSwankPortInSecurityGroup, "aws:ec2/securityGroupRule:SecurityGroupRule",
             { type: "ingress", protocol: "tcp", fromPort: 4000, toPort: 4010, cidrBlocks: ["10.0.0.0/8"] });
-        expect(v).toEqual([expect.stringContaining("Swank port 4005")]);
+        expect(v).toEqual([expect.stringContaining("Swank port 4005"), expect.stringContaining("Swank port 4006")]);
         expect(v[0]).toContain("ssh -L 4005:127.0.0.1:4005");
     });
     test("honours configured Swank ports and ignores egress rules", async () => {
