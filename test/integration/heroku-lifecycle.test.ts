@@ -6,7 +6,7 @@ import { requireCommand, requireDocker } from "../../support/engines";
 import { FakeHerokuApi, RecordedRequest } from "../../support/heroku-api-fake";
 import { LocalRegistry } from "../../support/registry";
 import { buildReleaseImage, releaseImageTag } from "../../src/release/heroku/provider";
-import { PulumiWorkspace, requirePulumiCli, scratchDir, writeProgram } from "../../support/pulumi-cli";
+import { PulumiWorkspace, REPO_ROOT, requirePulumiCli, scratchDir, writeProgram } from "../../support/pulumi-cli";
 
 // HerokuRelease's release phase (releaseCommand) and its health check with rollback (issue 14 items 1 and
 // 5) under the REAL Pulumi CLI. Real: the engine and its dynamic-provider host, `docker build` of the
@@ -16,7 +16,9 @@ import { PulumiWorkspace, requirePulumiCli, scratchDir, writeProgram } from "../
 // (support/heroku-api-fake.ts), which runs that release phase and dyno on the local Docker engine.
 // The app is a small image with a shell (debian-slim, perl as its HTTP server) whose executable takes a
 // `migrate` command as examples/hello's does, so each version's migration and health can be chosen.
-// Ports: registry 19102, Platform API fake 19103, the web dyno 19104.
+// A second suite runs examples/hello itself through WebApp's heroku target: its slim runtime image (no
+// shell) runs `hello migrate` in the release phase from the release image's ENTRYPOINT.
+// Ports: registry 19102, Platform API fakes 19103 and 19105, their web dynos 19104 and 19106.
 
 jest.setTimeout(30 * 60 * 1000);
 
@@ -258,5 +260,99 @@ describe("the release image's Dockerfile read by its real consumer (docker build
         );
         spawnSync("docker", ["image", "rm", "-f", "heroku-lifecycle-release-check:latest"]);
         for (const id of seen) spawnSync("docker", ["image", "rm", "-f", id]);
+    });
+});
+
+// examples/hello through WebApp's heroku target: the image LispImage builds (slim: no shell, so only an
+// exec-form ENTRYPOINT can start the release command), its real `migrate` command in the release phase,
+// the health check on its /healthz; a failing command (`--eval` quitting 3) keeps the old greeting serving.
+describe("WebApp's heroku target with examples/hello: releaseCommand on the slim image, under the real engine", () => {
+    const HELLO_APP = "heroku-lifecycle-hello";
+    const HELLO_STACK = "hello";
+    const HELLO_DYNO = 19106;
+    const helloApi = new FakeHerokuApi(19105, { dynoPort: HELLO_DYNO, containerPrefix: "heroku-lifecycle-hello" });
+    let helloWs: PulumiWorkspace;
+    let helloScratch = "";
+    let appDir = "";
+    const HELLO_PROGRAM = `"use strict";
+const pulumi = require("@pulumi/pulumi");
+const { WebApp } = require("lisp-deploy");
+const cfg = new pulumi.Config();
+const app = new WebApp("hello", {
+    app: {
+        path: "../hello",
+        dependencySource: { kind: "debian" },
+        compression: true,
+        buildNetwork: "host",
+        healthPath: "/healthz",
+        releaseCommand: JSON.parse(cfg.require("releaseCommand")),
+    },
+    target: {
+        kind: "heroku",
+        heroku: {
+            app: cfg.require("herokuApp"),
+            apiKey: cfg.requireSecret("herokuApiKey"),
+            createApp: true,
+            apiUrl: cfg.require("herokuApiUrl"),
+            registryHost: cfg.require("herokuRegistryHost"),
+            healthCheck: { timeoutSeconds: 60 },
+        },
+    },
+});
+exports.url = app.url;
+`;
+    const helloServed = () => spawnSync("curl", ["-s", "--max-time", "5", `http://127.0.0.1:${HELLO_DYNO}/`], { encoding: "utf8" }).stdout;
+    const helloRuns = () => helloApi.releasePhaseRuns.filter((r) => r.app === HELLO_APP);
+
+    beforeAll(async () => {
+        await helloApi.start();
+        helloApi.keys.set(KEY, "alice");
+        helloScratch = scratchDir("heroku-lifecycle-hello");
+        appDir = path.join(helloScratch, "examples", "hello");
+        fs.cpSync(path.join(REPO_ROOT, "examples", "hello"), appDir, { recursive: true });
+        const projectDir = path.join(helloScratch, "examples", "lifecycle");
+        writeProgram(projectDir, "heroku-lifecycle-hello", HELLO_PROGRAM);
+        helloWs = new PulumiWorkspace(projectDir, helloScratch);
+        await helloWs.initStack(HELLO_STACK, { herokuApp: HELLO_APP, herokuApiUrl: helloApi.url, herokuRegistryHost: registry.host, releaseCommand: '["migrate"]' });
+        await helloWs.setSecret(HELLO_STACK, "herokuApiKey", KEY);
+    });
+
+    afterAll(async () => {
+        if (helloWs) await helloWs.destroy(HELLO_STACK).catch(() => undefined);
+        await helloApi.stop();
+        for (const ref of [`${registry.host}/${HELLO_APP}/web`, `${registry.host}/${HELLO_APP}/release`, releaseImageTag(HELLO_APP)]) spawnSync("docker", ["image", "rm", "-f", ref]);
+        if (helloScratch) fs.rmSync(helloScratch, { recursive: true, force: true });
+    });
+
+    afterEach(() => expect(helloApi.violations).toEqual([]));
+
+    test("Heroku releaseCommand [\"migrate\"] runs hello's migrate command from the slim image's release image, then the health check passes", async () => {
+        const r = await helloWs.up(HELLO_STACK);
+        await helloApi.settled();
+        if (r.code !== 0) throw new Error(`pulumi up exited ${r.code}:\n${r.out.slice(-8000)}`);
+        const runs = helloRuns();
+        expect(runs.map((x) => x.exitCode)).toEqual([0]);
+        expect(runs[0].output).toMatch(/running command migrate/);
+        expect(runs[0].output).toMatch(/no STATE_DIRECTORY: nothing to migrate/);
+        expect(helloServed()).toBe("Hello from Common Lisp, deployed by lisp-deploy. (hello 1.0.0)\n");
+        // The release image is the web image started as `/app/hello migrate`, and that image has no shell:
+        // a CMD (which Heroku runs through /bin/sh -c) could not have started it.
+        const formation = helloApi.apps.get(HELLO_APP)!.formation;
+        const entrypoint = JSON.parse(execFileSync("docker", ["image", "inspect", "--format", "{{json .Config.Entrypoint}}", formation.release.dockerImage!], { encoding: "utf8" }));
+        expect(entrypoint).toEqual(["/app/hello", "migrate"]);
+        expect(spawnSync("docker", ["run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", formation.web.dockerImage!, "-c", "true"]).status).not.toBe(0);
+    });
+
+    test("Heroku releaseCommand failing on hello (exit 3) fails the update with hello's own log lines, and the old greeting keeps serving", async () => {
+        const text = fs.readFileSync(path.join(appDir, "src", "app.lisp"), "utf8");
+        fs.writeFileSync(path.join(appDir, "src", "app.lisp"), text.replace(/\(defparameter \+greeting\+ "[^"]*"/, '(defparameter +greeting+ "A greeting that must not be served."'));
+        await helloWs.ok(["config", "set", "--stack", HELLO_STACK, "releaseCommand", '["--eval", "(progn (format t \\"migration failed: schema locked~%\\") (finish-output) (uiop:quit 3))"]']);
+        const r = await helloWs.up(HELLO_STACK);
+        await helloApi.settled();
+        expect(r.code).not.toBe(0);
+        expect(r.out).toMatch(/failed in Heroku's release phase of app "heroku-lifecycle-hello"/);
+        expect(r.out).toContain("migration failed: schema locked");
+        expect(helloRuns().map((x) => x.exitCode)).toEqual([0, 3]);
+        expect(helloServed()).toBe("Hello from Common Lisp, deployed by lisp-deploy. (hello 1.0.0)\n");
     });
 });
