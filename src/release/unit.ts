@@ -353,8 +353,9 @@ function sandboxLines(spec: UnitSpec, cache: string): string[] {
             ? ["DynamicUser=yes", ...(shared === undefined ? [] : [`User=${shared}`, `Group=${shared}`])]
             : [`User=${spec.user}`, `Group=${spec.user}`]),
         `CacheDirectory=${cache}`,
-        // systemd sets STATE_DIRECTORY=/var/lib/<name> itself; the directory survives every release.
-        ...(spec.stateDirectory === undefined ? [] : [`StateDirectory=${spec.stateDirectory}`]),
+        // systemd sets STATE_DIRECTORY=/var/lib/<name> itself; the directory survives every release. It
+        // would be 0755 (systemd's default, seen on a real host): the app's data is for the service user alone.
+        ...(spec.stateDirectory === undefined ? [] : [`StateDirectory=${spec.stateDirectory}`, "StateDirectoryMode=0700"]),
         "UMask=0077",
         "NoNewPrivileges=yes",
         "CapabilityBoundingSet=",

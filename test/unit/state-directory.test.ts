@@ -26,7 +26,8 @@ const problemsOf = (f: () => unknown): string[] => {
 describe("StateDirectory= in the units", () => {
     test("the app's unit keeps /var/lib/<name>, and with a dynamic user every unit runs as the one named after the app", () => {
         const unit = renderUnit(spec);
-        expect(unit).toContain("StateDirectory=blog\n");
+        // 0700: systemd's default would be 0755, readable by every local user where the user is not dynamic.
+        expect(unit).toContain("StateDirectory=blog\nStateDirectoryMode=0700\n");
         expect(unit).toContain("DynamicUser=yes\nUser=blog\nGroup=blog\n");
         expect(verifyUnit("blog.service", unit)).toBe("");
         expect(loadUnit("blog.service", unit).warnings).toEqual([]);
@@ -37,7 +38,7 @@ describe("StateDirectory= in the units", () => {
         const slots = renderSlotUnits(spec, zdt);
         const release = renderReleaseCommandUnit(spec, ["migrate"]);
         for (const text of [slots.blue, slots.green, release]) {
-            expect(text).toContain("StateDirectory=blog\n");
+            expect(text).toContain("StateDirectory=blog\nStateDirectoryMode=0700\n");
             expect(text).toContain("DynamicUser=yes\nUser=blog\nGroup=blog\n");
         }
         expect(verifyUnit("blog-blue.service", slots.blue)).toBe("");
