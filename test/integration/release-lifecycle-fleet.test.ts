@@ -20,6 +20,10 @@ const id = crypto.randomBytes(3).toString("hex");
 const APP = "lcfleet";
 const PORTS = [19080, 19081];
 const STACK = "lifecycle";
+/** The app's one secret: it must reach the release command on the first host, and never the CLI's output. */
+const CANARY = `canary-${crypto.randomBytes(8).toString("hex")}`;
+/** A release command that reports what it sees of the secret (its length only) and fails with status 3. */
+const FAILING_COMMAND = ["--eval", '(format t "API_TOKEN has ~D characters~%" (length (uiop:getenv "API_TOKEN")))', "--eval", "(uiop:quit 3)"];
 const PROGRAM = `"use strict";
 const pulumi = require("@pulumi/pulumi");
 const { RollingRelease } = require("lisp-deploy");
@@ -35,6 +39,7 @@ const roll = new RollingRelease("roll", {
     executableName: "hello",
     port: ports[0],
     healthCheck: { path: "/healthz", timeoutSeconds: 20 },
+    secretEnvironment: { API_TOKEN: cfg.requireSecret("token") },
     releaseCommand: cfg.requireObject("releaseCommand"),
     stateDirectory: "${APP}",
 });
@@ -108,6 +113,7 @@ beforeAll(async () => {
     ws = new PulumiWorkspace(project, work);
     await ws.initStack(STACK, { ports: JSON.stringify(PORTS) });
     await ws.setSecret(STACK, "connections", JSON.stringify(hosts.map((h) => h.connection)));
+    await ws.setSecret(STACK, "token", CANARY);
 }, 10 * 60 * 1000);
 
 afterAll(async () => {
@@ -160,13 +166,14 @@ describe("RollingRelease with releaseCommand and stateDirectory over two real sy
         expect((await hosts[1].curl(PORTS[1], "/state")).body).toBe("schema none, visit 2 (hello 1.0.0)\n");
     });
 
-    test("releaseCommand: a release whose command exits 3 fails the update with its output, and both hosts keep serving release 2", async () => {
+    test("releaseCommand: a release whose command exits 3 fails the update with its output (the secret reached it), and both hosts keep serving release 2", async () => {
         const since = await Promise.all(hosts.map(serviceActiveSince));
-        const up = await release(executables[2], ["--eval", "(uiop:quit 3)"]);
+        const up = await release(executables[2], FAILING_COMMAND);
         expect(up.code).not.toBe(0);
         expect(up.out).toMatch(/the release command of release [0-9a-f]+ failed \(exit status 3\); nothing was switched/);
-        // The command's own output (the runtime's log line for --eval) is in the error.
-        expect(up.out).toMatch(/hello 1\.0\.0: evaluating 1 --eval argument/);
+        // The command's own output is in the error: it ran from the new release with the release's secret.
+        expect(up.out).toMatch(/hello 1\.0\.0: evaluating 2 --eval arguments/);
+        expect(up.out).toContain(`API_TOKEN has ${CANARY.length} characters`);
         // The second host was never touched.
         expect(touched(up.out).filter((n) => n.startsWith("roll-host1-"))).toEqual([]);
         const runs = await releaseCommandRuns(hosts[0]);
@@ -180,6 +187,11 @@ describe("RollingRelease with releaseCommand and stateDirectory over two real sy
             expect((await h.curl(PORTS[i], "/")).body).toBe("Hello from fleet release two. (hello 1.0.0)\n");
         }
         expect((await hosts[0].curl(PORTS[0], "/state")).body).toBe("schema 1, visit 3 (hello 1.0.0)\n");
+    });
+
+    test("the secret stays out of every command line and output the CLI printed, and out of plain state", async () => {
+        expect(ws.transcript.join("\n")).not.toContain(CANARY);
+        expect((await ws.exportState(STACK)).text).not.toContain(CANARY);
     });
 
     test("stateDirectory: destroying removes the app from both hosts and keeps their data", async () => {

@@ -23,6 +23,10 @@ const STATE = `lifecycle-local-${id}`;
 const VOLUME = `lisp-deploy-${STATE}`;
 const SECOND_GREETING = `Hello from release two (${id}).`;
 const THIRD_GREETING = `Hello from release three (${id}), which never serves.`;
+/** The app's one secret: it must reach the release command, and never the CLI's output. */
+const CANARY = `canary-${crypto.randomBytes(8).toString("hex")}`;
+/** A release command that reports what it sees of the secret (its length only) and fails with status 3. */
+const FAILING_COMMAND = ["--eval", '(format t "API_TOKEN has ~D characters~%" (length (uiop:getenv "API_TOKEN")))', "--eval", "(uiop:quit 3)"];
 
 const PROGRAM = `"use strict";
 const pulumi = require("@pulumi/pulumi");
@@ -34,6 +38,7 @@ const app = new WebApp("life", {
         dependencySource: { kind: "debian" },
         buildNetwork: "host",
         healthPath: "/healthz",
+        secretEnvironment: { API_TOKEN: cfg.requireSecret("token") },
         releaseCommand: cfg.requireObject("releaseCommand"),
         stateDirectory: "${STATE}",
     },
@@ -95,6 +100,7 @@ beforeAll(async () => {
     writeProgram(project, "release-lifecycle-local", PROGRAM);
     ws = new PulumiWorkspace(project, scratch);
     await ws.initStack(STACK, { releaseCommand: JSON.stringify(["migrate"]) });
+    await ws.setSecret(STACK, "token", CANARY);
 });
 
 afterAll(async () => {
@@ -147,15 +153,16 @@ describe("WebApp on the local target with releaseCommand and stateDirectory, und
         expect(httpGet(`http://127.0.0.1:${PORT}/state`).body).toBe("schema 1, visit 3 (hello 1.0.0)\n");
     });
 
-    test("releaseCommand: a release whose command exits 3 fails `pulumi up` with its output and the old container keeps serving", async () => {
+    test("releaseCommand: a release whose command exits 3 fails `pulumi up` with its output (the secret reached it) and the old container keeps serving", async () => {
         // A new image AND a failing command: without the command's verdict the container would be replaced.
         setGreeting(appDir, THIRD_GREETING);
-        await ws.ok(["config", "set", "--stack", STACK, "releaseCommand", JSON.stringify(["--eval", "(uiop:quit 3)"])]);
+        await ws.ok(["config", "set", "--stack", STACK, "releaseCommand", JSON.stringify(FAILING_COMMAND)]);
         const up = await ws.up(STACK);
         expect(up.code).not.toBe(0);
         expect(up.out).toContain("the release command failed (exit status 3); the serving container was not touched");
-        // The command's own output (the runtime's log line for --eval) is in the error.
-        expect(up.out).toMatch(/hello 1\.0\.0: evaluating 1 --eval argument/);
+        // The command's own output is in the error: it ran from the new image with the release's secret.
+        expect(up.out).toMatch(/hello 1\.0\.0: evaluating 2 --eval arguments/);
+        expect(up.out).toContain(`API_TOKEN has ${CANARY.length} characters`);
         expect(steps(up.out).filter((s) => s.name === "life-release-container")).toEqual([]);
 
         expect(containerId()).toBe(servingContainer);
@@ -166,6 +173,11 @@ describe("WebApp on the local target with releaseCommand and stateDirectory, und
         // The image this update built before the command failed (in state, though not in the stack's outputs).
         const image = (await ws.exportState(STACK)).resources.find((r) => r.type === "docker:index/image:Image");
         imagesBuilt.add(image.outputs.imageName);
+    });
+
+    test("the secret stays out of every command line and output the CLI printed, and out of plain state", async () => {
+        expect(ws.transcript.join("\n")).not.toContain(CANARY);
+        expect((await ws.exportState(STACK)).text).not.toContain(CANARY);
     });
 
     test("stateDirectory: destroy removes the container and keeps the volume with its data (retainOnDelete)", async () => {
