@@ -141,10 +141,11 @@ export interface SystemdReleaseArgs extends ReleaseSettings {
     readonly zeroDowntime?: ZeroDowntime;
     /**
      * Serve a release the host still keeps (an id from the `keptReleases` output) instead of the current
-     * build: nothing is copied out, uploaded or built on the host, the kept release is activated and
-     * health-checked like any release (a failed check puts back what served). When the host no longer keeps
-     * it, the update fails listing the ids it keeps. The release command does not run. Remove it to release
-     * the current build again.
+     * build: the kept release is activated and health-checked like any release (a failed check puts back
+     * what served), and nothing is built on the host. The current build's copy and upload stay as they are
+     * (with an unchanged build they do nothing), so removing `rollbackTo` serves that build again without
+     * uploading it. When the host no longer keeps the release, the update fails listing the ids it keeps
+     * and changes nothing. The release command does not run.
      */
     readonly rollbackTo?: string;
 }
@@ -171,7 +172,10 @@ export function extractCommand(image: string, pathInImage: string, destination: 
  * to the previous release (and fail with the journal's last lines) when the check fails.
  */
 export class SystemdRelease extends pulumi.ComponentResource {
-    /** Short sha256 of the executable; the directory under /opt/<app>/releases. */
+    /**
+     * The release serving after this activation: the executable's short sha256 (its directory under
+     * /opt/<app>/releases), or `rollbackTo`. Known in a preview whenever the id is, so the preview names it.
+     */
     readonly releaseId: pulumi.Output<string>;
     /** Where the app answers: http://<host>:<port>/. */
     readonly url: pulumi.Output<string>;
@@ -193,14 +197,12 @@ export class SystemdRelease extends pulumi.ComponentResource {
         super("lisp-deploy:index:SystemdRelease", name, {}, opts);
         const connection = pulumi.secret(pulumi.output(args.connection));
 
-        let releaseId: pulumi.Output<string>;
-        let localFile: pulumi.Output<string> | undefined;
+        // The current build: its id and the file to upload.
+        let buildId: pulumi.Output<string>;
+        let localFile: pulumi.Output<string>;
         const file = args.executable.file;
-        if (plan.rollbackTo !== undefined) {
-            // A kept release: nothing to copy out of an image or upload.
-            releaseId = pulumi.output(plan.rollbackTo);
-        } else if (file !== undefined) {
-            releaseId = pulumi.output(releaseIdOfFile(file));
+        if (file !== undefined) {
+            buildId = pulumi.output(releaseIdOfFile(file));
             localFile = pulumi.output(file);
         } else {
             const destination = `.lisp-deploy/${name}/${plan.executableName}`;
@@ -210,11 +212,16 @@ export class SystemdRelease extends pulumi.ComponentResource {
                 { create: pulumi.output(args.executable.image!).apply((image) => extractCommand(image, pathInImage, destination)) },
                 { parent: this },
             );
-            releaseId = extract.stdout.apply((out) => out.trim());
+            buildId = extract.stdout.apply((out) => out.trim());
             localFile = extract.stdout.apply(() => destination);
         }
 
-        const upload = localFile && uploadRelease(name, this, connection, releaseId, localFile, plan);
+        // A rollback keeps the current build's extract and upload as they are: unchanged, they run nothing,
+        // so its preview changes the activation alone, and removing rollbackTo serves the build the host
+        // already has. (Dropping them would show them deleted, then upload the build again.) The activation
+        // serves the kept release instead.
+        const upload = uploadRelease(name, this, connection, buildId, localFile, plan);
+        const releaseId = plan.rollbackTo !== undefined ? pulumi.output(plan.rollbackTo) : buildId;
 
         const environment = pulumi.output(args.environment ?? {}) as pulumi.Output<Record<string, string>>;
         const unitEnvironment = environment.apply((env) => withSwank(env, args.swankPort));
@@ -269,14 +276,16 @@ export class SystemdRelease extends pulumi.ComponentResource {
                 delete: releaseScript("remove", { APP: args.app }),
                 stdin: secretEnv,
             },
-            { parent: this, dependsOn: upload ? [upload] : [] },
+            { parent: this, dependsOn: [upload] },
         );
         const report = activate.stdout.apply(parseActivationReport);
 
         const host = pulumi.unsecret(connection.apply((c) => c.host));
         const sshTarget = pulumi.unsecret(connection.apply((c) => ({ host: c.host, port: c.port, user: c.user })));
-        // The release the host reports serving (the activation's own id when an older script said nothing).
-        this.releaseId = pulumi.all([releaseId, report]).apply(([id, r]) => r.serving ?? id);
+        // The release this activation serves (the host reports the same id, or fails the update): known
+        // before the activation runs whenever the id is (a file's hash, rollbackTo), so a preview's outputs
+        // name the release that will serve. The URN (known in a preview) ties it to the activation.
+        this.releaseId = pulumi.all([releaseId, activate.urn]).apply(([id]) => id);
         this.keptReleases = report.apply((r) => r.kept);
         this.url = pulumi.all([host, activate.stdout]).apply(([h]) => (zdt ? proxyUrl(h, zdt) : `http://${h}:${args.port}/`));
         // In zero-downtime mode: the blue slot's unit (green's differs only in slot name, port and Swank port).

@@ -84,18 +84,41 @@ describe("SystemdRelease with rollbackTo", () => {
         await pulumi.runtime.setMocks(mocks, "lisp-deploy", "unit", false);
     });
 
-    test("activates the kept release: nothing copied out, prepared or uploaded, and the preview's command names it", async () => {
+    test("activates the kept release, the current build's upload left exactly as without rollbackTo (so a preview changes the activation alone), and the preview's command names it", async () => {
         const r = new SystemdRelease("web", args({ rollbackTo: "aaaaaaaaaaaa", releaseCommand: ["migrate"] }));
         expect(await valueOf(r.releaseId)).toBe("aaaaaaaaaaaa");
         expect(await valueOf(r.keptReleases)).toEqual(["cccccccccccc", "aaaaaaaaaaaa"]);
         await settle();
-        expect(mocks.resources.map((x) => `${x.type} ${x.name}`)).toEqual(["lisp-deploy:index:SystemdRelease web", "command:remote:Command web-activate"]);
-        const create: string = mocks.resources[1].inputs.create;
+        const withRollback = mocks.resources.map((x) => ({ resource: `${x.type} ${x.name}`, inputs: x.inputs }));
+        expect(withRollback.map((x) => x.resource)).toEqual([
+            "lisp-deploy:index:SystemdRelease web",
+            "command:remote:Command web-prepare",
+            "command:remote:CopyToRemote web-upload",
+            "command:remote:Command web-activate",
+        ]);
+        // The upload's inputs are those of the same program without rollbackTo: the engine sees no change there.
+        mocks.resources.length = 0;
+        const plain = new SystemdRelease("same", args({ releaseCommand: ["migrate"] }));
+        await valueOf(plain.releaseId);
+        await settle();
+        for (const role of ["prepare", "upload"]) {
+            expect(JSON.stringify(withRollback.find((x) => x.resource.endsWith(` web-${role}`))!.inputs)).toBe(JSON.stringify(mocks.resources.find((x) => x.name === `same-${role}`)!.inputs));
+        }
+        const create: string = withRollback[3].inputs.create;
         expect(create).toMatch(/^ {2}RELEASE_ID='aaaaaaaaaaaa' \\$/m);
         expect(create).toMatch(/^ {2}ROLLBACK='1' \\$/m);
         // No digest (a kept release was checked when it was uploaded) and no release command on a rollback.
         expect(create).not.toMatch(/^ {2}EXECUTABLE_DIGEST=/m);
         expect(create).not.toMatch(/^ {2}RELEASE_COMMAND(_UNIT)?=/m);
+    });
+
+    test("in a preview, where the activation has not run, releaseId already names the release that will serve", async () => {
+        await pulumi.runtime.setMocks(new RecordingMocks(async () => undefined), "lisp-deploy", "unit", true);
+        const r = new SystemdRelease("web", args({ rollbackTo: "aaaaaaaaaaaa" }));
+        expect(await (r.releaseId as any).isKnown).toBe(true);
+        expect(await valueOf(r.releaseId)).toBe("aaaaaaaaaaaa");
+        // What the host keeps is known only once it answered.
+        expect(await (r.keptReleases as any).isKnown).toBe(false);
     });
 
     test("zero-downtime: the slot activation carries it too", async () => {
