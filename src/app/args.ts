@@ -87,7 +87,8 @@ export interface WebAppSourceArgs {
     /**
      * A directory for the app's data that survives releases and rollbacks, its path in the app's
      * `STATE_DIRECTORY`. ec2 and ssh: systemd's `StateDirectory=` (`/var/lib/<stateDirectory>`, owned by the
-     * service user); local: the Docker volume `<stateDirectory>` mounted at /var/lib/<stateDirectory>.
+     * service user); local: the Docker volume `lisp-deploy-<stateDirectory>` mounted at /var/lib/<stateDirectory>,
+     * kept when the stack is destroyed (remove it with `docker volume rm`). On a fleet each host's is its own.
      * Refused on heroku, whose dynos have no persistent disk: use an add-on (e.g. Heroku Postgres).
      */
     readonly stateDirectory?: string;

@@ -21,7 +21,8 @@ export interface RollingReleaseArgs extends Omit<SystemdReleaseArgs, "connection
 
 /**
  * Releases the same build to several hosts one at a time, in list order, stopping at the first failure
- * (a `releaseCommand` runs once, on the first host, before its switch):
+ * (a `releaseCommand` runs once, on the first host, before its switch, so it is for what the hosts share,
+ * such as a database: each host's `stateDirectory` is its own, and only the first host's sees the command):
  * host i+1's release `dependsOn` host i's, so the Pulumi engine itself orders them, and a failed health
  * check (which rolls that host back) leaves every later host untouched. Behind a load balancer the other
  * hosts serve while one restarts, but a request the balancer sends to the restarting host fails: an ALB
