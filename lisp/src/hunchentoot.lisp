@@ -1,15 +1,17 @@
 ;;;; Hunchentoot under lisp-deploy's main: an acceptor built from the environment's configuration,
 ;;;; and a stop that answers everything the acceptor (or the kernel, for it) already accepted.
 ;;;;
-;;;; Hunchentoot's own stop sets one flag that both its accept loop and its connection loop read:
-;;;; the listener closes (resetting every connection still queued on it), and a connection whose
-;;;; request has not been read yet is closed unanswered, since PROCESS-CONNECTION checks the flag
-;;;; before reading each request. Under a restart those are requests the client already sent.
+;;;; Hunchentoot's own stop sets one flag that both its accept loop and its connection loop read,
+;;;; closes the listener (resetting every connection still queued on it) and returns once the
+;;;; requests in flight are done, so the process exits under connections it accepted but has not
+;;;; read a request from yet; and PROCESS-CONNECTION, checking the flag before reading each request,
+;;;; closes such a connection unanswered. Under a restart those are requests clients already sent.
 ;;;; GRACEFUL-ACCEPTOR never sets that flag; it drains instead:
 ;;;;   1. every response from now on says `Connection: close`, so no client reuses a connection
 ;;;;      the process is about to close (the keep-alive race is left to connections already idle);
-;;;;   2. the listener takes every connection the kernel has queued, then closes, so new
-;;;;      connections are refused (a proxy or client goes elsewhere) and none queued is reset;
+;;;;   2. the listener stops taking new handshakes (SYNs are dropped: see REFUSE-NEW-HANDSHAKES in
+;;;;      sbcl.lisp), accepts every connection the kernel queued or is completing, then closes:
+;;;;      none queued is reset, and later connects are refused (a proxy or client goes elsewhere);
 ;;;;   3. each connection accepted is answered: one that has not sent its request yet has
 ;;;;      FIRST-REQUEST-GRACE seconds from the stop to send it; a request in flight finishes;
 ;;;;   4. kept-alive connections idle in between requests are closed once nothing else is left.
@@ -41,6 +43,9 @@
   ;; :new (no request read yet), :busy (a request is being answered) or :idle (answered, the
   ;; client may send another); written only by the connection's own thread.
   (state :new)
+  ;; Set once a worker thread serves it. The listener records a connection before handing it on,
+  ;; so the stop never misses one whose thread has not started yet.
+  (claimed nil)
   ;; Set once the stop has shut the socket down, so it is shut down only once.
   (closing nil))
 
@@ -66,14 +71,24 @@ START-ACCEPTOR and MAIN."))
 
 ;;; Connection bookkeeping: which connections exist and what each is doing.
 
-(defmethod hunchentoot:process-connection :around ((acceptor graceful-acceptor) socket)
+(defun remember (acceptor socket)
+  "Record SOCKET as one of ACCEPTOR's connections and return its record."
   (let ((connection (make-connection socket)))
     (bt:with-lock-held ((connections-lock acceptor))
       (push connection (acceptor-connections acceptor)))
+    connection))
+
+(defun forget (acceptor connection)
+  (bt:with-lock-held ((connections-lock acceptor))
+    (setf (acceptor-connections acceptor) (delete connection (acceptor-connections acceptor)))))
+
+(defmethod hunchentoot:process-connection :around ((acceptor graceful-acceptor) socket)
+  (let ((connection (or (bt:with-lock-held ((connections-lock acceptor))
+                          (find socket (acceptor-connections acceptor) :key #'connection-socket))
+                        (remember acceptor socket))))
+    (setf (connection-claimed connection) t)
     (unwind-protect (let ((*connection* connection)) (call-next-method))
-      (bt:with-lock-held ((connections-lock acceptor))
-        (setf (acceptor-connections acceptor)
-              (delete connection (acceptor-connections acceptor)))))))
+      (forget acceptor connection))))
 
 (defmethod hunchentoot:handle-request :around ((acceptor graceful-acceptor) request)
   (declare (ignore request))
@@ -93,6 +108,14 @@ START-ACCEPTOR and MAIN."))
 
 ;;; The listener: accept until the stop, then take what the kernel queued and close.
 
+(defconstant +handshake-settle-seconds+ 0.1
+  "How long the accept queue must stay empty, once new SYNs are refused, before the listener
+closes: a handshake already under way completes within one round trip, microseconds on the host
+a proxy runs on, milliseconds across a data centre.")
+
+(defun seconds-since (internal-time)
+  (/ (- (get-internal-real-time) internal-time) internal-time-units-per-second))
+
 (defun accept-one (acceptor listener)
   "Accept one connection from LISTENER and hand it to ACCEPTOR's taskmaster."
   (let ((socket (handler-case (usocket:socket-accept listener)
@@ -100,7 +123,33 @@ START-ACCEPTOR and MAIN."))
                   (usocket:connection-aborted-error () nil))))
     (when socket
       (apply-connection-timeouts acceptor socket)
+      (remember acceptor socket)
       (hunchentoot:handle-incoming-connection (taskmaster acceptor) socket))))
+
+(defun take-what-is-queued (acceptor listener)
+  "Accept every connection the kernel has queued on LISTENER (or is completing) and return how
+many, refusing new handshakes meanwhile when the system allows it.
+The kernel completed these handshakes on the app's behalf, and their clients may have sent a
+request already: closing the listener would reset them. New SYNs are dropped first (their clients
+retry in about a second and meet the closed port, or the next process), so the queue emptied here
+stays empty; handshakes already under way complete within a round trip, so the queue is empty for
+good once it has stayed empty for +HANDSHAKE-SETTLE-SECONDS+. Without the filter (not Linux, or a
+kernel refusing it to an unprivileged process) the queue can refill for ever under load: the loop
+then polls without waiting and ends the first moment the queue is empty."
+  (multiple-value-bind (refusing why-not)
+      (lisp-deploy::refuse-new-handshakes (usocket:socket listener))
+    (loop with accepted = 0
+          with quiet-since = (get-internal-real-time)
+          do (cond ((usocket:wait-for-input listener :ready-only t :timeout (if refusing 0.01 0))
+                    (accept-one acceptor listener)
+                    (incf accepted)
+                    (setf quiet-since (get-internal-real-time)))
+                   ((or (not refusing)
+                        (>= (seconds-since quiet-since) +handshake-settle-seconds+))
+                    (lisp-deploy:log-event :info "stopped accepting connections after taking the ~D ~
+                                                  already queued~@[ (new ones could not be refused ~
+                                                  while the queue drained: ~A)~]" accepted why-not)
+                    (return accepted))))))
 
 (defmethod hunchentoot:accept-connections ((acceptor graceful-acceptor))
   (let ((listener (listen-socket acceptor)))
@@ -109,11 +158,7 @@ START-ACCEPTOR and MAIN."))
            (loop until (draining-p acceptor)
                  when (usocket:wait-for-input listener :ready-only t)
                    do (accept-one acceptor listener))
-           ;; The kernel completed these handshakes on the app's behalf, and their clients may
-           ;; have sent a request already; closing the listener now would reset them. A timeout
-           ;; of 0 polls: the loop ends at the first moment the queue is empty.
-           (loop while (usocket:wait-for-input listener :ready-only t :timeout 0)
-                 do (accept-one acceptor listener)))
+           (take-what-is-queued acceptor listener))
       (usocket:socket-close listener)
       (setf (listen-socket acceptor) nil))))
 
@@ -127,9 +172,6 @@ The connection closes at once; the listener accepts it like any other and its wo
     (error () nil)))
 
 ;;; The stop.
-
-(defun seconds-since (internal-time)
-  (/ (- (get-internal-real-time) internal-time) internal-time-units-per-second))
 
 (defun shut-down (connection)
   "Shut CONNECTION's socket down both ways: its thread, waiting for a request, reads EOF and ends."
@@ -145,16 +187,23 @@ send one, the idle ones."
                      (notany (lambda (c) (eq (connection-state c) :busy)) connections)
                      (zerop (requests-in-progress acceptor)))))
     (dolist (connection connections)
-      (unless (connection-closing connection)
-        (case (connection-state connection)
-          (:new (when grace-over (shut-down connection)))
-          (:idle (when quiet (shut-down connection))))))))
+      (cond ((and grace-over (not (connection-claimed connection)))
+             ;; No thread ever took it: the taskmaster answered 503 (too many connections) or
+             ;; failed to start a thread, and closed it either way.
+             (forget acceptor connection))
+            ((connection-closing connection))
+            ((eq (connection-state connection) :new)
+             (when grace-over (shut-down connection)))
+            ((eq (connection-state connection) :idle)
+             (when quiet (shut-down connection)))))))
 
 (defun drain (acceptor)
   "GRACEFUL-ACCEPTOR's stop: see this file's header."
   (let ((started (get-internal-real-time)))
     (setf (draining-p acceptor) t)
-    (wake-listener acceptor)
+    ;; In a thread of its own: when the listener woke by itself and already refuses new
+    ;; handshakes, this connect waits for its SYN's retry, which must not delay the stop.
+    (bt:make-thread (lambda () (wake-listener acceptor)) :name "lisp-deploy wake listener")
     (loop while (listen-socket acceptor) do (sleep 0.01))
     (loop for connections = (bt:with-lock-held ((connections-lock acceptor))
                               (copy-list (acceptor-connections acceptor)))

@@ -84,3 +84,50 @@ waiting for other threads: by now the graceful part of shutdown has run or timed
 (defun call-with-log-lock (function)
   "Call FUNCTION while holding the log lock."
   (sb-thread:with-recursive-lock (*log-lock*) (funcall function)))
+
+;;; Refusing new TCP handshakes on a listening socket while the ones under way complete: the
+;;; graceful stop of lisp-deploy/hunchentoot drains the accept queue with this in place, so the
+;;; queue it empties cannot fill again behind its back.
+
+(sb-alien:define-alien-type nil
+    (sb-alien:struct sock-filter          ; linux/filter.h: one classic BPF instruction
+                     (code (sb-alien:unsigned 16)) (jt (sb-alien:unsigned 8))
+                     (jf (sb-alien:unsigned 8)) (k (sb-alien:unsigned 32))))
+
+(sb-alien:define-alien-type nil
+    (sb-alien:struct sock-fprog
+                     (len (sb-alien:unsigned 16)) (filter (* (sb-alien:struct sock-filter)))))
+
+(defconstant +sol-socket+ 1)
+(defconstant +so-attach-filter+ 26)
+
+(defun refuse-new-handshakes (socket)
+  "Make the listening sb-bsd-sockets SOCKET drop every incoming TCP segment with SYN set, and
+nothing else. A client's new connection then gets no answer (its kernel retries the SYN after
+about a second, by when the port is closed and refuses it, or a new process accepts it), while a
+handshake already under way still completes into the accept queue, since its last segment is an
+ACK. Linux only (SO_ATTACH_FILTER); returns true when the filter is in place, else NIL and
+the system's reason."
+  (let ((program '((#x30 0 0 13)             ; ldb [13]: the TCP flags (the filter sees the TCP header)
+                   (#x45 0 1 #x02)           ; jset #SYN: next instruction, else skip it
+                   (#x06 0 0 0)              ; ret #0: drop
+                   (#x06 0 0 #xffffffff))))  ; ret #-1: keep the whole segment
+    (sb-alien:with-alien ((filter (array (sb-alien:struct sock-filter) 4))
+                          (fprog (sb-alien:struct sock-fprog)))
+      (loop for (code jt jf k) in program
+            for i from 0
+            for instruction = (sb-alien:deref filter i)
+            do (setf (sb-alien:slot instruction 'code) code
+                     (sb-alien:slot instruction 'jt) jt
+                     (sb-alien:slot instruction 'jf) jf
+                     (sb-alien:slot instruction 'k) k))
+      (setf (sb-alien:slot fprog 'len) (length program)
+            (sb-alien:slot fprog 'filter) (sb-alien:cast filter (* (sb-alien:struct sock-filter))))
+      (if (zerop (sb-alien:alien-funcall
+              (sb-alien:extern-alien "setsockopt"
+                                     (function sb-alien:int sb-alien:int sb-alien:int sb-alien:int
+                                               (* (sb-alien:struct sock-fprog)) sb-alien:unsigned))
+              (sb-bsd-sockets:socket-file-descriptor socket) +sol-socket+ +so-attach-filter+
+              (sb-alien:addr fprog) (sb-alien:alien-size (sb-alien:struct sock-fprog) :bytes)))
+          t
+          (values nil (sb-int:strerror (sb-alien:get-errno)))))))

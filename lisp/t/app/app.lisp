@@ -24,9 +24,14 @@
   (format nil "started~%"))
 
 (defun main ()
-  "Serve the fixture; FAIL_AT_START=1 makes the start hook fail, to test crash handling."
+  "Serve the fixture; FAIL_AT_START=1 makes the start hook fail, to test crash handling.
+HUNCHENTOOT_OWN_STOP=1 serves with a plain EASY-ACCEPTOR, so SIGTERM gets Hunchentoot's own stop:
+test/integration/graceful-stop.test.ts counts what that drops beside the graceful stop."
   (lisp-deploy/hunchentoot:main
    :name "test-app"
+   :acceptor-class (if (equal (uiop:getenv "HUNCHENTOOT_OWN_STOP") "1")
+                       'hunchentoot:easy-acceptor
+                       'lisp-deploy/hunchentoot:graceful-easy-acceptor)
    :on-start (lambda (acceptor)
                (declare (ignore acceptor))
                (when (equal (uiop:getenv "FAIL_AT_START") "1")
