@@ -79,6 +79,7 @@ START-ACCEPTOR and MAIN."))
     connection))
 
 (defun forget (acceptor connection)
+  "Drop CONNECTION's record: it is answered and closed, or will never be served here."
   (bt:with-lock-held ((connections-lock acceptor))
     (setf (acceptor-connections acceptor) (delete connection (acceptor-connections acceptor)))))
 
