@@ -71,12 +71,12 @@ release, before the release serves; an error here keeps the previous release ser
 (defun start (&key (port 8080) (address "0.0.0.0"))
   "Start serving on ADDRESS:PORT and return the acceptor."
   (setf *acceptor* (hunchentoot:start
-                    (make-instance 'hunchentoot:easy-acceptor
+                    (make-instance 'lisp-deploy/hunchentoot:graceful-easy-acceptor
                                    :port port :address address
                                    :access-log-destination nil))))
 
 (defun stop ()
-  "Stop serving, letting every request in flight finish."
+  "Stop serving: answer every connection already accepted (see lisp-deploy/hunchentoot), then return."
   (when *acceptor*
     (lisp-deploy/hunchentoot:stop-acceptor *acceptor*)
     (setf *acceptor* nil)))
