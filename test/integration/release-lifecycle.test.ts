@@ -177,6 +177,14 @@ describe("release lifecycle (plain mode) under the real Pulumi CLI on a real sys
         expect(await stateFile(app, "seen-by-release-command.txt")).toBe(SECRET);
         // ...and no copy of the secret file is left behind.
         expect((await host.exec("test", "-e", `/opt/${app}/release-command.env`)).code).not.toBe(0);
+        // B never served: a rollback may not name it (its data may be half-migrated), and A serves on.
+        const refused = await up({ ...apps.get(app)!, rollbackTo: sha12(exeB) });
+        expect(refused.code).not.toBe(0);
+        expect(refused.out).toContain(`cannot roll back to release ${sha12(exeB)}: its release command failed, so it never served`);
+        expect(refused.out).toContain(`It keeps: ${sha12(exeA)} (newest first)`);
+        expect(await mainPid(unit)).toBe(pid);
+        const { rollbackTo: _, ...withoutRollback } = apps.get(app)!;
+        apps.set(app, withoutRollback);
     });
 
     test("stateDirectory: release B (its migration passing) reads the visits A counted; the directory belongs to the service's dynamic user", async () => {

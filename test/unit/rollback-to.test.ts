@@ -69,6 +69,23 @@ describe("the host's release tree, read by lib/common.sh (real bash)", () => {
         expect(parseActivationReport(r.stdout)).toEqual({ serving: "bbbbbbbbbbbb", kept: ["cccccccccccc", "bbbbbbbbbbbb", "aaaaaaaaaaaa"] });
     });
 
+    test("a release whose release command failed is not offered to a rollback, and naming it is refused with the reason", () => {
+        const failed = path.join(dir, "releases-with-a-failed-command");
+        ["aaaaaaaaaaaa", "bbbbbbbbbbbb"].forEach((id, i) => {
+            fs.mkdirSync(path.join(failed, id), { recursive: true });
+            const t = new Date(Date.UTC(2026, 0, 1 + i));
+            fs.utimesSync(path.join(failed, id), t, t);
+        });
+        fs.writeFileSync(path.join(failed, "bbbbbbbbbbbb", ".release-command-failed"), "");
+        expect(parseActivationReport(withCommon(`report_releases ${failed} aaaaaaaaaaaa`).stdout).kept).toEqual(["aaaaaaaaaaaa"]);
+        const refused = withCommon(`require_kept_release ${failed}; echo kept`, { RELEASE_ID: "bbbbbbbbbbbb", ROLLBACK: "1" });
+        expect(refused.status).toBe(1);
+        expect(refused.stderr).toContain("cannot roll back to release bbbbbbbbbbbb: its release command failed, so it never served");
+        expect(refused.stderr).toContain("It keeps: aaaaaaaaaaaa (newest first)");
+        // Released again (not a rollback), the same release passes: its command runs again first.
+        expect(withCommon(`require_kept_release ${failed}; echo kept`, { RELEASE_ID: "bbbbbbbbbbbb" }).stdout).toBe("kept\n");
+    });
+
     test("an activation that reported nothing (an older script, a preview) reads as nothing known", () => {
         expect(parseActivationReport("")).toEqual({ serving: undefined, kept: [] });
         expect(parseActivationReport(undefined as unknown as string)).toEqual({ serving: undefined, kept: [] });

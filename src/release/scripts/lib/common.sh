@@ -163,6 +163,7 @@ remove_unit() {
 run_release_command() {
   local secret="$1" serving="$2" template="/etc/systemd/system/${APP}-release@.service" instance="${APP}-release@${RELEASE_ID}.service"
   local log="/run/lisp-deploy/${APP}-release-${RELEASE_ID}.log" env_copy="/opt/${APP}/release-command.env" status=0 code
+  local failed_mark="/opt/${APP}/releases/${RELEASE_ID}/${RELEASE_COMMAND_FAILED}"
   [ -n "${RELEASE_COMMAND_UNIT:-}" ] || return 0
   if ! { [ -f "${template}" ] && [ "$(printf '%s' "${RELEASE_COMMAND_UNIT}")" = "$(cat "${template}")" ]; }; then
     printf '%s' "${RELEASE_COMMAND_UNIT}" > "${template}.new"
@@ -184,11 +185,14 @@ run_release_command() {
   rm -f "${env_copy}"
   code="$(systemctl show --property ExecMainStatus --value "${instance}" 2>/dev/null || true)"
   if [ "${status}" = 0 ]; then
+    rm -f "${failed_mark}"
     say "the release command of release ${RELEASE_ID} succeeded; its output:"
     cat "${log}" >&2 2>/dev/null || true
     rm -f "${log}"
     return 0
   fi
+  # Marked, so the release is no longer offered to rollbackTo: it never served and its data may be half-migrated.
+  touch "${failed_mark}" 2>/dev/null || true
   say "the release command of release ${RELEASE_ID} failed (exit status ${code:-unknown}); nothing was switched: ${serving} keeps serving. Its output:"
   cat "${log}" >&2 2>/dev/null || say "(no output: see journalctl --unit ${instance})"
   rm -f "${log}"
@@ -196,15 +200,26 @@ run_release_command() {
   return 1
 }
 
-# kept_releases DIR: the release ids DIR keeps, newest first, one a line.
-kept_releases() { find "$1" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\n' 2>/dev/null | sort -rn | cut -d' ' -f2-; }
+# The file run_release_command leaves in a release's directory when its release command failed; it goes when
+# the command later succeeds. Such a release never served, so it is not one a rollback may name.
+RELEASE_COMMAND_FAILED=.release-command-failed
+
+# kept_releases DIR: the release ids DIR keeps that a rollback may name (not those whose release command
+# failed), newest first, one a line.
+kept_releases() {
+  find "$1" -mindepth 1 -maxdepth 1 -type d ! -exec test -e "{}/${RELEASE_COMMAND_FAILED}" \; -printf '%T@ %f\n' 2>/dev/null | sort -rn | cut -d' ' -f2-
+}
 
 # require_kept_release DIR: fails, naming the releases DIR keeps, when RELEASE_ID is not one of them. With
 # ROLLBACK=1 (a rollbackTo) it says how to pick one; otherwise the upload's directory is missing.
 require_kept_release() {
-  [ ! -d "$1/${RELEASE_ID}" ] || return 0
   local kept
   kept="$(kept_releases "$1" | tr '\n' ' ' | sed 's/ $//')"
+  if [ "${ROLLBACK:-0}" = 1 ] && [ -e "$1/${RELEASE_ID}/${RELEASE_COMMAND_FAILED}" ]; then
+    say "cannot roll back to release ${RELEASE_ID}: its release command failed, so it never served (its data may be half-migrated). It keeps: ${kept:-none} (newest first); set rollbackTo to one of them. Nothing was changed"
+    exit 1
+  fi
+  [ ! -d "$1/${RELEASE_ID}" ] || return 0
   if [ "${ROLLBACK:-0}" = 1 ]; then
     say "cannot roll back to release ${RELEASE_ID}: this host no longer keeps it (pruned, or never released here). It keeps: ${kept:-none} (newest first); set rollbackTo to one of them, or leave rollbackTo out to release the current build. Nothing was changed"
   else
