@@ -201,13 +201,16 @@ export interface HerokuTargetArgs {
     /**
      * After each release of a new image, request `app.healthPath` on the app's URL until it answers 200; if
      * it does not, roll the app back to the release that served before (Heroku itself does not) and fail the
-     * update with the app's recent log lines. `{}` checks the app's web URL. Off when unset.
+     * update with the app's recent log lines. On by default, on the app's web URL, like every target's
+     * health check; `{ enabled: false }` turns it off.
      */
     readonly healthCheck?: HerokuTargetHealthCheck;
 }
 
 /** The heroku target's health check after a release (HerokuRelease's `healthCheck`, on `app.healthPath`). */
 export interface HerokuTargetHealthCheck {
+    /** Check each release (default true); false releases without checking, as Heroku alone does. */
+    readonly enabled?: boolean;
     /** Base URL requested instead of the app's web URL, e.g. a custom domain. Default the web URL. */
     readonly url?: pulumi.Input<string>;
     /** Seconds to wait for a 200 (Heroku's boot limit is 60). Default 90. */

@@ -11,8 +11,13 @@ import { LoadBalancerPlan, planBalancerSettings } from "../release/loadBalancer"
 import { LocalReleasePlan, planLocalSettings } from "../release/localRelease";
 import { planReleaseSettings, ReleasePlan } from "../release/systemdRelease";
 import { ZeroDowntime } from "../release/slots";
-import { checkHealthPath, checkKnownKeys, checkObject, checkOneOf, checkPort, FieldPath, isKnownLater, planned, shown } from "../validate";
-import { Ec2TargetArgs, TargetKind, WebAppArgs } from "./args";
+import { checkBoolean, checkHealthPath, checkKnownKeys, checkObject, checkOneOf, checkPort, FieldPath, isKnownLater, planned, shown } from "../validate";
+import { Ec2TargetArgs, HerokuTargetHealthCheck, TargetKind, WebAppArgs } from "./args";
+
+/** An object (not null, not an array): what a settings block must be before its fields are read. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+}
 
 /**
  * The plan of a WebApp: which target, the app's settings with defaults filled in, and the plan of every
@@ -140,13 +145,15 @@ export function dynamicSpaceSizeOf(args: WebAppArgs): number | undefined {
 /** The HerokuRelease settings of the heroku target, apart from the image and its executable. @internal */
 export function herokuReleaseSettings(args: WebAppArgs, heroku: NonNullable<NonNullable<WebAppArgs["target"]>["heroku"]>, healthPath: string) {
     const { healthCheck, ...target } = heroku;
+    // On unless turned off: every target health-checks a release on app.healthPath.
+    const { enabled, ...check }: HerokuTargetHealthCheck = isPlainObject(healthCheck) ? healthCheck : {};
     return {
         ...target,
         // Heroku sets PORT itself; the rest of the environment becomes config vars.
         config: args.app.environment,
         secretConfig: args.app.secretEnvironment,
         ...(args.app.releaseCommand !== undefined ? { releaseCommand: args.app.releaseCommand } : {}),
-        ...(healthCheck !== undefined && healthCheck !== null ? { healthCheck: { ...healthCheck, path: healthPath } } : {}),
+        ...(enabled === false ? {} : { healthCheck: { ...check, path: healthPath } }),
     };
 }
 
@@ -336,6 +343,11 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
                 base: "args.target.heroku",
                 names: { config: "args.app.environment", secretConfig: "args.app.secretEnvironment", releaseCommand: "args.app.releaseCommand", executablePath: "args.app.path", "healthCheck.path": "args.app.healthPath" },
             };
+            const healthCheck: unknown = heroku.healthCheck;
+            if (healthCheck !== undefined && healthCheck !== null) {
+                p.check(() => checkObject("args.target.heroku.healthCheck", healthCheck, "{ timeoutSeconds: 60 }, or { enabled: false } to release without checking"));
+                if (isPlainObject(healthCheck) && healthCheck.enabled !== undefined) p.check(() => checkBoolean("args.target.heroku.healthCheck.enabled", healthCheck.enabled));
+            }
             const release = p.check(() => planHerokuSettings({ ...herokuReleaseSettings(args, heroku, healthPath), executablePath: image?.plan.plan.executablePath ?? "/app/app" }, fields));
             plan = { heroku: release };
         } else {

@@ -23,11 +23,16 @@ async function herokuInputs(name: string, app: Partial<WebAppArgs["app"]>, herok
     return rec.inputs;
 }
 
-test("releaseCommand reaches Heroku's release phase with the image's executable; no health check unless asked", async () => {
+test("releaseCommand reaches Heroku's release phase with the image's executable; the release is health-checked on app.healthPath by default", async () => {
     const inputs = await herokuInputs("phase", { releaseCommand: ["migrate"], healthPath: "/healthz" });
     expect(inputs.releaseCommand).toEqual(["migrate"]);
     expect(inputs.executablePath).toBe("/app/hello");
-    expect(inputs.healthCheckPath).toBe("");
+    expect([inputs.healthCheckPath, inputs.healthCheckUrl, inputs.healthCheckTimeoutSeconds]).toEqual(["/healthz", "", 90]);
+});
+
+test("healthCheck: { enabled: false } releases without checking, as Heroku alone does", async () => {
+    const inputs = await herokuInputs("unchecked", { healthPath: "/healthz" }, { healthCheck: { enabled: false } });
+    expect([inputs.healthCheckPath, inputs.healthCheckTimeoutSeconds]).toEqual(["", 0]);
 });
 
 test("healthCheck: {} checks the app's healthPath on the web URL with the default timeout; a url and timeout are passed on", async () => {
@@ -56,4 +61,20 @@ test("bad input on the heroku target is reported under the fields the user wrote
         "args.target.heroku.healthCheck.timeoutSeconds",
         "args.target.heroku.healthCheck.url",
     ]);
+});
+
+test("a health check that is not an object, or an enabled that is not a boolean, is refused under its field", () => {
+    const problemsOf = (healthCheck: unknown) => {
+        try {
+            planWebApp("bad-check", {
+                app: { path: "examples/hello", dependencySource: { kind: "debian" } },
+                target: { kind: "heroku", heroku: { app: "blog-prod", apiKey: pulumi.secret("k"), healthCheck: healthCheck as never } },
+            });
+        } catch (e) {
+            return (e as ValidationError).problems.map((p) => `${p.field}: ${p.problem}`);
+        }
+        return [];
+    };
+    expect(problemsOf(true)).toEqual([expect.stringMatching(/^args\.target\.heroku\.healthCheck: must be an object such as \{ timeoutSeconds: 60 \}, or \{ enabled: false \}/)]);
+    expect(problemsOf({ enabled: "no" })).toEqual([expect.stringMatching(/^args\.target\.heroku\.healthCheck\.enabled: must be true or false/)]);
 });
