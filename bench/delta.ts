@@ -16,7 +16,7 @@ import { PulumiWorkspace, REPO_ROOT, requirePulumiCli, scratchDir, writeProgram 
 import { run, runOk } from "../support/run";
 import { SystemdHost } from "../support/systemd-host";
 import { helloCopy } from "../support/delta-fixtures";
-import { DEPENDENCIES_EXECUTABLE, planDelta } from "../src/image/deltaPlan";
+import { DEPENDENCIES_EXECUTABLE, planDelta } from "../src/release/systemd/deltaPlan";
 import { packageLispDir } from "../src/image/plan";
 
 const DELTA_PORT = 18630;

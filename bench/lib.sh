@@ -26,7 +26,7 @@ require(require("path").resolve(process.env.BENCH_FILE));
 # bench_compile OUT: compiles the project (tsconfig.test.json, no ts-node here) into OUT, which must be under
 # node_modules/ so that the compiled files still resolve the project's node_modules, then copies beside the
 # compiled tree what those modules read from beside themselves at run time:
-#   src/release/scripts      the release scripts (src/release/*.js read them from beside themselves)
+#   src/**/scripts           the shell scripts (src/shell.js reads them from src/<dir>/scripts)
 #   lisp/                    lisp-deploy's runtime system and build scripts (hello depends on lisp-deploy/hunchentoot)
 #   support/systemd-host     the host container's Dockerfile directory
 #   examples/hello           the app (support/hello-builds.ts, support/delta-fixtures.ts)
@@ -35,8 +35,12 @@ bench_compile() {
   local out=$1
   rm -rf "$out"
   npx tsc -p tsconfig.test.json --noEmit false --outDir "$out" --rootDir . --declaration false --sourceMap false
-  mkdir -p "$out/src/release" "$out/support" "$out/examples"
-  cp -r src/release/scripts "$out/src/release/"
+  mkdir -p "$out/support" "$out/examples"
+  local scripts
+  for scripts in $(cd src && find . -type d -name scripts -prune); do
+    mkdir -p "$out/src/$scripts"
+    cp -r "src/$scripts/." "$out/src/$scripts/"
+  done
   cp -r lisp "$out/"
   cp -r support/systemd-host "$out/support/"
   cp -r examples/hello "$out/examples/"

@@ -30,10 +30,15 @@ export function shellWord(word: string): string {
  * the source tree, or under `src/` of the published package when this module runs from `bin/`.
  */
 export function readShellScript(directory: string, name: string): string {
+    return fs.readFileSync(path.join(shellScriptsDirectory(directory, `${name}.sh`), `${name}.sh`), "utf8");
+}
+
+/** Where the package's scripts under `src/<directory>` are (see {@link readShellScript}); `probe` is a file that must be there. */
+export function shellScriptsDirectory(directory: string, probe: string): string {
     const candidates = [path.join(__dirname, directory), path.join(__dirname, "..", "src", directory)];
-    const found = candidates.find((dir) => fs.existsSync(path.join(dir, `${name}.sh`)));
-    if (!found) throw new Error(`lisp-deploy's script ${name}.sh is missing: looked in ${candidates.join(" and ")}.`);
-    return fs.readFileSync(path.join(found, `${name}.sh`), "utf8");
+    const found = candidates.find((dir) => fs.existsSync(path.join(dir, probe)));
+    if (!found) throw new Error(`lisp-deploy's script ${probe} is missing: looked in ${candidates.join(" and ")}.`);
+    return found;
 }
 
 /**

@@ -2,9 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "../host/host";
 import { DependencySourceArgs } from "../image/args";
 import { RuntimeBase } from "../image/dockerfile";
-import { NetworkMode } from "../release/localRelease";
-import { ZeroDowntime } from "../release/slots";
-import { ServiceType } from "../release/systemdRelease";
+import { NetworkMode } from "../release/local/localRelease";
+import { ZeroDowntime } from "../release/systemd/zeroDowntime";
+import { ServiceType } from "../release/systemd/systemdRelease";
 
 // WebApp's arguments: one object naming the app and a target, in the shapes Pulumi's schema inference
 // carries to every language (a block per target kind rather than a union).

@@ -6,11 +6,11 @@ import { defaultDynamicSpaceSizeMb } from "../host/instanceMemory";
 import { planSshHost, SshHostArgs, SshHostPlan } from "../host/sshHost";
 import { LispImageArgs, LispImagePlan, planLispImage } from "../image/lispImage";
 import { toDependencySource } from "../image/args";
-import { HerokuReleasePlan, planHerokuSettings } from "../release/heroku";
-import { LoadBalancerPlan, planBalancerSettings } from "../release/loadBalancer";
-import { LocalReleasePlan, planLocalSettings } from "../release/localRelease";
-import { planReleaseSettings, ReleasePlan } from "../release/systemdRelease";
-import { ZeroDowntime } from "../release/slots";
+import { HerokuReleasePlan, planHerokuSettings } from "../release/heroku/herokuRelease";
+import { LoadBalancerPlan, planBalancerSettings } from "../host/loadBalancer";
+import { LocalReleasePlan, planLocalSettings } from "../release/local/localRelease";
+import { planReleaseSettings, ReleasePlan } from "../release/systemd/systemdRelease";
+import { ZeroDowntime } from "../release/systemd/zeroDowntime";
 import { checkBoolean, checkHealthPath, checkKnownKeys, checkObject, checkOneOf, checkPort, FieldPath, isKnownLater, planned, shown } from "../validate";
 import { Ec2TargetArgs, HerokuTargetHealthCheck, TargetKind, WebAppArgs } from "./args";
 

@@ -5,8 +5,8 @@ import { requireCommand, requireDocker } from "../../support/engines";
 import { PulumiWorkspace, REPO_ROOT, scratchDir, writeProgram } from "../../support/pulumi-cli";
 import { run } from "../../support/run";
 import { SystemdHost } from "../../support/systemd-host";
-import { planDelta } from "../../src/image/deltaPlan";
-import { releaseScript } from "../../src/release/scripts";
+import { planDelta } from "../../src/release/systemd/deltaPlan";
+import { releaseScript } from "../../src/release/systemd/scripts";
 import { helloCopy } from "../../support/delta-fixtures";
 import { changedResources } from "./examples-engine-helpers";
 

@@ -1,9 +1,9 @@
 import * as crypto from "crypto";
 import * as fc from "fast-check";
 import { ValidationError } from "../../src/errors";
-import { releaseScript, renderEnvironmentFile } from "../../src/release/scripts";
-import { activateParameters } from "../../src/release/systemdRelease";
-import { quoteEnvironmentForSystemd, renderUnit } from "../../src/release/unit";
+import { releaseScript, renderEnvironmentFile } from "../../src/release/systemd/scripts";
+import { activateParameters } from "../../src/release/systemd/systemdRelease";
+import { quoteEnvironmentForSystemd, renderUnit } from "../../src/release/systemd/unit";
 import { requireCommand, requireDocker } from "../../support/engines";
 import { SystemdHost } from "../../support/systemd-host";
 import { environmentFileRefuses, environmentLineRefuses, hostileValue } from "../unit/env-readback-values";

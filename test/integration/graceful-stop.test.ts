@@ -5,7 +5,7 @@ import { requireCommand, requireDocker } from "../../support/engines";
 import { LoadResult, startLoad } from "../../support/load";
 import { runOk } from "../../support/run";
 import { SystemdHost } from "../../support/systemd-host";
-import { releasePaths, renderUnit } from "../../src/release/unit";
+import { releasePaths, renderUnit } from "../../src/release/systemd/unit";
 
 // The Lisp runtime's graceful stop (lisp/src/hunchentoot.lisp) under `systemctl restart` on a real systemd
 // host in a container, plain mode (no proxy, no second slot): new-connection and kept-alive clients run while

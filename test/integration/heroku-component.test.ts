@@ -38,7 +38,7 @@ const mocks = new RecordingMocks(async (args) => {
 });
 pulumi.runtime.setMocks(mocks, "project", "stack", false);
 
-import { HerokuRelease } from "../../src/release/heroku";
+import { HerokuRelease } from "../../src/release/heroku/herokuRelease";
 
 let buildDir = "";
 

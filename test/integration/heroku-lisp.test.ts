@@ -10,7 +10,7 @@ import { RecordingMocks, unwrapSecrets, valueOf } from "../harness/mocks";
 import { LocalRegistry, MEDIA_TYPES } from "../../support/registry";
 import { herokuReleaseProvider, HerokuReleaseInputs } from "../../src/release/heroku/provider";
 import { LispImage } from "../../src/image/lispImage";
-import { HerokuRelease } from "../../src/release/heroku";
+import { HerokuRelease } from "../../src/release/heroku/herokuRelease";
 
 // examples/hello built by LispImage and released by HerokuRelease in one program. Real: Docker engine,
 // SBCL and Debian's Lisp libraries in the build, a registry with htpasswd auth on 127.0.0.1. Stood in

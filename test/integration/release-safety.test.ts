@@ -4,9 +4,9 @@ import * as os from "os";
 import * as path from "path";
 import { requireCommand, requireDocker } from "../../support/engines";
 import { SystemdHost } from "../../support/systemd-host";
-import { releaseScript, shellQuote } from "../../src/release/scripts";
-import { activateParameters } from "../../src/release/systemdRelease";
-import { renderUnit } from "../../src/release/unit";
+import { releaseScript, shellQuote } from "../../src/release/systemd/scripts";
+import { activateParameters } from "../../src/release/systemd/systemdRelease";
+import { renderUnit } from "../../src/release/systemd/unit";
 
 /**
  * Releases on a host are safe under concurrency and interruption: activate.sh, rendered exactly as

@@ -7,7 +7,7 @@ import { PulumiWorkspace, REPO_ROOT, scratchDir, writeProgram } from "../../supp
 import { run, runOk } from "../../support/run";
 import { listenersFromProcNet, swankEval } from "../../support/swank";
 import { SystemdHost, sshOptions } from "../../support/systemd-host";
-import { releaseScript } from "../../src/release/scripts";
+import { releaseScript } from "../../src/release/systemd/scripts";
 import { buildHello, writeBrokenExecutable } from "../../support/hello-builds";
 import { changedResources } from "./examples-engine-helpers";
 

@@ -6,10 +6,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import { RecordingMocks, RecordedResource, valueOf } from "../harness/mocks";
 import { ValidationError } from "../../src/errors";
-import { dependencyStagesText, planDelta } from "../../src/image/deltaPlan";
+import { dependencyStagesText, planDelta } from "../../src/release/systemd/deltaPlan";
 import { ARCHIVE_MTIME, deterministicTar } from "../../src/image/sourceArchive";
 import { ComponentProvider } from "@pulumi/pulumi/provider/experimental";
-import { deltaImageOptions, deltaKindOf, DeltaRelease, DeltaReleaseArgs } from "../../src/release/delta";
+import { deltaImageOptions, deltaKindOf, DeltaRelease, DeltaReleaseArgs } from "../../src/release/systemd/deltaRelease";
 import { helloCopy } from "../../support/delta-fixtures";
 
 // Unit layer: the Pulumi engine is stood in for by RecordingMocks; nothing runs on a host or in Docker.

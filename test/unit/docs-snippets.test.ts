@@ -164,7 +164,7 @@ describe("the snippet checker itself", () => {
 
     test("finds README.md, CONTRIBUTING.md, the READMEs under src/ and examples/", () => {
         const files = documentedFiles();
-        expect(files).toEqual(expect.arrayContaining(["README.md", "CONTRIBUTING.md", "src/release/README-systemd.md", "src/release/heroku/README.md", "examples/local/README.md"]));
+        expect(files).toEqual(expect.arrayContaining(["README.md", "CONTRIBUTING.md", "src/release/systemd/README.md", "src/release/heroku/README.md", "examples/local/README.md"]));
         expect(files.every((f) => !f.includes("node_modules"))).toBe(true);
     });
 });

@@ -1,7 +1,7 @@
 import * as fc from "fast-check";
 import { ValidationError } from "../../src/errors";
-import { renderEnvironmentFile } from "../../src/release/scripts";
-import { renderUnit } from "../../src/release/unit";
+import { renderEnvironmentFile } from "../../src/release/systemd/scripts";
+import { renderUnit } from "../../src/release/systemd/unit";
 import { environmentFileRefuses, environmentLineRefuses, hasTextSystemdRefuses, hostileValue } from "./env-readback-values";
 
 /**

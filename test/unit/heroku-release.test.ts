@@ -7,7 +7,7 @@ import { RecordingMocks, valueOf } from "../harness/mocks";
 const mocks = new RecordingMocks();
 pulumi.runtime.setMocks(mocks, "project", "stack", false);
 
-import { HerokuRelease, HerokuReleaseArgs } from "../../src/release/heroku";
+import { HerokuRelease, HerokuReleaseArgs } from "../../src/release/heroku/herokuRelease";
 import { ValidationError } from "../../src/errors";
 
 const KEY = "hrku-mock-3b1f0c55-0d6e-4f7e-9a7b-apikey";

@@ -1,5 +1,5 @@
 import { ComponentProvider } from "@pulumi/pulumi/provider/experimental";
-import { HerokuRelease } from "../../src/release/heroku";
+import { HerokuRelease } from "../../src/release/heroku/herokuRelease";
 
 // Multi-language hosting infers the package schema from HerokuRelease's TypeScript types (offline, no
 // Pulumi CLI): every argument and output must be expressible, or the component is unusable from other languages.

@@ -1,6 +1,6 @@
 import { defaultDynamicSpaceSizeMb, instanceMemoryMiB } from "../../src/host/instanceMemory";
 import { DYNAMIC_SPACE_SIZE_LIMITS_MB } from "../../src/image/dockerfile";
-import { memoryMaxFor } from "../../src/release/unit";
+import { memoryMaxFor } from "../../src/release/systemd/unit";
 
 describe("instanceMemoryMiB: an EC2 instance type's memory from its name", () => {
     test.each([

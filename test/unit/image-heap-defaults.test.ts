@@ -1,8 +1,8 @@
 import { dynamicSpaceSizeOf, imageArgsOf, systemdReleaseSettings } from "../../src/app/plan";
 import { TargetKind, WebAppArgs } from "../../src/app/args";
 import { planImage } from "../../src/image/plan";
-import { planReleaseSettings } from "../../src/release/systemdRelease";
-import { renderUnit } from "../../src/release/unit";
+import { planReleaseSettings } from "../../src/release/systemd/systemdRelease";
+import { renderUnit } from "../../src/release/systemd/unit";
 import * as path from "path";
 
 // Issue 13: the SBCL heap limit (dynamicSpaceSizeMb) a WebApp bakes into the executable, and the unit's

@@ -1,8 +1,8 @@
 import * as fc from "fast-check";
 import { ValidationError } from "../../src/errors";
 import { renderUserData } from "../../src/host/cloudInit";
-import { renderProxyConfig, ReverseProxy } from "../../src/release/proxy";
-import { releaseScript } from "../../src/release/scripts";
+import { renderProxyConfig, ReverseProxy } from "../../src/release/systemd/proxy";
+import { releaseScript } from "../../src/release/systemd/scripts";
 import { cloudInitValidate, runSh, shParseErrors } from "./consumers";
 
 // Issue 19: cloud-init user data and release script command text read back by their real consumers

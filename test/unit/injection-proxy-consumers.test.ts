@@ -1,6 +1,6 @@
 import * as fc from "fast-check";
 import { ValidationError } from "../../src/errors";
-import { nginxCertificatePaths, renderCaddyMainConfig, renderProxyConfig, ReverseProxy } from "../../src/release/proxy";
+import { nginxCertificatePaths, renderCaddyMainConfig, renderProxyConfig, ReverseProxy } from "../../src/release/systemd/proxy";
 import { caddyAdapt, nginxTest } from "./consumers";
 
 // Issue 19: the zero-downtime proxy configs read back by the proxies themselves (`caddy adapt`, `nginx -t`),

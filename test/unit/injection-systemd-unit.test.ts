@@ -1,6 +1,6 @@
 import * as fc from "fast-check";
 import { ValidationError } from "../../src/errors";
-import { quoteArgumentForSystemd, quoteEnvironmentForSystemd, renderUnit, UnitSpec } from "../../src/release/unit";
+import { quoteArgumentForSystemd, quoteEnvironmentForSystemd, renderUnit, UnitSpec } from "../../src/release/systemd/unit";
 import { loadUnit, verifyUnit } from "./consumers";
 
 // Issue 19: every value renderUnit writes reaches the app exactly as given, read back by systemd's own unit

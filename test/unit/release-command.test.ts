@@ -6,11 +6,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { RecordingMocks, valueOf } from "../harness/mocks";
 import { ValidationError } from "../../src/errors";
 import { planWebApp } from "../../src/app/plan";
-import { LocalRelease, planLocalRelease, releaseCommandContainerCommand, renderContainerEnv } from "../../src/release/localRelease";
-import { RollingRelease } from "../../src/release/rollingRelease";
-import { localScript } from "../../src/release/scripts";
-import { planRelease, releaseIdOfFile, SystemdRelease, SystemdReleaseArgs } from "../../src/release/systemdRelease";
-import { renderReleaseCommandUnit, renderUnit, RELEASE_COMMAND_TIMEOUT_SECONDS, UnitSpec } from "../../src/release/unit";
+import { LocalRelease, localReleaseScript, planLocalRelease, releaseCommandContainerCommand, renderContainerEnv } from "../../src/release/local/localRelease";
+import { RollingRelease } from "../../src/release/systemd/rollingRelease";
+import { planRelease, releaseIdOfFile, SystemdRelease, SystemdReleaseArgs } from "../../src/release/systemd/systemdRelease";
+import { renderReleaseCommandUnit, renderUnit, RELEASE_COMMAND_TIMEOUT_SECONDS, UnitSpec } from "../../src/release/systemd/unit";
 import { loadUnit, verifyUnit } from "./consumers";
 
 // Unit layer for `releaseCommand`: the renderers checked by their consumers (systemd's own loader and
@@ -213,7 +212,7 @@ describe("LocalRelease with releaseCommand", () => {
         const probe = text.replace(/sh -c '[\s\S]*' release-command-container\.sh/, `sh -c 'printf "%s\\\\0" "$@"' release-command-container.sh`);
         const r = spawnSync("sh", ["-c", probe], { encoding: "utf8" });
         expect(r.stdout.split("\0").slice(0, -1)).toEqual(words);
-        expect(localScript("release-command-container", {}, "x", ["a b"])).toContain("release-command-container.sh 'a b'\n");
+        expect(localReleaseScript("release-command-container", {}, ["a b"])).toContain("release-command-container.sh 'a b'\n");
     });
 
     test("needs executablePath, and a valid command, reported together", () => {

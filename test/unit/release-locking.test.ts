@@ -3,9 +3,9 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { scriptsDirectory } from "../../src/release/scripts";
-import { activateParameters } from "../../src/release/systemdRelease";
-import { planZeroDowntime, slotActivateParams } from "../../src/release/slots";
+import { scriptsDirectory } from "../../src/release/systemd/scripts";
+import { activateParameters } from "../../src/release/systemd/systemdRelease";
+import { planZeroDowntime, slotActivateParams } from "../../src/release/systemd/zeroDowntime";
 
 /**
  * lib/common.sh's lock_app and verify_digest in real bash (flock and sha256sum from the machine), and the

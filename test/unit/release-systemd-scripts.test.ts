@@ -3,38 +3,19 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as crypto from "crypto";
-import { dependenciesExecutableCommand } from "../../src/image/deltaPlan";
-import { localScript, releaseScript, renderEnvironmentFile, scriptsDirectory, shellQuote } from "../../src/release/scripts";
-import { extractCommand } from "../../src/release/systemdRelease";
-import { requireCommand } from "../../support/engines";
+import { dependenciesExecutableCommand } from "../../src/release/systemd/deltaPlan";
+import { localScript, releaseScript, renderEnvironmentFile, scriptsDirectory, shellQuote } from "../../src/release/systemd/scripts";
+import { extractCommand } from "../../src/release/systemd/systemdRelease";
 
 const scripts = fs.readdirSync(scriptsDirectory()).filter((f) => f.endsWith(".sh"));
 
-test("the release scripts are the files the components read (SystemdRelease plain and zero-downtime; DeltaRelease; the local ones)", () => {
+test("the systemd family's scripts are the files its components read (SystemdRelease plain and zero-downtime; DeltaRelease); shellcheck reads them all (shell-scripts.test.ts)", () => {
     expect(scripts.sort()).toEqual([
         "activate-slot.sh", "activate.sh", "delta-build.sh", "dependencies-executable.sh", "extract-executable.sh", "prepare-dependencies.sh", "prepare.sh",
-        "release-command-container.sh", "remove-slots.sh", "remove.sh", "state-volume.sh",
+        "remove-slots.sh", "remove.sh",
     ]);
 });
 
-test.each(scripts)("%s passes shellcheck", (file) => {
-    requireCommand("shellcheck", "shellcheck");
-    const r = spawnSync("shellcheck", ["--severity=style", path.join(scriptsDirectory(), file)], { encoding: "utf8" });
-    expect(r.stdout + r.stderr).toBe("");
-    expect(r.status).toBe(0);
-});
-
-test("the functions the scripts share (lib/common.sh) pass shellcheck", () => {
-    requireCommand("shellcheck", "shellcheck");
-    const r = spawnSync("shellcheck", ["--severity=style", "--shell=bash", path.join(scriptsDirectory(), "lib", "common.sh")], { encoding: "utf8" });
-    expect(r.stdout + r.stderr).toBe("");
-    expect(r.status).toBe(0);
-});
-
-test("shellcheck is strict enough to fail a careless script (the check can fail)", () => {
-    const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: "#!/usr/bin/env bash\nrm -rf $DIR/*\n", encoding: "utf8" });
-    expect(r.status).not.toBe(0);
-});
 
 describe("releaseScript", () => {
     test("carries the shared functions and the script file verbatim, with sorted, quoted parameters", () => {
@@ -246,7 +227,7 @@ describe("local scripts: extract-executable.sh and dependencies-executable.sh un
     test("localScript: sorted, quoted parameters, the script verbatim, run by sh", () => {
         const text = localScript("extract-executable", { IMAGE: "a'b", DESTINATION: "d" });
         expect(text).toBe(
-            `# lisp-deploy extract-executable.sh (src/release/scripts/extract-executable.sh)\nenv \\\n  DESTINATION='d' \\\n  IMAGE='a'\\''b' \\\n  sh -c ${shellQuote(fs.readFileSync(path.join(scriptsDirectory(), "extract-executable.sh"), "utf8"))} extract-executable.sh\n`,
+            `# lisp-deploy extract-executable.sh (src/release/systemd/scripts/extract-executable.sh)\nenv \\\n  DESTINATION='d' \\\n  IMAGE='a'\\''b' \\\n  sh -c ${shellQuote(fs.readFileSync(path.join(scriptsDirectory(), "extract-executable.sh"), "utf8"))} extract-executable.sh\n`,
         );
         expect(() => localScript("extract-executable", { "bad name": "x" })).toThrow(/not an environment variable name/);
     });

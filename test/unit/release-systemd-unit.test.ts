@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../../src/errors";
-import { quoteArgumentForSystemd, quoteEnvironmentForSystemd, renderUnit, UnitSpec } from "../../src/release/unit";
+import { quoteArgumentForSystemd, quoteEnvironmentForSystemd, renderUnit, UnitSpec } from "../../src/release/systemd/unit";
 import { requireCommand } from "../../support/engines";
 
 const base: UnitSpec = {

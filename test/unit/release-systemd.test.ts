@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import { RecordingMocks, valueOf } from "../harness/mocks";
 import { ValidationError } from "../../src/errors";
-import { releaseIdOfFile, SystemdRelease, SystemdReleaseArgs } from "../../src/release/systemdRelease";
+import { releaseIdOfFile, SystemdRelease, SystemdReleaseArgs } from "../../src/release/systemd/systemdRelease";
 
 // Unit layer: the Pulumi engine is stood in for by RecordingMocks; nothing runs on a host.
 let mocks: RecordingMocks;
@@ -107,7 +107,7 @@ test("an image source extracts with docker create + docker cp to a relative path
     await settle();
     const extract = mocks.ofType("command:local:Command")[0];
     expect(extract.name).toBe("web-extract");
-    // src/release/scripts/extract-executable.sh with these parameters (test/unit/release-systemd-scripts.test.ts runs it).
+    // src/release/systemd/scripts/extract-executable.sh with these parameters (test/unit/release-systemd-scripts.test.ts runs it).
     expect(extract.inputs.create).toContain("IMAGE='registry.local/hello@sha256:abc'");
     expect(extract.inputs.create).toContain("PATH_IN_IMAGE='/app/hello'");
     expect(extract.inputs.create).toContain("DESTINATION='.lisp-deploy/web/hello'");

@@ -1,4 +1,4 @@
-import { memoryMaxFor, renderUnit, UnitSpec } from "../../src/release/unit";
+import { memoryMaxFor, renderUnit, UnitSpec } from "../../src/release/systemd/unit";
 import { loadUnit, verifyUnit } from "./consumers";
 
 const spec: UnitSpec = { app: "hello", executable: "hello", type: "notify", port: 8080, environment: {}, environmentFile: false };

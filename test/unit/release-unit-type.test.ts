@@ -6,10 +6,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { WebApp, WebAppArgs } from "../../src/app/webApp";
 import { validationError } from "../harness/errors";
 import { LispImage } from "../../src/image/lispImage";
-import { DeltaRelease } from "../../src/release/delta";
-import { RollingRelease } from "../../src/release/rollingRelease";
-import { activateParameters, planRelease, SystemdRelease, SystemdReleaseArgs } from "../../src/release/systemdRelease";
-import { renderUnit, unitTypeFor } from "../../src/release/unit";
+import { DeltaRelease } from "../../src/release/systemd/deltaRelease";
+import { RollingRelease } from "../../src/release/systemd/rollingRelease";
+import { activateParameters, planRelease, SystemdRelease, SystemdReleaseArgs } from "../../src/release/systemd/systemdRelease";
+import { renderUnit, unitTypeFor } from "../../src/release/systemd/unit";
 import { RecordingMocks, unwrapSecrets, valueOf } from "../harness/mocks";
 import { PRIVATE_KEY } from "./hostFixtures";
 

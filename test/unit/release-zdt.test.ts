@@ -4,10 +4,10 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { RecordingMocks, valueOf } from "../harness/mocks";
 import { ValidationError } from "../../src/errors";
-import { nginxCertificatePaths, proxyConfigFile, renderCaddyMainConfig, renderProxyConfig, ReverseProxy } from "../../src/release/proxy";
-import { planZeroDowntime, proxyUrl, renderSlotProxyConfigs, renderSlotUnits, slotActivateParams } from "../../src/release/slots";
-import { releaseIdOfFile, SystemdRelease, SystemdReleaseArgs } from "../../src/release/systemdRelease";
-import { renderUnit } from "../../src/release/unit";
+import { nginxCertificatePaths, proxyConfigFile, renderCaddyMainConfig, renderProxyConfig, ReverseProxy } from "../../src/release/systemd/proxy";
+import { planZeroDowntime, proxyUrl, renderSlotProxyConfigs, renderSlotUnits, slotActivateParams } from "../../src/release/systemd/zeroDowntime";
+import { releaseIdOfFile, SystemdRelease, SystemdReleaseArgs } from "../../src/release/systemd/systemdRelease";
+import { renderUnit } from "../../src/release/systemd/unit";
 
 // Unit layer: pure renderers, and the component with the Pulumi engine stood in for by RecordingMocks.
 

@@ -6,8 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { RecordingMocks, valueOf } from "../harness/mocks";
 import { ValidationError } from "../../src/errors";
 import { planWebApp } from "../../src/app/plan";
-import { scriptsDirectory } from "../../src/release/scripts";
-import { parseActivationReport, planRelease, SystemdRelease, SystemdReleaseArgs } from "../../src/release/systemdRelease";
+import { scriptsDirectory } from "../../src/release/systemd/scripts";
+import { parseActivationReport, planRelease, SystemdRelease, SystemdReleaseArgs } from "../../src/release/systemd/systemdRelease";
 
 // Unit layer for `rollbackTo`: the host-side functions run by real bash on a real directory tree (no
 // systemd needed: they only read the release tree), the wiring through RecordingMocks. Activating a kept

@@ -5,8 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ComponentProvider } from "@pulumi/pulumi/provider/experimental";
 import { RecordingMocks, valueOf } from "../harness/mocks";
 import { ValidationError } from "../../src/errors";
-import { AppLoadBalancer, AppLoadBalancerArgs, planLoadBalancer } from "../../src/release/loadBalancer";
-import { RollingRelease } from "../../src/release/rollingRelease";
+import { AppLoadBalancer, AppLoadBalancerArgs, planLoadBalancer } from "../../src/host/loadBalancer";
+import { RollingRelease } from "../../src/release/systemd/rollingRelease";
 
 // Unit layer: the Pulumi engine and the AWS API are stood in for by RecordingMocks (exact inputs recorded).
 

@@ -18,7 +18,7 @@ function trackedShellScripts(): string[] {
 const scripts = trackedShellScripts();
 
 test("the list holds the scripts of every part: hosts, releases, image builds, benchmarks, machine set-up, CI", () => {
-    for (const expected of ["src/host/scripts/cloud-init-wait.sh", "src/release/scripts/activate.sh", "lisp/build/runtime-rootfs.sh", "bench/lib.sh", "scripts/setup-machine.sh", ".ci/run"]) {
+    for (const expected of ["src/host/scripts/cloud-init-wait.sh", "src/release/systemd/scripts/activate.sh", "src/release/local/scripts/health-check.sh", "lisp/build/runtime-rootfs.sh", "bench/lib.sh", "scripts/setup-machine.sh", ".ci/run"]) {
         expect(scripts).toContain(expected);
     }
 });

@@ -2,10 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { RecordingMocks, valueOf } from "../harness/mocks";
 import { ValidationError } from "../../src/errors";
 import { planWebApp } from "../../src/app/plan";
-import { LocalRelease, planLocalRelease, renderContainerEnv, stateVolumeCommand } from "../../src/release/localRelease";
-import { planReleaseSettings } from "../../src/release/systemdRelease";
-import { planZeroDowntime, renderSlotUnits } from "../../src/release/slots";
-import { renderReleaseCommandUnit, renderUnit, UnitSpec } from "../../src/release/unit";
+import { LocalRelease, planLocalRelease, renderContainerEnv, stateVolumeCommand } from "../../src/release/local/localRelease";
+import { planReleaseSettings } from "../../src/release/systemd/systemdRelease";
+import { planZeroDowntime, renderSlotUnits } from "../../src/release/systemd/zeroDowntime";
+import { renderReleaseCommandUnit, renderUnit, UnitSpec } from "../../src/release/systemd/unit";
 import { loadUnit, verifyUnit } from "./consumers";
 
 // Unit layer for `stateDirectory`: the units read by systemd itself, the local volume's wiring through

@@ -5,8 +5,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../../src/errors";
 import { WebApp, WebAppArgs } from "../../src/app/webApp";
-import { planZeroDowntime, renderSlotUnits, servingUnits, ZeroDowntime } from "../../src/release/slots";
-import { parseActivationReport, planRelease, SystemdRelease, SystemdReleaseArgs } from "../../src/release/systemdRelease";
+import { planZeroDowntime, renderSlotUnits, servingUnits, ZeroDowntime } from "../../src/release/systemd/zeroDowntime";
+import { parseActivationReport, planRelease, SystemdRelease, SystemdReleaseArgs } from "../../src/release/systemd/systemdRelease";
 import { RecordingMocks, unwrapSecrets, valueOf } from "../harness/mocks";
 import { PRIVATE_KEY, PUBLIC_KEY } from "./hostFixtures";
 
@@ -181,7 +181,7 @@ describe("the Swank tunnel points at the live slot the activation reports", () =
     });
 
     test("activate-slot.sh reports the slot before each report of the serving release (both ways it succeeds)", () => {
-        const script = fs.readFileSync(path.join(__dirname, "../../src/release/scripts/activate-slot.sh"), "utf8");
+        const script = fs.readFileSync(path.join(__dirname, "../../src/release/systemd/scripts/activate-slot.sh"), "utf8");
         const reports = script.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("report_releases "));
         expect(reports).toHaveLength(2);
         expect(script).toContain('report_slot "${active}"\n  report_releases');

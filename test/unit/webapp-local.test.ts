@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../../src/errors";
-import { LocalRelease, LocalReleaseArgs, planLocalRelease, renderContainerEnv, HEALTH_CHECK_SCRIPT, healthCheckEnvironment, renderSecretEnvFile } from "../../src/release/localRelease";
+import { LocalRelease, LocalReleaseArgs, planLocalRelease, renderContainerEnv, HEALTH_CHECK_SCRIPT, healthCheckEnvironment, renderSecretEnvFile } from "../../src/release/local/localRelease";
 import { toDependencySource, toSbclOrigin } from "../../src/image/args";
 import { planWebApp, WebApp, WebAppArgs } from "../../src/app/webApp";
 import { RecordingMocks, valueOf } from "../harness/mocks";
@@ -50,6 +50,7 @@ describe("LocalRelease renderers", () => {
         expect(healthCheckEnvironment(plan, "abc123")).toEqual({
             CONTAINER_ID: "abc123",
             CONTAINER_NAME: "lisp-deploy-web",
+            HEALTH_LOG_LINES: "30",
             HEALTH_TIMEOUT: "30",
             HEALTH_URL: "http://127.0.0.1:18500/",
         });

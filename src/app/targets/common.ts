@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HostConnection } from "../../host/connection";
 import { LispImage } from "../../image/lispImage";
-import { servingUnits, ZeroDowntime } from "../../release/slots";
-import { ReleasePlan, releasePlans, SystemdRelease } from "../../release/systemdRelease";
+import { servingUnits, ZeroDowntime } from "../../release/systemd/zeroDowntime";
+import { ReleasePlan, releasePlans, SystemdRelease } from "../../release/systemd/systemdRelease";
 import { WebAppArgs } from "../args";
 import { systemdReleaseSettings, WebAppPlan } from "../plan";
 

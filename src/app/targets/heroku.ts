@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { HerokuRelease, herokuPlans } from "../../release/heroku";
+import { HerokuRelease, herokuPlans } from "../../release/heroku/herokuRelease";
 import { TargetOutputs } from "../args";
 import { TargetContext } from "./common";
 import { herokuReleaseSettings } from "../plan";

@@ -1,4 +1,4 @@
-import { LocalRelease, localPlans } from "../../release/localRelease";
+import { LocalRelease, localPlans } from "../../release/local/localRelease";
 import { TargetOutputs } from "../args";
 import { TargetContext } from "./common";
 

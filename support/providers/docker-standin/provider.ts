@@ -1,7 +1,7 @@
 // A stand-in for the `pulumi-resource-docker` plugin (pulumi-docker v5), which cannot be built on this machine.
 // It implements exactly the resources lisp-deploy registers, `docker:index/image:Image` (classic builder
 // only), `docker:index/container:Container` and `docker:index/volume:Volume` (the subsets in
-// src/release/localRelease.ts), with the real
+// src/release/local/localRelease.ts), with the real
 // provider's diff semantics, and performs the real actions against the local Docker engine with the docker CLI.
 // See README.md next to this file for what it implements, what it does not, and where each rule comes from.
 //

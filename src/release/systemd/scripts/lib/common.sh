@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Functions the release scripts share. releaseScript() (src/release/scripts.ts) puts this file in front
+# Functions the release scripts share. releaseScript() (src/release/systemd/scripts.ts) puts this file in front
 # of every script releaseScript() runs on a host, so one definition serves them all.
 # It only defines functions (and HEALTH_STABLE and LOCK_WAIT, their constants); the scripts' own
 # parameters and `set -euo pipefail` follow it.

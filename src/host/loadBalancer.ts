@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { ValidationError } from "../errors";
-import { validatePort } from "./unit";
+import { validatePort } from "../release/systemd/unit";
 import { at, checkHealthPath, checkWholeNumber, FieldPath, PlanHandoff, planned, Problems } from "../validate";
 
 /** Arguments of an {@link AppLoadBalancer}. */

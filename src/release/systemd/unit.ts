@@ -1,5 +1,5 @@
-import { ValidationError } from "../errors";
-import { checkEnvironment, checkPort, checkServiceName, checkStateDirectory, UNREPRESENTABLE } from "../validate";
+import { ValidationError } from "../../errors";
+import { checkEnvironment, checkPort, checkServiceName, checkStateDirectory, UNREPRESENTABLE } from "../../validate";
 
 /**
  * What a unit needs to know about the service it runs. Everything here is plain data (no Outputs), so

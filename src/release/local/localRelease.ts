@@ -1,11 +1,10 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ValidationError } from "../errors";
-import { RUNTIME_UID } from "../image/dockerfile";
-import { shellQuote } from "../shell";
-import { localScript } from "./scripts";
-import { at, checkDisjointEnvironments, checkEnvironment, checkHealthPath, checkOneOf, checkPort, checkReleaseCommand, checkStateDirectory, checkWholeNumber, FieldPath, isKnownLater, PlanHandoff, planned, Problems } from "../validate";
+import { ValidationError } from "../../errors";
+import { RUNTIME_UID } from "../../image/dockerfile";
+import { readShellScript, shellQuote, shScriptCommand } from "../../shell";
+import { at, checkDisjointEnvironments, checkEnvironment, checkHealthPath, checkOneOf, checkPort, checkReleaseCommand, checkStateDirectory, checkWholeNumber, FieldPath, isKnownLater, PlanHandoff, planned, Problems } from "../../validate";
 
 /**
  * How the container reaches the network. Written as a `const` object plus a type, the enum form Pulumi's
@@ -220,35 +219,10 @@ export function renderSecretEnvFile(environment: Record<string, string>): string
 
 
 /**
- * The health check the release runs on the machine running Pulumi. The script is fixed text: what varies
- * (URL, container, timeout) arrives in its environment ({@link healthCheckEnvironment}), so no value can
- * change what the shell parses. It passes only when the NEW container is running and has not restarted
- * AND the URL answers 200, checked again after the answer: with host networking an old process still
- * holding the port would otherwise answer for a new container that cannot bind it. On failure it prints
- * the container's last log lines, so the update's error says why. Needs curl and docker.
+ * The health check the release runs on the machine running Pulumi (scripts/health-check.sh, which says what
+ * it checks): fixed text, everything that varies in its environment ({@link healthCheckEnvironment}).
  */
-export const HEALTH_CHECK_SCRIPT = [
-    "set -u",
-    'deadline=$(( $(date +%s) + HEALTH_TIMEOUT ))',
-    "status=000",
-    "state=unknown",
-    "container_state() {",
-    "  if s=$(docker inspect --format '{{.State.Status}} restarts={{.RestartCount}}' \"$CONTAINER_ID\" 2>/dev/null); then echo \"$s\"; else echo missing; fi",
-    "}",
-    'while [ "$(date +%s)" -lt "$deadline" ]; do',
-    '  state=$(container_state)',
-    '  if [ "$state" = "running restarts=0" ]; then',
-    "    status=$(curl -s -o /dev/null -m 2 -w '%{http_code}' \"$HEALTH_URL\" || true)",
-    '    if [ "$status" = 200 ] && [ "$(container_state)" = "running restarts=0" ]; then',
-    '      echo "healthy: $HEALTH_URL answered 200 from $CONTAINER_NAME"; exit 0',
-    "    fi",
-    "  fi",
-    "  sleep 0.5",
-    "done",
-    'echo "unhealthy: $HEALTH_URL did not answer 200 from $CONTAINER_NAME within $HEALTH_TIMEOUT s (container: $state, last status $status); last log lines:" >&2',
-    `docker logs --tail ${HEALTH_LOG_LINES} "$CONTAINER_ID" >&2 2>&1 || true`,
-    "exit 1",
-].join("\n");
+export const HEALTH_CHECK_SCRIPT = readShellScript("release/local/scripts", "health-check");
 
 /** The health check's parameters, as environment variables of {@link HEALTH_CHECK_SCRIPT}. */
 export function healthCheckEnvironment(plan: LocalReleasePlan, containerId: string): Record<string, string> {
@@ -257,6 +231,7 @@ export function healthCheckEnvironment(plan: LocalReleasePlan, containerId: stri
         CONTAINER_NAME: plan.containerName,
         HEALTH_TIMEOUT: String(plan.healthTimeoutSeconds),
         HEALTH_URL: `http://127.0.0.1:${plan.port}${plan.healthPath}`,
+        HEALTH_LOG_LINES: String(HEALTH_LOG_LINES),
     };
 }
 
@@ -267,11 +242,11 @@ function environmentRecord(entries: string[]): Record<string, string> {
 
 /**
  * The local command that runs the release command in a one-shot container of `image`
- * (src/release/scripts/release-command-container.sh): the command's words as the script's arguments, the
+ * (scripts/release-command-container.sh): the command's words as the script's arguments, the
  * variable names only (their values travel in the command's environment), the state volume when there is one.
  */
 export function releaseCommandContainerCommand(plan: LocalReleasePlan, image: string, executable: string, containerEnv: string[], hasSecrets: boolean): string {
-    return localScript(
+    return localReleaseScript(
         "release-command-container",
         {
             IMAGE: image,
@@ -283,14 +258,21 @@ export function releaseCommandContainerCommand(plan: LocalReleasePlan, image: st
             RUNTIME_UID: String(RUNTIME_UID),
             ...(plan.state ? { VOLUME: `${plan.state.volume}:${plan.state.path}` } : {}),
         },
-        undefined,
         plan.releaseCommand ?? [],
     );
 }
 
-/** The local command that gives the state volume to the image's runtime user (src/release/scripts/state-volume.sh). */
+/** The local command that gives the state volume to the image's runtime user (scripts/state-volume.sh). */
 export function stateVolumeCommand(image: string, state: { volume: string; path: string }): string {
-    return localScript("state-volume", { IMAGE: image, VOLUME: state.volume, MOUNT_PATH: state.path, RUNTIME_UID: String(RUNTIME_UID) });
+    return localReleaseScript("state-volume", { IMAGE: image, VOLUME: state.volume, MOUNT_PATH: state.path, RUNTIME_UID: String(RUNTIME_UID) });
+}
+
+/** The scripts LocalRelease runs on the machine running Pulumi, each a file in scripts/. */
+export type LocalReleaseScriptName = "release-command-container" | "state-volume";
+
+/** The command text that runs one of LocalRelease's scripts under `sh -c` (see shScriptCommand). */
+export function localReleaseScript(name: LocalReleaseScriptName, params: Record<string, string>, args: readonly string[] = []): string {
+    return shScriptCommand(name, `src/release/local/scripts/${name}.sh`, readShellScript("release/local/scripts", name), params, args);
 }
 
 /**

@@ -2,16 +2,16 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ValidationError } from "../errors";
-import { writeContext } from "../image/context";
-import { DEPENDENCIES_EXECUTABLE, dependenciesExecutableCommand, planDelta, readDependenciesExecutableScript } from "../image/deltaPlan";
-import { DependencySourceArgs, toDependencySource } from "../image/args";
-import { ImagePlanOptions } from "../image/plan";
+import { ValidationError } from "../../errors";
+import { writeContext } from "../../image/context";
+import { DEPENDENCIES_EXECUTABLE, dependenciesExecutableCommand, planDelta, readDependenciesExecutableScript } from "./deltaPlan";
+import { DependencySourceArgs, toDependencySource } from "../../image/args";
+import { ImagePlanOptions } from "../../image/plan";
 import { renderUnit } from "./unit";
 import { releaseScript, renderEnvironmentFile } from "./scripts";
 import { activateParameters, planReleaseSettings, releaseCommandParameters, ReleaseSettings } from "./systemdRelease";
-import { at, FieldPath, planned } from "../validate";
-import { contextDirName } from "../image/lispImage";
+import { at, FieldPath, planned } from "../../validate";
+import { contextDirName } from "../../image/lispImage";
 
 /** Which artifacts a delta release ships: only the sources, or the dependencies executable too. */
 export const DeltaKind = {

@@ -3,13 +3,13 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ValidationError } from "../errors";
-import { at, checkBoolean, checkDisjointEnvironments, checkEnvironment, checkHealthPath, checkObject, checkOneOf, checkReleaseCommand, checkReleaseId, checkStateDirectory, checkUserName, checkWholeNumber, FieldPath, PlanHandoff, planned, Problems } from "../validate";
-import { HostConnection } from "../host/connection";
-import { DYNAMIC_SPACE_SIZE_LIMITS_MB } from "../image/dockerfile";
+import { ValidationError } from "../../errors";
+import { at, checkBoolean, checkDisjointEnvironments, checkEnvironment, checkHealthPath, checkObject, checkOneOf, checkReleaseCommand, checkReleaseId, checkStateDirectory, checkUserName, checkWholeNumber, FieldPath, PlanHandoff, planned, Problems } from "../../validate";
+import { HostConnection } from "../../host/connection";
+import { DYNAMIC_SPACE_SIZE_LIMITS_MB } from "../../image/dockerfile";
 import { DEFAULT_START_TIMEOUT_SECONDS, releasePaths, renderReleaseCommandUnit, renderUnit, UnitSpec, unitTypeFor, validateAppName, validateExecutableName, validatePort, validateStartTimeout } from "./unit";
 import { localScript, releaseScript, renderEnvironmentFile } from "./scripts";
-import { planZeroDowntime, proxyUrl, renderSlotUnits, slotActivateParams, slotRemoveParams, ZeroDowntime } from "./slots";
+import { planZeroDowntime, proxyUrl, renderSlotUnits, slotActivateParams, slotRemoveParams, ZeroDowntime } from "./zeroDowntime";
 
 /** The executable comes from a file on the machine running Pulumi (e.g. `asdf:make` output). */
 export interface ExecutableFile {
@@ -160,7 +160,7 @@ export function releaseIdOfFile(file: string): string {
 
 /**
  * The local command that copies the executable out of an image to a deterministic relative path and
- * prints its release id (short sha256): src/release/scripts/extract-executable.sh.
+ * prints its release id (short sha256): scripts/extract-executable.sh.
  */
 export function extractCommand(image: string, pathInImage: string, destination: string): string {
     return localScript("extract-executable", { IMAGE: image, PATH_IN_IMAGE: pathInImage, DESTINATION: destination });

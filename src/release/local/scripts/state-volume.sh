@@ -4,7 +4,7 @@
 # as RUNTIME_UID) could not write. A container of the image is created (never started) with the volume
 # mounted at MOUNT_PATH, and a tar stream holding only that directory, owned by RUNTIME_UID and mode 0700,
 # is copied over it: Docker applies the entry's owner and mode to the mount point, the volume's root.
-# Doing it again changes nothing. Run by `sh`; localScript() sets the parameters.
+# Doing it again changes nothing. Run by `sh`; localReleaseScript() (src/release/local/localRelease.ts) sets the parameters.
 #
 # Parameters (environment variables; none of them secret):
 #   IMAGE        an image with the runtime user (the release's)

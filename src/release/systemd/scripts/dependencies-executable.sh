@@ -3,7 +3,7 @@
 # stage, and so the same layer cache, as LispImage's build), runs the Lisp script that turns its
 # dependencies.core into the dependencies executable in a container of it, and saves the executable to
 # DESTINATION. Prints DESTINATION. The container and the script's temporary file are removed even when a
-# step fails. Run by `sh`, as command.local.Command runs it; localScript() (src/release/scripts.ts) sets
+# step fails. Run by `sh`, as command.local.Command runs it; localScript() (src/release/systemd/scripts.ts) sets
 # the parameters, all relative paths and plain values, so the same dependencies give the same text.
 #
 # Parameters (environment variables; none of them secret):

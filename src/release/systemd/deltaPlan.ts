@@ -1,10 +1,10 @@
 import * as fs from "fs";
 import * as path from "path";
-import { ContextFile } from "./context";
-import { BUILD_STAGE_SCRIPTS, CONTEXT_PATHS, IMAGE_PATHS } from "./dockerfile";
-import { ImagePlan, ImagePlanOptions, packageLispDir, planImage } from "./plan";
-import { deterministicTar, sha256Hex } from "./sourceArchive";
-import { localScript } from "../release/scripts";
+import { ContextFile } from "../../image/context";
+import { BUILD_STAGE_SCRIPTS, CONTEXT_PATHS, IMAGE_PATHS } from "../../image/dockerfile";
+import { ImagePlan, ImagePlanOptions, packageLispDir, planImage } from "../../image/plan";
+import { deterministicTar, sha256Hex } from "../../image/sourceArchive";
+import { localScript } from "./scripts";
 
 /** The file name of the dependencies executable, locally and on the host. */
 export const DEPENDENCIES_EXECUTABLE = "lisp-deploy-dependencies";
@@ -89,7 +89,7 @@ export function readDependenciesExecutableScript(): string {
 /**
  * The local command that builds the Dockerfile's `dependencies` stage (the same stage, and so the same
  * layer cache, as LispImage's build) and saves the dependencies executable from it to `destination`
- * (relative to the program's directory): src/release/scripts/dependencies-executable.sh. Pure: all paths
+ * (relative to the program's directory): src/release/systemd/scripts/dependencies-executable.sh. Pure: all paths
  * relative, no clock, so the same key gives the same text. The container is removed even when a step fails.
  */
 export function dependenciesExecutableCommand(opts: {

@@ -1,5 +1,5 @@
-import { ValidationError } from "../errors";
-import { ReverseProxy } from "../host/cloudInit";
+import { ValidationError } from "../../errors";
+import { ReverseProxy } from "../../host/cloudInit";
 import { validateAppName, validatePort } from "./unit";
 
 // The same enum Ec2Host's `reverseProxy` user-data option installs, so one schema type serves both.

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ValidationError } from "../errors";
-import { DEFAULT_API_URL, DEFAULT_HEALTH_TIMEOUT_SECONDS, DEFAULT_REGISTRY_HOST, herokuReleaseProvider } from "./heroku/provider";
-import { at, checkBoolean, checkEnvironment, checkHealthPath, checkLater, checkReleaseCommand, checkString, FieldPath, isKnownLater, PlanHandoff, planned, Problems, shown } from "../validate";
+import { ValidationError } from "../../errors";
+import { DEFAULT_API_URL, DEFAULT_HEALTH_TIMEOUT_SECONDS, DEFAULT_REGISTRY_HOST, herokuReleaseProvider } from "./provider";
+import { at, checkBoolean, checkEnvironment, checkHealthPath, checkLater, checkReleaseCommand, checkString, FieldPath, isKnownLater, PlanHandoff, planned, Problems, shown } from "../../validate";
 import {
     ArgProblem,
     validateApiUrl,
@@ -10,7 +10,7 @@ import {
     validateImageRef,
     validateProcessType,
     validateRegistryHost,
-} from "./heroku/validate";
+} from "./validate";
 
 /** Arguments of a HerokuRelease. */
 export interface HerokuReleaseArgs {

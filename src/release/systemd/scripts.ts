@@ -1,23 +1,13 @@
-import * as fs from "fs";
-import * as path from "path";
-import { ValidationError } from "../errors";
-import { environmentAssignments, shellQuote, shScriptCommand } from "../shell";
-import { UNREPRESENTABLE } from "../validate";
+import { ValidationError } from "../../errors";
+import { environmentAssignments, readShellScript, shellQuote, shellScriptsDirectory, shScriptCommand } from "../../shell";
+import { UNREPRESENTABLE } from "../../validate";
 
-/** The scripts SystemdRelease runs on a host; each lives as a file in src/release/scripts/. */
+/** The scripts SystemdRelease runs on a host; each lives as a file in src/release/systemd/scripts/. */
 export type ReleaseScriptName = "prepare" | "activate" | "remove" | "activate-slot" | "remove-slots" | "delta-build" | "prepare-dependencies";
 
-/**
- * Where the script files are: beside this module in the source tree, or in `src/release/scripts`
- * of the published package when this module runs from `bin/release`.
- */
+/** Where the systemd family's script files are (beside this module, or in the published package's src/). */
 export function scriptsDirectory(): string {
-    const candidates = [path.join(__dirname, "scripts"), path.join(__dirname, "..", "..", "src", "release", "scripts")];
-    const found = candidates.find((dir) => fs.existsSync(path.join(dir, "activate.sh")));
-    if (!found) {
-        throw new Error(`lisp-deploy's release scripts are missing: looked in ${candidates.join(" and ")}.`);
-    }
-    return found;
+    return shellScriptsDirectory("release/systemd/scripts", "activate.sh");
 }
 
 /**
@@ -25,8 +15,7 @@ export function scriptsDirectory(): string {
  * the functions the scripts share (scripts/lib/common.sh), then the script itself.
  */
 export function readReleaseScript(name: ReleaseScriptName): string {
-    const dir = scriptsDirectory();
-    return fs.readFileSync(path.join(dir, "lib", "common.sh"), "utf8") + "\n" + fs.readFileSync(path.join(dir, `${name}.sh`), "utf8");
+    return readShellScript("release/systemd/scripts/lib", "common") + "\n" + readShellScript("release/systemd/scripts", name);
 }
 
 // Quoting has one home (src/shell.ts); re-exported here for the scripts' callers.
@@ -41,7 +30,7 @@ export { shellQuote };
 export function releaseScript(name: ReleaseScriptName, params: Record<string, string>, script = readReleaseScript(name)): string {
     const assignments = environmentAssignments(params);
     return [
-        `# lisp-deploy ${name}.sh (src/release/scripts/${name}.sh)`,
+        `# lisp-deploy ${name}.sh (src/release/systemd/scripts/${name}.sh)`,
         `if [ "$(id -u)" = 0 ]; then as_root=; else as_root="sudo -n"; fi`,
         `$as_root env \\`,
         ...assignments.map((a) => `  ${a} \\`),
@@ -50,12 +39,12 @@ export function releaseScript(name: ReleaseScriptName, params: Record<string, st
     ].join("\n");
 }
 
-/** The scripts that run on the machine running Pulumi (command.local.Command); each lives as a file in src/release/scripts/. */
-export type LocalScriptName = "extract-executable" | "dependencies-executable" | "release-command-container" | "state-volume";
+/** The systemd family's scripts that run on the machine running Pulumi (command.local.Command), in scripts/. */
+export type LocalScriptName = "extract-executable" | "dependencies-executable";
 
 /** The text of one local script, read at construction time like the host scripts (it needs no lib/common.sh). */
 export function readLocalScript(name: LocalScriptName): string {
-    return fs.readFileSync(path.join(scriptsDirectory(), `${name}.sh`), "utf8");
+    return readShellScript("release/systemd/scripts", name);
 }
 
 /**
@@ -64,7 +53,7 @@ export function readLocalScript(name: LocalScriptName): string {
  * parameters always give the same text, and `args` (each quoted) as the script's own arguments.
  */
 export function localScript(name: LocalScriptName, params: Record<string, string>, script = readLocalScript(name), args: readonly string[] = []): string {
-    return shScriptCommand(name, `src/release/scripts/${name}.sh`, script, params, args);
+    return shScriptCommand(name, `src/release/systemd/scripts/${name}.sh`, script, params, args);
 }
 
 /**

@@ -4,7 +4,7 @@
 # arguments (this script's own arguments), with the release's environment, its secret file and its state
 # volume. A non-zero exit fails the Pulumi update with the command's output, and the serving container is
 # left alone (the container resource depends on this command). The container is removed however it ends.
-# Run by `sh`, as command.local.Command runs it; localScript() (src/release/scripts.ts) sets the parameters.
+# Run by `sh`, as command.local.Command runs it; localReleaseScript() (src/release/local/localRelease.ts) sets the parameters.
 #
 # Parameters (environment variables; none of them secret):
 #   IMAGE          the new image

@@ -1,4 +1,4 @@
-import { checkKnownKeys, checkObject, checkOneOf, checkWholeNumber, Problems } from "../validate";
+import { checkKnownKeys, checkObject, checkOneOf, checkWholeNumber, Problems } from "../../validate";
 import { proxyConfigFile, renderCaddyMainConfig, renderProxyConfig, ReverseProxy, validateDomain, validateListenAddress } from "./proxy";
 import { releasePaths, renderUnit, UnitSpec, validatePort } from "./unit";
 

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ValidationError } from "../errors";
-import { HostConnection } from "../host/connection";
+import { ValidationError } from "../../errors";
+import { HostConnection } from "../../host/connection";
 import { validatePort } from "./unit";
 import { planExecutable, planReleaseSettings, ReleasePlan, releasePlans, SystemdRelease, SystemdReleaseArgs } from "./systemdRelease";
-import { at, FieldPath, PlanHandoff, planned } from "../validate";
+import { at, FieldPath, PlanHandoff, planned } from "../../validate";
 
 /** One host of a {@link RollingRelease}. */
 export interface RollingHost {

@@ -2,7 +2,7 @@
 # Copies a release's executable out of an image, on the machine running Pulumi (SystemdRelease with
 # `executable.image`), to DESTINATION and prints its release id: the first 12 hex digits of its sha256,
 # its content address. The container is removed even when the copy fails. Run by `sh`, as
-# command.local.Command runs it; localScript() (src/release/scripts.ts) sets the parameters.
+# command.local.Command runs it; localScript() (src/release/systemd/scripts.ts) sets the parameters.
 #
 # Parameters (environment variables; none of them secret):
 #   IMAGE          the image reference, e.g. registry.local/hello@sha256:...
