@@ -6,7 +6,7 @@ import { activateParameters } from "../../src/release/systemd/systemdRelease";
 import { quoteEnvironmentForSystemd, renderUnit } from "../../src/release/systemd/unit";
 import { requireCommand, requireDocker } from "../../support/engines";
 import { SystemdHost } from "../../support/systemd-host";
-import { environmentFileRefuses, environmentLineRefuses, hostileValue } from "../unit/env-readback-values";
+import { environmentFileRefuses, environmentLineRefuses, hostileValue } from "../unit/release/systemd/env-readback.fixtures";
 
 /**
  * Issue 19, item 2: every environment value a release renders reaches the app exactly as given, read back

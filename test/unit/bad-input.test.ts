@@ -18,7 +18,7 @@ import { RollingRelease } from "../../src/release/systemd/rollingRelease";
 import { SystemdRelease } from "../../src/release/systemd/systemdRelease";
 import { DeltaRelease } from "../../src/release/systemd/deltaRelease";
 import { RecordingMocks, settle } from "../harness/mocks";
-import { PRIVATE_KEY, PUBLIC_KEY } from "./hostFixtures";
+import { PRIVATE_KEY, PUBLIC_KEY } from "./host/host.fixtures";
 
 // A hostile new user's bad and unusual inputs, table-driven. Each bad input must fail while the component
 // is constructed (at preview time) with ONE ValidationError that names every field at fault as the user
