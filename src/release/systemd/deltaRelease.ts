@@ -9,7 +9,7 @@ import { DependencySourceArgs, toDependencySource } from "../../image/args";
 import { ImagePlanOptions } from "../../image/plan";
 import { renderUnit } from "./unit";
 import { releaseScript, renderEnvironmentFile } from "./scripts";
-import { activateParameters, planReleaseSettings, releaseCommandParameters, ReleaseSettings } from "./systemdRelease";
+import { activateParameters, planReleaseSettings, releaseCommandParameters, ReleaseSettings, withSwank } from "./systemdRelease";
 import { at, FieldPath, planned } from "../../validate";
 import { contextDirName } from "../../image/lispImage";
 
@@ -150,7 +150,6 @@ export class DeltaRelease extends pulumi.ComponentResource {
         if (!fs.existsSync(archiveFile) || !fs.readFileSync(archiveFile).equals(delta.sourceArchive)) fs.writeFileSync(archiveFile, delta.sourceArchive);
 
         const connection = pulumi.secret(pulumi.output(args.connection));
-        const root = `/opt/${args.app}`;
 
         // Dependencies: keyed by the dependencies hash alone.
         const depsFile = `${workDir}/dependencies/${key12}/${DEPENDENCIES_EXECUTABLE}`;
@@ -178,7 +177,7 @@ export class DeltaRelease extends pulumi.ComponentResource {
                 connection,
                 // The path is known now; waiting for stdout orders the upload after the local build.
                 source: depsExecutable.stdout.apply(() => new pulumi.asset.FileAsset(depsFile)),
-                remotePath: `${root}/dependencies/${key}/.upload-${DEPENDENCIES_EXECUTABLE}`,
+                remotePath: `${plan.paths.dependencies}/${key}/.upload-${DEPENDENCIES_EXECUTABLE}`,
             },
             { parent: this, dependsOn: [depsPrepare] },
         );
@@ -212,7 +211,7 @@ export class DeltaRelease extends pulumi.ComponentResource {
         );
 
         const environment = pulumi.output(args.environment ?? {}) as pulumi.Output<Record<string, string>>;
-        const unitEnvironment = environment.apply((env) => (args.swankPort === undefined ? env : { ...env, SWANK_PORT: String(args.swankPort) }));
+        const unitEnvironment = environment.apply((env) => withSwank(env, args.swankPort));
         const unit = unitEnvironment.apply((env) => renderUnit({ ...plan.unitSpec, environment: env }));
         const secretEnv = args.secretEnvironment
             ? pulumi.secret(pulumi.output(args.secretEnvironment).apply((env) => renderEnvironmentFile(env as Record<string, string>)))

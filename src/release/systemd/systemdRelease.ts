@@ -360,8 +360,8 @@ export function swankTunnelCommand(localPort: number, remotePort: number, target
     return `ssh -N -L ${localPort}:127.0.0.1:${remotePort} -p ${target.port} ${target.user}@${target.host}`;
 }
 
-/** Adds SWANK_PORT when Swank is wanted; the runtime then binds Swank to 127.0.0.1 only. */
-function withSwank(env: Record<string, string>, swankPort: number | undefined): Record<string, string> {
+/** Adds SWANK_PORT when Swank is wanted; the runtime then binds Swank to 127.0.0.1 only. Shared with DeltaRelease. */
+export function withSwank(env: Record<string, string>, swankPort: number | undefined): Record<string, string> {
     return swankPort === undefined ? env : { ...env, SWANK_PORT: String(swankPort) };
 }
 

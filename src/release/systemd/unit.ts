@@ -91,6 +91,8 @@ export function releasePaths(app: string, executable: string, slot?: string) {
     return {
         root,
         releases: `${root}/releases`,
+        /** DeltaRelease's dependencies executables, one directory per dependencies key. */
+        dependencies: `${root}/dependencies`,
         current,
         executable: `${current}/${executable}`,
         environmentFile: slot === undefined ? `${root}/secret.env` : `${root}/secret-${slot}.env`,
