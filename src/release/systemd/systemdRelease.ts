@@ -1,3 +1,4 @@
+import { activationParameters } from "./activation";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -386,21 +387,23 @@ export function activateParameters(
     },
 ): Record<string, string> {
     return {
-        ...(release.releaseCommand ?? {}),
-        ...(release.rollback ? { ROLLBACK: "1" } : {}),
-        ...(release.executableDigest === undefined ? {} : { EXECUTABLE_DIGEST: release.executableDigest }),
-        APP: args.app,
-        EXECUTABLE: release.executableName,
-        RELEASE_ID: release.releaseId,
-        KEEP_RELEASES: String(plan.keepReleases),
+        ...activationParameters({
+            app: args.app,
+            executable: release.executableName,
+            releaseId: release.releaseId,
+            executableDigest: release.executableDigest,
+            keepReleases: plan.keepReleases,
+            hasSecrets: release.hasSecrets,
+            user: args.user,
+            expectedStatus: plan.expectedStatus,
+            timeoutSeconds: plan.timeoutSeconds,
+            startTimeoutSeconds: plan.startTimeoutSeconds,
+            journalLines: plan.journalLines,
+            releaseCommand: release.releaseCommand,
+            rollback: release.rollback,
+        }),
         UNIT_CONTENT: release.unitText,
-        SECRET_ENV: release.hasSecrets ? "1" : "0",
-        SERVICE_USER: args.user ?? "",
         HEALTH_URL: `http://127.0.0.1:${args.port}${plan.healthPath}`,
-        HEALTH_STATUS: String(plan.expectedStatus),
-        HEALTH_TIMEOUT: String(plan.timeoutSeconds),
-        START_TIMEOUT: String(plan.startTimeoutSeconds),
-        JOURNAL_LINES: String(plan.journalLines),
     };
 }
 

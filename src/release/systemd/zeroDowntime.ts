@@ -1,3 +1,4 @@
+import { activationParameters } from "./activation";
 import { checkKnownKeys, checkObject, checkOneOf, checkWholeNumber, Problems } from "../../validate";
 import { proxyConfigFile, renderCaddyMainConfig, renderProxyConfig, ReverseProxy, validateDomain, validateListenAddress } from "./proxy";
 import { releasePaths, renderUnit, UnitSpec, validatePort } from "./unit";
@@ -209,30 +210,18 @@ export interface SlotReleaseInputs {
 export function slotActivateParams(inputs: SlotReleaseInputs, plan: ZeroDowntimePlan): Record<string, string> {
     const proxyConfigs = renderSlotProxyConfigs(inputs.app, plan);
     return {
-        APP: inputs.app,
-        EXECUTABLE: inputs.executable,
-        RELEASE_ID: inputs.releaseId,
-        ...(inputs.executableDigest === undefined ? {} : { EXECUTABLE_DIGEST: inputs.executableDigest }),
-        KEEP_RELEASES: String(inputs.keepReleases),
+        ...activationParameters({ ...inputs, hasSecrets: inputs.secretEnvironment }),
         UNIT_BLUE: inputs.units.blue,
         UNIT_GREEN: inputs.units.green,
         PORT_BLUE: String(plan.slotPorts.blue),
         PORT_GREEN: String(plan.slotPorts.green),
-        SECRET_ENV: inputs.secretEnvironment ? "1" : "0",
-        SERVICE_USER: inputs.user ?? "",
         HEALTH_PATH: inputs.healthPath,
-        HEALTH_STATUS: String(inputs.expectedStatus),
-        HEALTH_TIMEOUT: String(inputs.timeoutSeconds),
-        START_TIMEOUT: String(inputs.startTimeoutSeconds),
-        JOURNAL_LINES: String(inputs.journalLines),
         PROXY: plan.proxy,
         PROXY_CONFIG_FILE: plan.proxyConfigFile,
         PROXY_CONFIG_BLUE: proxyConfigs.blue,
         PROXY_CONFIG_GREEN: proxyConfigs.green,
         ...(plan.proxy === ReverseProxy.Caddy ? { PROXY_MAIN_CONFIG: renderCaddyMainConfig(plan.adminPort), PROXY_ADMIN_PORT: String(plan.adminPort) } : {}),
         DRAIN_SECONDS: String(plan.drainSeconds),
-        ...(inputs.releaseCommand ?? {}),
-        ...(inputs.rollback ? { ROLLBACK: "1" } : {}),
     };
 }
 
