@@ -355,8 +355,8 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
             const systemd = block as { swankPort?: number; zeroDowntime?: ZeroDowntime };
             const zeroDowntime = systemd.zeroDowntime;
             const release = p.check(() => planReleaseSettings(systemdReleaseSettings(name, args, port, healthPath, notifiesReadiness, systemd.swankPort, zeroDowntime), executableName, releaseFields(kind)));
-            const zdt = release?.zeroDowntime;
-            const servingPorts = zdt ? (zdt.domain !== undefined ? [80, 443] : [zdt.publicPort]) : [port];
+            const zeroDowntimePlan = release?.zeroDowntime;
+            const servingPorts = zeroDowntimePlan ? (zeroDowntimePlan.domain !== undefined ? [80, 443] : [zeroDowntimePlan.publicPort]) : [port];
             if (kind === TargetKind.Ssh) {
                 const ssh = block as NonNullable<NonNullable<WebAppArgs["target"]>["ssh"]>;
                 const hostArgs: SshHostArgs = { host: ssh.host, port: ssh.port, user: ssh.user, privateKey: ssh.privateKey };
@@ -367,7 +367,7 @@ export function planWebApp(name: string, args: WebAppArgs): WebAppPlan {
                 // Behind a balancer nothing is open to the world: the app's port is reached through the balancer's group only.
                 // The ports the host opens come from the user's app.port (or the proxy's): a problem with them is
                 // reported under that field (above, or here for SSH's port), not as the host's publicPorts.
-                const servingField = zdt ? "args.target.ec2.zeroDowntime.publicPort" : "args.app.port";
+                const servingField = zeroDowntimePlan ? "args.target.ec2.zeroDowntime.publicPort" : "args.app.port";
                 if (hosts === 1 && servingPorts.includes(22)) {
                     p.add(servingField, "is 22, SSH's port, which the host opens to `sshCidrs` only; serve the app on another port, e.g. 8080.");
                 }

@@ -231,13 +231,13 @@ export class SystemdRelease extends pulumi.ComponentResource {
             ? pulumi.secret(pulumi.output(args.secretEnvironment).apply((env) => renderEnvironmentFile(env as Record<string, string>)))
             : undefined;
 
-        const zdt = plan.zeroDowntime;
+        const zeroDowntime = plan.zeroDowntime;
         // A rollback activates a kept release: no digest to check an upload against, no release command.
         const rollback = plan.rollbackTo !== undefined;
-        const slotUnits = zdt ? unitEnvironment.apply((env) => renderSlotUnits({ ...plan.unitSpec, environment: env }, zdt)) : undefined;
+        const slotUnits = zeroDowntime ? unitEnvironment.apply((env) => renderSlotUnits({ ...plan.unitSpec, environment: env }, zeroDowntime)) : undefined;
         const activate = new command.remote.Command(
             `${name}-activate`,
-            zdt && slotUnits ? {
+            zeroDowntime && slotUnits ? {
                 connection,
                 create: pulumi.all([releaseId, slotUnits, unitEnvironment]).apply(([id, units, envNow]) =>
                     releaseScript("activate-slot", slotActivateParams({
@@ -255,9 +255,9 @@ export class SystemdRelease extends pulumi.ComponentResource {
                         startTimeoutSeconds: plan.startTimeoutSeconds,
                         journalLines: plan.journalLines,
                         ...(rollback ? {} : { releaseCommand: releaseCommandParameters(plan, envNow) }),
-                    }, zdt)),
+                    }, zeroDowntime)),
                 ),
-                delete: releaseScript("remove-slots", slotRemoveParams(args.app, zdt)),
+                delete: releaseScript("remove-slots", slotRemoveParams(args.app, zeroDowntime)),
                 stdin: secretEnv,
             } : {
                 connection,
@@ -288,11 +288,11 @@ export class SystemdRelease extends pulumi.ComponentResource {
         // name the release that will serve. The URN (known in a preview) ties it to the activation.
         this.releaseId = pulumi.all([releaseId, activate.urn]).apply(([id]) => id);
         this.keptReleases = report.apply((r) => r.kept);
-        this.url = pulumi.all([host, activate.stdout]).apply(([h]) => (zdt ? proxyUrl(h, zdt) : `http://${h}:${args.port}/`));
+        this.url = pulumi.all([host, activate.stdout]).apply(([h]) => (zeroDowntime ? proxyUrl(h, zeroDowntime) : `http://${h}:${args.port}/`));
         // In zero-downtime mode: the blue slot's unit (green's differs only in slot name, port and Swank port).
         this.unit = slotUnits ? slotUnits.apply((u) => u.blue) : unit;
         const swankPort = args.swankPort;
-        const swankPorts = zdt?.swankPorts;
+        const swankPorts = zeroDowntime?.swankPorts;
         // Plain mode: one Swank port, known in a preview. Zero-downtime mode: the live slot's, which only the
         // activation knows (its `lisp-deploy-slot:` line).
         this.swankTunnel =

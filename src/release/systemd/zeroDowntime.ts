@@ -66,25 +66,25 @@ export interface SwankPortField {
  * WebApp hands this plan to the release it wires.
  * @internal
  */
-export function planZeroDowntime(field: string, app: string, port: number, zdt: ZeroDowntime, portField = "args.port", swank?: SwankPortField): ZeroDowntimePlan {
+export function planZeroDowntime(field: string, app: string, port: number, settings: ZeroDowntime, portField = "args.port", swank?: SwankPortField): ZeroDowntimePlan {
     const p = new Problems();
-    p.check(() => checkObject(field, zdt, '{ proxy: "caddy", publicPort: 80 }'));
+    p.check(() => checkObject(field, settings, '{ proxy: "caddy", publicPort: 80 }'));
     p.throwIfAny();
-    p.check(() => checkKnownKeys(field, zdt, ["proxy", "domain", "publicPort", "listenAddress", "drainSeconds", "adminPort"]));
-    const proxy = zdt.proxy ?? ReverseProxy.Caddy;
+    p.check(() => checkKnownKeys(field, settings, ["proxy", "domain", "publicPort", "listenAddress", "drainSeconds", "adminPort"]));
+    const proxy = settings.proxy ?? ReverseProxy.Caddy;
     p.check(() => checkOneOf(`${field}.proxy`, proxy, Object.values(ReverseProxy)));
     if (port + 1 > 65535) p.add(portField, "zero-downtime mode also uses port + 1 (the green slot): choose a port below 65535.");
-    if (zdt.domain !== undefined) {
-        p.check(() => validateDomain(`${field}.domain`, zdt.domain!));
-        if (zdt.publicPort !== undefined) {
+    if (settings.domain !== undefined) {
+        p.check(() => validateDomain(`${field}.domain`, settings.domain!));
+        if (settings.publicPort !== undefined) {
             p.add(`${field}.publicPort`, "leave it out when a domain is given: the proxy then serves HTTPS on 443 and redirects 80.");
         }
     }
-    const publicPort = zdt.publicPort ?? 80;
-    const adminPort = zdt.adminPort ?? 2019;
+    const publicPort = settings.publicPort ?? 80;
+    const adminPort = settings.adminPort ?? 2019;
     const portsOk = [p.check(() => (validatePort(`${field}.publicPort`, publicPort), true)), p.check(() => (validatePort(`${field}.adminPort`, adminPort), true))].every(Boolean);
     const slotPorts = { blue: port, green: port + 1 };
-    const taken = zdt.domain !== undefined ? [80, 443] : [publicPort];
+    const taken = settings.domain !== undefined ? [80, 443] : [publicPort];
     if (portsOk) {
         for (const [name, slotPort] of Object.entries(slotPorts)) {
             if (taken.includes(slotPort)) p.add(`${field}.publicPort`, `the ${name} slot listens on ${slotPort}; give the proxy another port (or change ${portField}).`);
@@ -98,20 +98,20 @@ export function planZeroDowntime(field: string, app: string, port: number, zdt: 
         const others: [number, string][] = [
             [slotPorts.blue, `the blue slot's app port (${portField})`],
             [slotPorts.green, `the green slot's app port (${portField} + 1)`],
-            ...taken.map((t): [number, string] => [t, zdt.domain !== undefined ? `the proxy's port ${t} (with a domain)` : `the proxy's public port (${field}.publicPort)`]),
+            ...taken.map((t): [number, string] => [t, settings.domain !== undefined ? `the proxy's port ${t} (with a domain)` : `the proxy's public port (${field}.publicPort)`]),
             ...(proxy === ReverseProxy.Caddy ? [[adminPort, `Caddy's admin API (${field}.adminPort)`] as [number, string]] : []),
         ];
         checkSwankPorts(p, swank, swankPorts!, others);
     }
-    if (zdt.listenAddress !== undefined) p.check(() => validateListenAddress(`${field}.listenAddress`, zdt.listenAddress!));
-    const drainSeconds = zdt.drainSeconds ?? 30;
+    if (settings.listenAddress !== undefined) p.check(() => validateListenAddress(`${field}.listenAddress`, settings.listenAddress!));
+    const drainSeconds = settings.drainSeconds ?? 30;
     p.check(() => checkWholeNumber(`${field}.drainSeconds`, drainSeconds, 0, 600, "seconds"));
     p.throwIfAny();
     return {
         proxy,
-        domain: zdt.domain,
+        domain: settings.domain,
         publicPort,
-        listenAddress: zdt.listenAddress,
+        listenAddress: settings.listenAddress,
         drainSeconds,
         adminPort,
         slotPorts,
