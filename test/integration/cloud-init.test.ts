@@ -74,7 +74,9 @@ describe("readiness scripts pass shellcheck (they run under sh on the host)", ()
         ["existing server check (amd64)", existingServerCheckScript("amd64")],
         ["existing server check (arm64)", existingServerCheckScript("arm64")],
     ])("%s", (_name, script) => {
-        const r = run("shellcheck", ["--shell=sh", "--severity=style", "-"], script);
+        // The check's command carries its script file (itself checked by test/unit/shell-scripts.test.ts) as
+        // one single-quoted word on purpose: SC2016 ("expressions don't expand in single quotes") is that.
+        const r = run("shellcheck", ["--shell=sh", "--severity=style", "--exclude=SC2016", "-"], script);
         expect(r.stdout + r.stderr).toBe("");
         expect(r.status).toBe(0);
     });
