@@ -46,7 +46,7 @@
 # Idempotent: when the active slot already runs this release with the same unit, secret file and proxy
 # config, nothing is written and nothing restarts; the health check still runs.
 # Healthy means systemd says the slot's unit is active and the slot answers, through a short stable
-# window (see wait_healthy). Uses say, lock_app, verify_digest, unit_run_of, wait_healthy, prune_releases, run_release_command, require_kept_release and report_releases from lib/common.sh, which releaseScript() puts in front.
+# window (see wait_healthy). Uses say, lock_app, install_upload, unit_run_of, wait_healthy, prune_releases, run_release_command, require_kept_release and report_releases from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 
 root="/opt/${APP}"
@@ -59,29 +59,7 @@ trap 'rm -rf "${scratch}"' EXIT
 lock_app "${APP}"
 require_kept_release "${releases}"
 
-# The upload lands beside the executable under a temporary name; a rename puts it in place (see activate.sh).
-upload="${release_dir}/.upload-${EXECUTABLE}"
-if [ -f "${upload}" ] && ! verify_digest "${upload}" "${EXECUTABLE_DIGEST:-}" "the uploaded executable"; then
-  rm -f "${upload}"
-  say "removed the bad upload; nothing was changed. Upload the executable again (e.g. pulumi up --replace on the release's upload)"
-  exit 1
-fi
-if [ -f "${upload}" ]; then
-  if [ -f "${release_dir}/${EXECUTABLE}" ] && cmp -s "${upload}" "${release_dir}/${EXECUTABLE}"; then
-    rm -f "${upload}"
-  else
-    chmod 0755 "${upload}"
-    mv -f "${upload}" "${release_dir}/${EXECUTABLE}"
-  fi
-fi
-if [ ! -f "${release_dir}/${EXECUTABLE}" ]; then
-  say "release ${RELEASE_ID} has no ${EXECUTABLE}; was it uploaded to ${upload}?"
-  exit 1
-fi
-if ! verify_digest "${release_dir}/${EXECUTABLE}" "${EXECUTABLE_DIGEST:-}" "the executable of release ${RELEASE_ID}"; then
-  say "nothing was changed; remove ${release_dir} and release again"
-  exit 1
-fi
+install_upload "${release_dir}"
 
 if [ -n "${SERVICE_USER:-}" ] && ! id -u "${SERVICE_USER}" >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "${SERVICE_USER}"

@@ -37,7 +37,7 @@
 # Healthy means systemd says the unit is active (not activating, not restarting) and the health URL
 # answers, and both still hold a moment later (see wait_healthy): HTTP alone would pass an app that
 # systemd is about to kill for never reporting itself started.
-# Uses say, lock_app, verify_digest, unit_run_of, wait_healthy, prune_releases, run_release_command, require_kept_release and report_releases from lib/common.sh, which releaseScript() puts in front.
+# Uses say, lock_app, install_upload, unit_run_of, wait_healthy, prune_releases, run_release_command, require_kept_release and report_releases from lib/common.sh, which releaseScript() puts in front.
 set -euo pipefail
 
 root="/opt/${APP}"
@@ -103,35 +103,12 @@ if [ -d "${backup}" ]; then
 fi
 
 
-# The upload lands beside the executable under a temporary name (overwriting a running executable
-# in place fails with "text file busy"); a rename puts it in place, a new inode for the new file.
-upload="${release_dir}/.upload-${EXECUTABLE}"
-if [ -f "${upload}" ] && ! verify_digest "${upload}" "${EXECUTABLE_DIGEST:-}" "the uploaded executable"; then
-  rm -f "${upload}"
-  say "removed the bad upload; nothing was changed. Upload the executable again (e.g. pulumi up --replace on the release's upload)"
-  exit 1
-fi
-if [ -f "${upload}" ]; then
-  if [ -f "${release_dir}/${EXECUTABLE}" ] && cmp -s "${upload}" "${release_dir}/${EXECUTABLE}"; then
-    rm -f "${upload}"
-  else
-    chmod 0755 "${upload}"
-    mv -f "${upload}" "${release_dir}/${EXECUTABLE}"
-  fi
-fi
+install_upload "${release_dir}"
 # An upload by a sudo user (see prepare.sh) leaves its files owned by that user: root owns a release.
 # Only when needed, so a run that changes nothing leaves even inode times alone.
 for owned in "${release_dir}" "${release_dir}/${EXECUTABLE}"; do
   if [ -e "${owned}" ] && [ "$(stat -c %u:%g "${owned}")" != 0:0 ]; then chown root:root "${owned}"; fi
 done
-if [ ! -f "${release_dir}/${EXECUTABLE}" ]; then
-  say "release ${RELEASE_ID} has no ${EXECUTABLE}; was it uploaded to ${upload}?"
-  exit 1
-fi
-if ! verify_digest "${release_dir}/${EXECUTABLE}" "${EXECUTABLE_DIGEST:-}" "the executable of release ${RELEASE_ID}"; then
-  say "nothing was changed; remove ${release_dir} and release again"
-  exit 1
-fi
 
 if [ -n "${SERVICE_USER:-}" ] && ! id -u "${SERVICE_USER}" >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "${SERVICE_USER}"

@@ -32,6 +32,37 @@ lock_app() {
   printf '%s\n' "${what}" > "${lock}"
 }
 
+# install_upload RELEASE_DIR: puts the uploaded executable (RELEASE_DIR/.upload-EXECUTABLE) in place as
+# RELEASE_DIR/EXECUTABLE, then checks the release has its executable with the expected digest. The upload
+# lands beside it under a temporary name (overwriting a running executable in place fails with "text
+# file busy"); a rename puts it in place, a new inode for the new file, unless the two are the same.
+# Without an upload (a rollback, a re-run) only the check runs. A bad upload is removed; on any failure
+# the script exits before anything changed.
+install_upload() {
+  local upload="$1/.upload-${EXECUTABLE}"
+  if [ -f "${upload}" ] && ! verify_digest "${upload}" "${EXECUTABLE_DIGEST:-}" "the uploaded executable"; then
+    rm -f "${upload}"
+    say "removed the bad upload; nothing was changed. Upload the executable again (e.g. pulumi up --replace on the release's upload)"
+    exit 1
+  fi
+  if [ -f "${upload}" ]; then
+    if [ -f "$1/${EXECUTABLE}" ] && cmp -s "${upload}" "$1/${EXECUTABLE}"; then
+      rm -f "${upload}"
+    else
+      chmod 0755 "${upload}"
+      mv -f "${upload}" "$1/${EXECUTABLE}"
+    fi
+  fi
+  if [ ! -f "$1/${EXECUTABLE}" ]; then
+    say "release ${RELEASE_ID} has no ${EXECUTABLE}; was it uploaded to ${upload}?"
+    exit 1
+  fi
+  if ! verify_digest "$1/${EXECUTABLE}" "${EXECUTABLE_DIGEST:-}" "the executable of release ${RELEASE_ID}"; then
+    say "nothing was changed; remove $1 and release again"
+    exit 1
+  fi
+}
+
 # verify_digest FILE DIGEST WHAT: succeeds when DIGEST is empty or FILE's sha256 starts with DIGEST (the
 # release id SystemdRelease derives from the executable: its content address); otherwise says why FILE
 # (described as WHAT) is refused and fails. A corrupted or truncated upload is never started.
